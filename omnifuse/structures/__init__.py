@@ -1,0 +1,8 @@
+"""Sensor data model and geometry: pure numpy/torch, imports nothing else of omnifuse but errors."""
+
+from omnifuse.structures.boxes3d import Boxes3D, kitti_camera_to_lidar, lidar_to_kitti_camera
+from omnifuse.structures.calibration import Calibration, CameraModel, UltrasonicSensor
+from omnifuse.structures.frame import ObjectLabels, SensorFrame
+
+__all__ = ['Boxes3D', 'Calibration', 'CameraModel', 'ObjectLabels', 'SensorFrame', 'UltrasonicSensor',
+           'kitti_camera_to_lidar', 'lidar_to_kitti_camera']
