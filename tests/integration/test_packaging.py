@@ -1,0 +1,96 @@
+"""The package installs as a ROS 2 ament_python package (colcon, no ROS needed) and as a pip package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SOURCES = ('package.xml', 'setup.py', 'setup.cfg', 'resource', 'omnifuse', 'configs', 'launch')
+
+
+def _copy_sources(dst: Path) -> Path:
+    pkg = dst / 'src' / 'omnifuse'
+    pkg.mkdir(parents=True)
+    for name in SOURCES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, pkg / name, ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
+        else:
+            shutil.copy2(src, pkg / name)
+    return pkg
+
+
+def test_colcon_build_installs_node_launch_and_configs(tmp_path: Path) -> None:
+    colcon = Path(sys.executable).parent / 'colcon'
+    assert colcon.exists(), 'colcon-core is part of the test requirements'
+    _copy_sources(tmp_path)
+    result = subprocess.run([str(colcon), 'build', '--base-paths', 'src'], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    install = tmp_path / 'install' / 'omnifuse'
+    # `ros2 run omnifuse perception_node` looks in lib/<package>.
+    assert (install / 'lib' / 'omnifuse' / 'perception_node').is_file()
+    assert (install / 'lib' / 'omnifuse' / 'omnifuse').is_file()
+    assert (install / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'omnifuse').is_file()
+    assert (install / 'share' / 'omnifuse' / 'package.xml').is_file()
+    for launch in (REPO / 'launch').glob('*.launch.py'):
+        assert (install / 'share' / 'omnifuse' / 'launch' / launch.name).is_file()
+    for config in (REPO / 'configs').rglob('*.py'):
+        rel = config.relative_to(REPO)
+        assert (install / 'share' / 'omnifuse' / rel).is_file(), rel
+    site = next((install / 'lib').glob('python3*/site-packages'))
+    assert (site / 'omnifuse' / 'cli.py').is_file()
+
+
+def test_package_xml_declares_ament_python_and_ros_dependencies() -> None:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(REPO / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == 'omnifuse'
+    assert root.find('export').findtext('build_type') == 'ament_python'
+    deps = {e.text for e in root.findall('exec_depend')}
+    for dep in ('rclpy', 'sensor_msgs', 'vision_msgs', 'visualization_msgs', 'nav_msgs',
+                'diagnostic_msgs', 'tf2_ros', 'launch', 'launch_ros'):
+        assert dep in deps
+
+
+def test_ros_imports_are_confined_to_the_node_module() -> None:
+    offenders = []
+    for path in (REPO / 'omnifuse').rglob('*.py'):
+        if path.name == 'node.py' and path.parent.name == 'ros_nodes':
+            continue
+        text = path.read_text()
+        for mod in ('rclpy', 'launch_ros', 'rosidl', 'tf2_ros'):
+            if f'import {mod}' in text or f'from {mod}' in text:
+                offenders.append(f'{path.relative_to(REPO)} imports {mod}')
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize('argv', [['--help'], ['-m', 'omnifuse', '--help']])
+def test_cli_help_works_both_ways(argv: list[str]) -> None:
+    exe = [str(Path(sys.executable).parent / 'omnifuse')] if argv[0] == '--help' else [sys.executable]
+    result = subprocess.run(exe + argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'usage: omnifuse' in result.stdout
+
+
+def test_every_subcommand_has_help() -> None:
+    from omnifuse.cli import build_parser
+
+    parser = build_parser()
+    sub_actions = [a for a in parser._actions if a.__class__.__name__ == '_SubParsersAction']
+    assert sub_actions
+    names = list(sub_actions[0].choices)
+    assert names, 'no subcommands registered'
+    for name in names:
+        result = subprocess.run([sys.executable, '-m', 'omnifuse', name, '--help'],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (name, result.stderr)
+        assert f'omnifuse {name}' in result.stdout
