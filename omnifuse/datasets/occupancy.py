@@ -1,0 +1,126 @@
+"""Near-field occupancy samples from a simulator (KITTI-layout) directory.
+
+The simulator's `occupancy/<id>.png` holds one semantic class id per BEV cell (0.1 m over ±10 m, see
+omnifuse.structures.bev_grid). For the occupancy task the classes are grouped: free ground and a few
+occupied groups. Predictions are written back in simulator ids (one representative id per group), so
+predicted and true grids are files of the same format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from omnifuse.datasets.kitti import KittiReader, read_rgb_image, read_ultrasonic_file
+from omnifuse.datasets.sim import classes as sim_classes
+from omnifuse.encoders.ultrasonic import rasterize_ultrasonic
+from omnifuse.errors import FormatError
+from omnifuse.registry import DATASETS
+from omnifuse.structures.bev_grid import BEVGrid
+
+__all__ = ['OCCUPANCY_GROUPS', 'GROUP_OF_SIM_ID', 'GROUP_TO_SIM_ID', 'NearFieldOccupancyDataset',
+           'read_occupancy_png', 'write_occupancy_png', 'groups_to_sim_ids']
+
+# Group 0 is free space; the rest are occupied. Sky and unknown cells are ignored.
+OCCUPANCY_GROUPS: tuple[str, ...] = ('free', 'vehicle', 'pedestrian', 'cyclist', 'static')
+_MEMBERS = {
+    'free': ('unlabeled', 'road', 'sidewalk', 'terrain'),
+    'vehicle': ('car', 'van', 'truck'),
+    'pedestrian': ('pedestrian',),
+    'cyclist': ('cyclist',),
+    'static': ('building', 'pole', 'vegetation'),
+}
+GROUP_OF_SIM_ID = np.full(256, -1, dtype=np.int64)
+for _g, _name in enumerate(OCCUPANCY_GROUPS):
+    for _member in _MEMBERS[_name]:
+        GROUP_OF_SIM_ID[sim_classes.CLASS_IDS[_member]] = _g
+GROUP_TO_SIM_ID = np.array([sim_classes.UNLABELED, sim_classes.CAR, sim_classes.PEDESTRIAN,
+                            sim_classes.CYCLIST, sim_classes.BUILDING], dtype=np.uint8)
+IGNORE = 255
+
+
+def read_occupancy_png(path: str | Path, grid: BEVGrid) -> np.ndarray:
+    """(H, W) uint8 class ids of an occupancy PNG, checked against the grid size."""
+    path = Path(path)
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise FormatError(f'{path}: not a readable PNG image')
+    if img.ndim != 2 or img.shape != grid.shape:
+        raise FormatError(f'{path}: expected a {grid.shape[0]}x{grid.shape[1]} single-channel occupancy grid, '
+                          f'got shape {img.shape}')
+    return img.astype(np.uint8)
+
+
+def write_occupancy_png(path: str | Path, grid_ids: np.ndarray) -> None:
+    """Write (H, W) uint8 class ids as a PNG (the simulator's occupancy format)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(grid_ids, dtype=np.uint8)):
+        raise FormatError(f'{path}: could not write the PNG')
+
+
+def groups_to_sim_ids(groups: np.ndarray) -> np.ndarray:
+    """Model labels (0 free, 1.. occupied groups) to simulator class ids, (H, W) uint8."""
+    return GROUP_TO_SIM_ID[np.asarray(groups, dtype=np.int64)]
+
+
+@DATASETS.register_module()
+class NearFieldOccupancyDataset(Dataset):
+    """Camera image, ultrasonic raster and grouped occupancy labels of each frame.
+
+    Args:
+        root: simulator output (KITTI layout with occupancy/ and ultrasonic/).
+        image_set: ImageSets name or file ('train', 'val'); None for every frame.
+        image_scale: resize factor of the camera image fed to the network.
+        resolution, extent: the BEV grid of the labels.
+        drop_camera: feed no camera (robustness evaluation).
+
+    Item: {'inputs': {'image' (3, h, w) float [0, 1], 'lidar2img' (4, 4), 'camera_valid' () bool,
+    'ultrasonic' (3, G, G)}, 'data_samples': {'labels' (G, G) long, 'frame_id', 'condition'}}.
+    """
+
+    def __init__(self, root: str, *, image_set: str | None = None, image_scale: float = 0.5,
+                 resolution: float = 0.1, extent: float = 10.0, drop_camera: bool = False) -> None:
+        self.reader = KittiReader(root, image_set=image_set, load_images=False)
+        self.grid = BEVGrid(resolution, extent)
+        self.image_scale = image_scale
+        self.drop_camera = drop_camera
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def meta(self, frame_id: str) -> dict[str, object]:
+        """meta/<id>.json of the simulator (condition, faults, ...), {} when absent."""
+        path = self.reader.path('meta', frame_id, '.json')
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def __getitem__(self, index: int) -> dict[str, dict[str, object]]:
+        frame_id = self.reader.frame_ids[index]
+        calib = self.reader.read_calib(frame_id)
+        meta = self.meta(frame_id)
+        faults = meta.get('faults') or {}
+        image = read_rgb_image(self.reader.path('image_2', frame_id, '.png'))
+        h, w = int(round(image.shape[0] * self.image_scale)), int(round(image.shape[1] * self.image_scale))
+        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        scale = np.diag([w / image.shape[1], h / image.shape[0], 1.0, 1.0])
+        lidar2img = scale @ calib.cameras['image_2'].lidar2img
+        camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
+        readings = read_ultrasonic_file(self.reader.path('ultrasonic', frame_id, '.txt'))
+        raster = rasterize_ultrasonic(readings, calib.ultrasonic, self.grid)
+        sim_ids = read_occupancy_png(self.reader.path('occupancy', frame_id, '.png'), self.grid)
+        groups = GROUP_OF_SIM_ID[sim_ids]
+        labels = np.where(groups < 0, IGNORE, groups)
+        image_t = torch.from_numpy(small).permute(2, 0, 1).float() / 255.0
+        if not camera_valid:
+            image_t = torch.zeros_like(image_t)
+        return {
+            'inputs': {'image': image_t, 'lidar2img': torch.from_numpy(lidar2img).float(),
+                       'camera_valid': torch.tensor(camera_valid), 'ultrasonic': torch.from_numpy(raster)},
+            'data_samples': {'labels': torch.from_numpy(labels.astype(np.int64)), 'frame_id': frame_id,
+                             'condition': str(meta.get('condition', 'unknown'))},
+        }

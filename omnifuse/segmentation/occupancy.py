@@ -1,0 +1,138 @@
+"""Near-field semantic occupancy from ultrasonic sensors and cameras (bird's-eye view).
+
+    image ──ImageEncoder──IPMCameraToBEV──┐
+                                          ├─UltrasonicCameraFusion─trunk─┬─stage 1: occupied / free
+    ultrasonic raster──UltrasonicEncoder──┘                              └─stage 2: class of occupied cells
+
+Stage 2 sees the stage-1 probability, and its class is used only where stage 1 says occupied.
+Labels: 0 = free, 1..K = the occupied classes (config order), 255 = ignore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from omnifuse.encoders.camera_bev import IPMCameraToBEV
+from omnifuse.encoders.image import ImageEncoder
+from omnifuse.encoders.ultrasonic import UltrasonicEncoder
+from omnifuse.fusion.ultrasonic_bev import UltrasonicCameraFusion
+from omnifuse.registry import MODELS
+
+__all__ = ['NearFieldOccupancyNet', 'IGNORE_INDEX']
+
+IGNORE_INDEX = 255
+
+
+def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+@MODELS.register_module()
+class NearFieldOccupancyNet(BaseModel):
+    """Two-stage BEV occupancy network; either modality can be switched off or missing.
+
+    Args:
+        occupied_classes: names of the occupied classes (label k+1 is occupied_classes[k]).
+        use_camera, use_ultrasonic: which inputs the model has (camera-only, ultrasonic-only, fused).
+        resolution, extent: the output grid (default 0.1 m over ±10 m: 200 × 200).
+        ground_z: ground height in the LiDAR frame [m].
+        width: channel width of the BEV trunk.
+
+    Shapes (inputs dict):
+        image: (B, 3, H, W) float in [0, 1] (optional); lidar2img: (B, 4, 4) for that image size;
+        camera_valid: (B,) bool, False where the camera is missing/dead;
+        ultrasonic: (B, 3, G, G) raster (see omnifuse.encoders.ultrasonic).
+        labels: (B, G, G) long.  predict returns (B, G, G) long labels.
+    """
+
+    def __init__(self, *, occupied_classes: Sequence[str], use_camera: bool = True, use_ultrasonic: bool = True,
+                 resolution: float = 0.1, extent: float = 10.0, ground_z: float = -1.73, width: int = 32,
+                 image_channels: int = 32, data_preprocessor: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        if not (use_camera or use_ultrasonic):
+            raise ValueError('NearFieldOccupancyNet needs use_camera or use_ultrasonic')
+        self.occupied_classes = tuple(occupied_classes)
+        self.use_camera = use_camera
+        self.use_ultrasonic = use_ultrasonic
+        self.grid_size = int(round(2 * extent / resolution))
+        cam_c = us_c = 0
+        if use_camera:
+            self.image_encoder = ImageEncoder(in_channels=3, stem_channels=16, channels=(24, 32, 48),
+                                              blocks=(1, 1, 1), out_channels=image_channels, out_stride=8)
+            self.to_bev = IPMCameraToBEV(in_channels=image_channels, out_channels=width, resolution=resolution,
+                                         extent=extent, stride=2, ground_z=ground_z)
+            cam_c = width
+        if use_ultrasonic:
+            self.ultrasonic_encoder = UltrasonicEncoder(channels=(16, width), stride=2)
+            us_c = width
+        self.fusion = UltrasonicCameraFusion(ultrasonic_channels=us_c, camera_channels=cam_c, out_channels=width)
+        # A small encoder-decoder over the half-resolution grid for context (1 m at stride 4 cells).
+        self.down = nn.Sequential(_block(width, 2 * width, 2), _block(2 * width, 2 * width))
+        self.up = nn.Sequential(_block(3 * width, width), _block(width, width))
+        self.occupied_head = nn.Conv2d(width, 1, 1)
+        self.class_head = nn.Sequential(_block(width + 1, width), nn.Conv2d(width, len(self.occupied_classes), 1))
+
+    def _logits(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        cam_bev = us_feat = None
+        if self.use_camera and inputs.get('image') is not None:
+            image = inputs['image']
+            feats = self.image_encoder(image)
+            cam_bev, _ = self.to_bev(feats, inputs['lidar2img'], tuple(image.shape[-2:]))
+            valid = inputs.get('camera_valid')
+            if valid is not None:
+                cam_bev = cam_bev * valid.to(cam_bev.dtype).view(-1, 1, 1, 1)
+        if self.use_ultrasonic and inputs.get('ultrasonic') is not None:
+            us_feat = self.ultrasonic_encoder(inputs['ultrasonic'])
+        x = self.fusion(us_feat, cam_bev)  # (B, C, G/2, G/2)
+        y = self.down(x)
+        y = F.interpolate(y, size=x.shape[-2:], mode='bilinear', align_corners=False)
+        x = self.up(torch.cat([x, y], 1))
+        occ = self.occupied_head(x)  # (B, 1, G/2, G/2)
+        cls = self.class_head(torch.cat([x, torch.sigmoid(occ)], 1))  # (B, K, G/2, G/2)
+        size = (self.grid_size, self.grid_size)
+        return (F.interpolate(occ, size=size, mode='bilinear', align_corners=False)[:, 0],
+                F.interpolate(cls, size=size, mode='bilinear', align_corners=False))
+
+    def forward(self, inputs: dict[str, Tensor], data_samples: dict[str, Tensor] | None = None,
+                mode: str = 'tensor') -> dict[str, Tensor] | Tensor | list[dict[str, Tensor]]:
+        occ, cls = self._logits(inputs)
+        if mode == 'tensor':
+            return occ
+        if mode == 'predict':
+            labels = self.predict_labels(occ, cls)
+            out = []
+            for i in range(len(labels)):
+                record = {'pred': labels[i]}
+                if data_samples is not None and 'labels' in data_samples:
+                    record['gt'] = data_samples['labels'][i]
+                out.append(record)
+            return out
+        if mode != 'loss':
+            raise ValueError(f'unknown mode {mode!r} (expected loss, predict or tensor)')
+        return self.loss(occ, cls, data_samples['labels'])
+
+    @staticmethod
+    def predict_labels(occ: Tensor, cls: Tensor) -> Tensor:
+        """(B, G, G) labels: 0 where stage 1 says free, else 1 + the stage-2 class."""
+        return torch.where(occ > 0, cls.argmax(1) + 1, torch.zeros_like(occ, dtype=torch.long))
+
+    def loss(self, occ: Tensor, cls: Tensor, labels: Tensor) -> dict[str, Tensor]:
+        """Stage-1 focal-free BCE on every labelled cell, stage-2 CE on occupied cells."""
+        valid = labels != IGNORE_INDEX
+        occupied = (labels > 0) & valid
+        target = occupied.to(occ.dtype)
+        # Occupied cells are a few percent of the grid: weight them up so the trunk does not learn "all free".
+        pos_weight = torch.tensor(4.0, device=occ.device, dtype=occ.dtype)
+        bce = F.binary_cross_entropy_with_logits(occ, target, pos_weight=pos_weight, reduction='none')
+        loss_occ = (bce * valid).sum() / valid.sum().clamp(min=1)
+        if occupied.any():
+            loss_cls = F.cross_entropy(cls.permute(0, 2, 3, 1)[occupied], labels[occupied] - 1)
+        else:
+            loss_cls = cls.sum() * 0
+        return {'loss_occupied': loss_occ, 'loss_class': loss_cls}
