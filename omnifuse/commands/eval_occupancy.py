@@ -1,0 +1,58 @@
+"""`omnifuse eval occupancy`: score predicted near-field occupancy grids against the simulator's."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PATH = ('eval', 'occupancy')
+HELP = 'score BEV occupancy grids (PNG of simulator class ids): occupied IoU and per-class IoU'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse eval occupancy`."""
+    parser.add_argument('--gt', required=True, help='folder of true grids, e.g. SIM_DIR/training/occupancy')
+    parser.add_argument('--pred', required=True, help='folder of predicted grids with the same file names')
+    parser.add_argument('--max-range', type=float, default=5.0,
+                        help='score cells within this distance [m] of the LiDAR origin (default 5; 0 = all)')
+    parser.add_argument('--json', metavar='OUT', help='also write {"occupied_iou", "miou", "per_class_iou"} here')
+    parser.epilog = ('Classes are grouped as free (road, sidewalk, terrain), vehicle (car, van, truck), '
+                     'pedestrian, cyclist and static (building, pole, vegetation); sky and unknown (255) '
+                     'cells are not scored. A true grid without a prediction file is an error.')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score every grid of --gt."""
+    from tqdm import tqdm
+
+    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, read_occupancy_png
+    from omnifuse.errors import FormatError
+    from omnifuse.evaluation.occupancy import OccupancyScores
+    from omnifuse.structures.bev_grid import BEVGrid
+
+    gt_dir, pred_dir = Path(args.gt), Path(args.pred)
+    for folder in (gt_dir, pred_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(2, 'No such folder', str(folder))
+    gt_files = sorted(gt_dir.glob('*.png'))
+    if not gt_files:
+        raise FormatError(f'{gt_dir}: no .png occupancy grids found')
+    grid = BEVGrid(0.1, 10.0)
+    scores = OccupancyScores(GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, grid, args.max_range or None)
+    for gt_path in tqdm(gt_files, desc='eval occupancy', unit='grid', leave=False):
+        pred_path = pred_dir / gt_path.name
+        if not pred_path.is_file():
+            raise FormatError(f'{pred_path}: missing prediction for {gt_path}')
+        scores.add(read_occupancy_png(gt_path, grid), read_occupancy_png(pred_path, grid))
+    result = scores.result()
+    within = f'within {args.max_range:g} m' if args.max_range else 'whole grid'
+    print(f'Near-field occupancy, {len(gt_files)} grids, {within}')
+    print(f'  occupied IoU  {result["occupied_iou"]:.4f}')
+    print(f'  mIoU          {result["miou"]:.4f}')
+    for name, iou in result['per_class_iou'].items():
+        print(f'  {name:<12}  {iou:.4f}')
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+    return 0

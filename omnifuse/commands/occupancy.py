@@ -1,0 +1,95 @@
+"""`omnifuse occupancy`: near-field BEV occupancy from ultrasonic sensors and the camera."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PATH = ('occupancy',)
+HELP = 'predict the near-field BEV occupancy grid (ultrasonic + camera) of simulator-layout frames'
+
+DEFAULT_CONFIG = 'occupancy/nearfield_fused_sim.py'
+DEFAULT_CHECKPOINT = 'nearfield_fused_sim.pth'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse occupancy`."""
+    parser.add_argument('--kitti-root', required=True,
+                        help='simulator output in KITTI layout (needs image_2/, ultrasonic/, calib/)')
+    parser.add_argument('--frame', help='one frame id (default: every frame, or those of --split)')
+    parser.add_argument('--split', help='ImageSets name or file selecting the frames (e.g. val)')
+    parser.add_argument('--config', help=f'model config (default: configs/{DEFAULT_CONFIG})')
+    parser.add_argument('--checkpoint', help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT})')
+    parser.add_argument('--out', help='write one grid PNG per frame here (simulator occupancy format)')
+    parser.add_argument('--png', metavar='OUT_DIR',
+                        help='draw prediction (and truth when known) with the ultrasonic cones and echoes here')
+    parser.add_argument('--drop-camera', action='store_true', help='run without the camera (robustness check)')
+    parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict, write and draw."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR, build_model
+    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset, groups_to_sim_ids, write_occupancy_png
+    from omnifuse.datasets.sim.classes import PALETTE
+    from omnifuse.errors import FormatError
+    from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+
+    if not (args.out or args.png):
+        raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
+    config = Path(args.config) if args.config else CONFIG_DIR / DEFAULT_CONFIG
+    checkpoint = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / DEFAULT_CHECKPOINT
+    model, cfg = build_model(config, checkpoint=checkpoint, device=args.device,
+                             expected_type=NearFieldOccupancyNet)
+    grid_cfg = cfg.get('grid', {'resolution': 0.1, 'extent': 10.0})
+    dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera=args.drop_camera,
+                                        **grid_cfg)
+    indices = range(len(dataset))
+    if args.frame is not None:
+        if args.frame not in dataset.reader:
+            raise FormatError(f'{args.kitti_root}: no frame {args.frame!r}')
+        indices = [dataset.reader.frame_ids.index(args.frame)]
+    for index in tqdm(indices, desc='occupancy', unit='frame'):
+        item = dataset[index]
+        frame_id = item['data_samples']['frame_id']
+        inputs = {k: v[None].to(args.device) for k, v in item['inputs'].items()}
+        with torch.no_grad():
+            pred = model(inputs, mode='predict')[0]['pred'].cpu().numpy()
+        pred_ids = groups_to_sim_ids(pred)
+        if args.out:
+            write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)
+        if args.png:
+            _draw(dataset, frame_id, pred_ids, Path(args.png) / f'{frame_id}.png', PALETTE)
+    return 0
+
+
+def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: object) -> None:
+    import cv2
+
+    from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
+    from omnifuse.datasets.occupancy import read_occupancy_png
+    from omnifuse.viz.draw import side_by_side, stack_vertically
+    from omnifuse.viz.occupancy import draw_occupancy
+
+    reader = dataset.reader
+    calib = reader.read_calib(frame_id)
+    readings = read_ultrasonic_file(reader.path('ultrasonic', frame_id, '.txt'))
+    condition = dataset.meta(frame_id).get('condition', '')
+    panels = [draw_occupancy(pred_ids, dataset.grid, palette, sensors=calib.ultrasonic, readings=readings,
+                             title=f'{frame_id} prediction ({condition})')]
+    gt_path = reader.path('occupancy', frame_id, '.png')
+    if gt_path.is_file():
+        panels.append(draw_occupancy(read_occupancy_png(gt_path, dataset.grid), dataset.grid, palette,
+                                     sensors=calib.ultrasonic, readings=readings, title='truth'))
+    top = side_by_side(panels)
+    image = read_rgb_image(reader.path('image_2', frame_id, '.png'))
+    width = top.shape[1]
+    image = cv2.resize(image, (width, max(1, round(image.shape[0] * width / image.shape[1]))),
+                       interpolation=cv2.INTER_AREA)
+    picture = stack_vertically([top, image])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))

@@ -1,0 +1,70 @@
+"""Pictures of near-field BEV occupancy grids with the ultrasonic cones and echoes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from omnifuse.structures.bev_grid import BEVGrid
+from omnifuse.structures.calibration import UltrasonicSensor
+from omnifuse.viz.draw import put_text
+
+__all__ = ['draw_occupancy']
+
+
+def _to_pixel(xy: np.ndarray, grid: BEVGrid, scale: int) -> np.ndarray:
+    rows = (grid.extent - xy[..., 0]) / grid.resolution * scale
+    cols = (grid.extent - xy[..., 1]) / grid.resolution * scale
+    return np.stack([cols, rows], -1)
+
+
+def draw_occupancy(grid_ids: np.ndarray, grid: BEVGrid, palette: Sequence[Sequence[int]], *,
+                   sensors: Mapping[str, UltrasonicSensor] | None = None,
+                   readings: Mapping[str, float] | None = None, title: str = '', scale: int = 3,
+                   ego_size: tuple[float, float] = (4.2, 1.8), ego_center_x: float = 0.0) -> np.ndarray:
+    """Draw a grid of class ids (top = forward, left = left) with sensor cones and echoes.
+
+    Args:
+        grid_ids: (H, W) uint8 class ids (255 = unknown, drawn dark grey).
+        grid: the BEV grid of `grid_ids`.
+        palette: RGB colour per class id.
+        sensors, readings: ultrasonic poses and ranges (NaN = no echo) to overlay.
+        ego_size: length, width of the ego outline [m]; ego_center_x: its centre's x [m].
+
+    Returns:
+        (H*scale, W*scale [+ title], 3) uint8 RGB picture.
+    """
+    lut = np.full((256, 3), 40, dtype=np.uint8)
+    lut[:len(palette)] = np.asarray(palette, dtype=np.uint8)
+    img = cv2.resize(lut[grid_ids], None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    # Metre grid lines for scale.
+    for m in range(-int(grid.extent), int(grid.extent) + 1, 1):
+        p = int(round((grid.extent - m) / grid.resolution * scale))
+        shade = (90, 90, 90) if m % 5 else (140, 140, 140)
+        cv2.line(img, (p, 0), (p, img.shape[0] - 1), shade, 1)
+        cv2.line(img, (0, p), (img.shape[1] - 1, p), shade, 1)
+    overlay = img.copy()
+    for name, sensor in (sensors or {}).items():
+        rng = (readings or {}).get(name)
+        angles = np.linspace(sensor.yaw - sensor.half_angle, sensor.yaw + sensor.half_angle, 24)
+        reach = sensor.max_range if rng is None or np.isnan(rng) else rng
+        arc = np.stack([sensor.x + reach * np.cos(angles), sensor.y + reach * np.sin(angles)], -1)
+        fan = np.concatenate([[[sensor.x, sensor.y]], arc], 0)
+        pts = _to_pixel(fan, grid, scale).round().astype(np.int32)
+        missing = rng is None
+        color = (120, 120, 120) if missing else (255, 255, 255) if np.isnan(rng) else (255, 220, 0)
+        cv2.fillPoly(overlay, [pts], (60, 160, 255) if not missing else (60, 60, 60))
+        cv2.polylines(img, [pts], True, color, 1, cv2.LINE_AA)
+        if rng is not None and not np.isnan(rng):
+            cv2.polylines(img, [_to_pixel(arc, grid, scale).round().astype(np.int32)], False, (255, 40, 40), 2,
+                          cv2.LINE_AA)
+    img = cv2.addWeighted(overlay, 0.25, img, 0.75, 0)
+    half_l, half_w = ego_size[0] / 2, ego_size[1] / 2
+    ego = np.array([[ego_center_x + half_l, half_w], [ego_center_x + half_l, -half_w],
+                    [ego_center_x - half_l, -half_w], [ego_center_x - half_l, half_w]])
+    cv2.polylines(img, [_to_pixel(ego, grid, scale).round().astype(np.int32)], True, (255, 255, 255), 2)
+    if title:
+        put_text(img, title, (6, 18))
+    return img
