@@ -1,1 +1,23 @@
-__all__: list[str] = []
+"""Dataset readers: KITTI object layout, mmdet3d info files, KITTI-format Waymo, point cloud files.
+
+Every reader is lazy (the index is built from a listing or an info file; a frame is read when asked
+for) and returns `omnifuse.structures.SensorFrame`s. Info .pkl files are read with a restricted
+unpickler (builtins and numpy only).
+"""
+
+from omnifuse.datasets.infos import InfoFile, InfoReader, load_info_file, load_pickle
+from omnifuse.datasets.kitti import KittiReader, read_bin_points, read_rgb_image, read_ultrasonic_file
+from omnifuse.datasets.labels_io import (
+    KittiLabelRow,
+    format_kitti_label,
+    read_kitti_label,
+    read_kitti_label_rows,
+    write_kitti_label,
+)
+from omnifuse.datasets.pointcloud_io import read_point_cloud, write_point_cloud
+from omnifuse.datasets.waymo import WaymoReader
+
+__all__ = ['InfoFile', 'InfoReader', 'KittiLabelRow', 'KittiReader', 'WaymoReader', 'format_kitti_label',
+           'load_info_file', 'load_pickle', 'read_bin_points', 'read_kitti_label', 'read_kitti_label_rows',
+           'read_point_cloud', 'read_rgb_image', 'read_ultrasonic_file', 'write_kitti_label',
+           'write_point_cloud']

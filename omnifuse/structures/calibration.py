@@ -284,13 +284,20 @@ class Calibration:
         for name, cam in images.items():
             if not isinstance(cam, Mapping) or 'cam2img' not in cam:
                 continue
-            if lidar2cam_key not in cam:
-                raise FormatError(f'{source}: images[{name!r}] has cam2img but no {lidar2cam_key!r}')
             P = np.asarray(cam['cam2img'], dtype=np.float64)
             P = P[:3, :4] if P.shape == (4, 4) else P
+            if lidar2cam_key in cam:
+                T = np.asarray(cam[lidar2cam_key], dtype=np.float64)
+            elif 'lidar2img' in cam:
+                # lidar2img = cam2img(4x4) · lidar2cam, so lidar2cam follows when cam2img is invertible.
+                K4 = np.eye(4)
+                K4[:P.shape[0], :P.shape[1]] = P
+                T = np.linalg.solve(K4, np.asarray(cam['lidar2img'], dtype=np.float64).reshape(4, 4))
+            else:
+                continue  # mmdet3d KITTI infos give only cam2img for the cameras other than CAM2
             w = int(cam.get('width', 0) or 0)
             h = int(cam.get('height', 0) or 0)
-            model = CameraModel(P, np.asarray(cam[lidar2cam_key], dtype=np.float64), w, h)
+            model = CameraModel(P, T, w, h)
             calib.cameras[name] = model
             if name == 'CAM2':
                 calib.cameras['image_2'] = model
