@@ -1,1 +1,17 @@
 __all__: list[str] = []
+
+# Waymo (omnifuse/evaluation/waymo.py, waymo_metric.py)
+from omnifuse.evaluation.waymo import WaymoObjects, compute_mean_average_precision, evaluate_waymo  # noqa: E402
+from omnifuse.evaluation.waymo_metric import WaymoMetric  # noqa: E402
+
+__all__ += ['WaymoObjects', 'compute_mean_average_precision', 'evaluate_waymo', 'WaymoMetric']
+
+# KITTI (omnifuse/evaluation/kitti*.py)
+from omnifuse.evaluation.kitti import evaluate_kitti, get_thresholds  # noqa: E402
+from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti  # noqa: E402
+from omnifuse.evaluation.kitti_labels import KittiLabels, parse_kitti_label, read_kitti_label  # noqa: E402
+from omnifuse.evaluation.kitti_metric import KittiMetric  # noqa: E402
+from omnifuse.evaluation.kitti_result import KittiResult  # noqa: E402
+
+__all__ += ['evaluate_kitti', 'get_thresholds', 'lidar_detections_to_kitti', 'KittiLabels', 'parse_kitti_label',
+            'read_kitti_label', 'KittiMetric', 'KittiResult']

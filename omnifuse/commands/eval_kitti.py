@@ -1,0 +1,109 @@
+"""`omnifuse eval kitti`: KITTI 3D object detection AP with the official protocol, on a CPU."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PATH = ('eval', 'kitti')
+HELP = 'KITTI 3D detection AP|R11 and AP|R40 (bbox, bev, 3d, aos; easy/moderate/hard) from label files'
+
+EPILOG = """\
+input (--gt, --pred): folders of KITTI label text files, one per frame (000123.txt), one object per line:
+  type truncated occluded alpha x1 y1 x2 y2 h w l x y z ry [score]
+  (rectified camera frame, (x, y, z) the bottom centre; 15 columns in ground truth, 16 in predictions).
+  A frame without a prediction file has no detections; a listed frame without a ground-truth file is
+  an error. DontCare rows of the ground truth mark regions where unmatched 2D detections are not counted.
+
+protocol (official KITTI devkit): difficulties easy / moderate / hard = 2D box taller than 40 / 25 / 25 px,
+  occlusion <= 0 / 1 / 2, truncation <= 0.15 / 0.30 / 0.50; Van is ignored for Car and Person_sitting for
+  Pedestrian; a detection matches when overlap > the minimum: "strict" 0.7 (Car) / 0.5 (Pedestrian,
+  Cyclist) for bbox, bev and 3d; "loose" keeps bbox and uses 0.5 / 0.25 for bev and 3d. 41 score
+  thresholds from the matched scores; AP|R11 averages precision at recall 0, 0.1, ..., 1, AP|R40 at
+  1/40, ..., 1. aos is the orientation similarity of the 2D matches.
+
+output: the table, and with --json a file (values in percent, lists are [easy, moderate, hard]):
+  {"Car": {"strict": {"bbox": {"AP11": [..], "AP40": [..]}, "bev": {..}, "3d": {..}, "aos": {..}},
+           "loose": {..}}, "Pedestrian": {..}, "Cyclist": {..}}
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse eval kitti`."""
+    parser.epilog = EPILOG
+    parser.add_argument('--gt', required=True, metavar='DIR',
+                        help='folder of ground-truth label files (KITTI label_2 layout, 15 columns)')
+    parser.add_argument('--pred', required=True, metavar='DIR',
+                        help='folder of prediction label files (16 columns, the last one the score); '
+                        'a missing file means no detections for that frame')
+    parser.add_argument('--split', metavar='FILE', default=None,
+                        help='text file listing the frame ids to evaluate, one per line '
+                        '(e.g. ImageSets/val.txt); default: every *.txt in --gt')
+    parser.add_argument('--classes', default='Car,Pedestrian,Cyclist', metavar='LIST',
+                        help='comma-separated classes to score, from Car, Pedestrian, Cyclist, Van, '
+                        'Person_sitting (default: Car,Pedestrian,Cyclist)')
+    parser.add_argument('--json', metavar='OUT', default=None,
+                        help='also write the AP values as JSON to OUT (shape below; folders are created)')
+
+
+def _frame_ids(gt_dir: Path, split: str | None) -> list[str]:
+    from omnifuse.errors import FormatError
+
+    if not gt_dir.is_dir():
+        raise NotADirectoryError(20, 'not a folder of ground-truth label files', str(gt_dir))
+    if split is None:
+        ids = sorted(p.stem for p in gt_dir.glob('*.txt'))
+        if not ids:
+            raise FormatError(f'{gt_dir}: no ground-truth label files (*.txt)')
+        return ids
+    path = Path(split)
+    ids = [line.strip() for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
+    if not ids:
+        raise FormatError(f'{path}: the split lists no frame')
+    bad = [i for i in ids if len(i.split()) != 1]
+    if bad:
+        raise FormatError(f'{path}: a line must hold one frame id, got {bad[0]!r}')
+    return ids
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the label files, evaluate, print the table and optionally write the JSON."""
+    from tqdm import tqdm
+
+    from omnifuse.errors import FormatError
+    from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
+    from omnifuse.evaluation.kitti_labels import KittiLabels, read_kitti_label
+
+    classes = [c.strip() for c in args.classes.split(',') if c.strip()]
+    unknown = [c for c in classes if c not in CLASS_MIN_OVERLAPS]
+    if not classes or unknown:
+        wrong = repr(unknown[0]) if unknown else '(none given)'
+        raise FormatError(f'--classes: unknown class {wrong}; choose from {", ".join(CLASS_MIN_OVERLAPS)}')
+    gt_dir, pred_dir = Path(args.gt), Path(args.pred)
+    if not pred_dir.is_dir():
+        raise NotADirectoryError(20, 'not a folder of prediction label files', str(pred_dir))
+    ids = _frame_ids(gt_dir, args.split)
+    gts, preds = [], []
+    missing_pred = 0
+    for frame in tqdm(ids, desc='reading labels', unit='frame', leave=False):
+        gt_path = gt_dir / f'{frame}.txt'
+        if not gt_path.is_file():
+            raise FileNotFoundError(2, f'ground-truth label file of frame {frame!r} is missing', str(gt_path))
+        gts.append(read_kitti_label(gt_path))
+        pred_path = pred_dir / f'{frame}.txt'
+        if pred_path.is_file():
+            preds.append(read_kitti_label(pred_path, require_score=True))
+        else:
+            preds.append(KittiLabels.empty())
+            missing_pred += 1
+    result = evaluate_kitti(gts, preds, classes=classes, progress=True)
+    print(result.table(), end='')
+    if missing_pred:
+        print(f'\n{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result.to_dict(), indent=2) + '\n', encoding='utf-8')
+        print(f'wrote {out}')
+    return 0

@@ -1,0 +1,71 @@
+"""LiDAR-frame detections -> KITTI camera-label form, the way mmdet3d's KittiMetric prepares them.
+
+A detector predicts omnifuse boxes (x, y, z, dx, dy, dz, yaw) in the LiDAR frame (geometric centre).
+The KITTI evaluation needs camera labels: `lidar_to_kitti_camera` gives (h, w, l, x, y, z, ry); the 2D
+box is the extent of the projected eight corners clipped to the image; alpha = ry - atan2(y, x) of the
+box position (LiDAR bottom centre), as mmdet3d writes it. Detections whose 2D box lies outside the
+image or whose bottom centre lies outside the LiDAR range are dropped, as in mmdet3d.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from omnifuse.errors import ShapeError
+from omnifuse.evaluation.kitti_labels import KittiLabels
+from omnifuse.structures.boxes3d import lidar_to_kitti_camera
+from omnifuse.structures.geometry import box_corners, check_boxes
+
+__all__ = ['lidar_detections_to_kitti', 'DEFAULT_LIDAR_RANGE']
+
+DEFAULT_LIDAR_RANGE = (0.0, -40.0, -3.0, 70.4, 40.0, 0.0)
+
+
+def lidar_detections_to_kitti(boxes: np.ndarray, scores: np.ndarray, names: Sequence[str], *,
+                              T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int],
+                              lidar_range: Sequence[float] | None = DEFAULT_LIDAR_RANGE) -> KittiLabels:
+    """Convert LiDAR-frame detections of one frame to KITTI camera labels.
+
+    Args:
+        boxes: (N, 7) boxes (x, y, z, dx, dy, dz, yaw), LiDAR frame, geometric centre.
+        scores: (N,) detection scores.
+        names: N class names.
+        T_cam_lidar: (4, 4) LiDAR -> rectified camera (R0_rect · Tr_velo_to_cam).
+        P: (3, 4) or (4, 4) projection of the rectified camera to the image (KITTI P2).
+        image_size: (width, height) of the image [px].
+        lidar_range: (xmin, ymin, zmin, xmax, ymax, zmax); detections whose bottom centre is not
+            strictly inside are dropped. None keeps all.
+
+    Returns:
+        KittiLabels of the kept detections (truncated 0, occluded 0), in input order.
+    """
+    b = check_boxes(np.asarray(boxes, dtype=np.float64).reshape(-1, 7), 'boxes')
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    names_arr = np.asarray(list(names), dtype=str).reshape(-1)
+    if not len(b) == len(scores) == len(names_arr):
+        raise ShapeError(f'lidar_detections_to_kitti: {len(b)} boxes, {len(scores)} scores and '
+                         f'{len(names_arr)} names')
+    if len(b) == 0:
+        return KittiLabels.empty()
+    T = np.asarray(T_cam_lidar, dtype=np.float64)
+    P3 = np.asarray(P, dtype=np.float64)[:3]
+    cam = lidar_to_kitti_camera(b, T)  # (N, 7) h w l x y z ry
+    corners = box_corners(b).reshape(-1, 3) @ T[:3, :3].T + T[:3, 3]
+    hom = corners @ P3[:, :3].T + P3[:, 3]
+    uv = (hom[:, :2] / hom[:, 2:3]).reshape(-1, 8, 2)
+    bbox = np.concatenate([uv.min(1), uv.max(1)], 1)
+    width, height = image_size
+    keep = (bbox[:, 0] < width) & (bbox[:, 1] < height) & (bbox[:, 2] > 0) & (bbox[:, 3] > 0)
+    bottom = b[:, :3] - np.stack([np.zeros(len(b)), np.zeros(len(b)), b[:, 5] / 2], 1)
+    if lidar_range is not None:
+        lo, hi = np.asarray(lidar_range[:3]), np.asarray(lidar_range[3:])
+        keep &= ((bottom > lo) & (bottom < hi)).all(1)
+    bbox[:, 2:] = np.minimum(bbox[:, 2:], [width, height])
+    bbox[:, :2] = np.maximum(bbox[:, :2], 0.0)
+    alpha = -np.arctan2(-bottom[:, 1], bottom[:, 0]) + cam[:, 6]
+    n = int(keep.sum())
+    return KittiLabels(name=names_arr[keep], truncated=np.zeros(n), occluded=np.zeros(n, np.int64),
+                       alpha=alpha[keep], bbox=bbox[keep], dimensions=cam[keep, 0:3], location=cam[keep, 3:6],
+                       rotation_y=cam[keep, 6], score=scores[keep])
