@@ -15,3 +15,9 @@ from omnifuse.evaluation.kitti_result import KittiResult  # noqa: E402
 
 __all__ += ['evaluate_kitti', 'get_thresholds', 'lidar_detections_to_kitti', 'KittiLabels', 'parse_kitti_label',
             'read_kitti_label', 'KittiMetric', 'KittiResult']
+
+# Near-field occupancy (omnifuse/evaluation/occupancy.py, occupancy_metric.py)
+from omnifuse.evaluation.occupancy import OccupancyScores  # noqa: E402
+from omnifuse.evaluation.occupancy_metric import OccupancyMetric  # noqa: E402
+
+__all__ += ['OccupancyScores', 'OccupancyMetric']
