@@ -21,3 +21,9 @@ __all__ = ['InfoFile', 'InfoReader', 'KittiLabelRow', 'KittiReader', 'WaymoReade
            'load_info_file', 'load_pickle', 'read_bin_points', 'read_kitti_label', 'read_kitti_label_rows',
            'read_point_cloud', 'read_rgb_image', 'read_ultrasonic_file', 'write_kitti_label',
            'write_point_cloud']
+
+# Registered training datasets (importing registers them in omnifuse's DATASETS).
+from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402
+from omnifuse.datasets.rgbx_seg import RGBXSegDataset  # noqa: E402
+
+__all__ += ['NearFieldOccupancyDataset', 'RGBXSegDataset']

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from omnifuse.datasets.kitti import KittiReader, read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.sim import classes as sim_classes
-from omnifuse.encoders.ultrasonic import rasterize_ultrasonic
+from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures.bev_grid import BEVGrid

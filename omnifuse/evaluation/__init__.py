@@ -21,3 +21,8 @@ from omnifuse.evaluation.occupancy import OccupancyScores  # noqa: E402
 from omnifuse.evaluation.occupancy_metric import OccupancyMetric  # noqa: E402
 
 __all__ += ['OccupancyScores', 'OccupancyMetric']
+
+# Segmentation (omnifuse/evaluation/segmentation.py, seg_metric.py)
+from omnifuse.evaluation.seg_metric import SegMetric  # noqa: E402
+
+__all__ += ['SegMetric']

@@ -1,0 +1,74 @@
+"""`omnifuse eval seg`: per-class IoU and mIoU of label PNGs against ground-truth label PNGs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PATH = ('eval', 'seg')
+HELP = 'score predicted label PNGs against ground-truth label PNGs (per-class IoU, mIoU)'
+
+KNOWN_CLASS_LISTS = ('sim', 'pst900', 'mfnet', 'auto')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse eval seg`."""
+    parser.add_argument('--gt', required=True, metavar='DIR',
+                        help='folder of ground-truth label PNGs (one 8/16-bit class-id image per frame), '
+                        'e.g. SIM_ROOT/semantic_2')
+    parser.add_argument('--pred', required=True, metavar='DIR',
+                        help='folder of predicted label PNGs with the same file names (omnifuse segment --out)')
+    parser.add_argument('--json', metavar='OUT', help='also write the scores as JSON: {"miou": 0..1, '
+                        '"per_class_iou": {class: iou or null}, "pixel_accuracy", "num_images", ...}')
+    parser.add_argument('--ignore-index', type=int, default=255,
+                        help='ground-truth id that is not scored; -1 scores every pixel (default: 255)')
+    parser.add_argument('--classes', default='sim',
+                        help='class names in id order: "sim" (the simulator\'s classes), "pst900", "mfnet", '
+                        '"auto" (class_0.. up to the largest id seen), a comma-separated list, or a text file '
+                        'with one name a line (default: sim)')
+
+
+def resolve_classes(spec: str) -> tuple[str, ...] | None:
+    """Class names from the --classes option (None for 'auto')."""
+    from omnifuse.errors import FormatError
+
+    key = spec.strip().lower()
+    if key == 'auto':
+        return None
+    if key == 'sim':
+        from omnifuse.datasets.sim.classes import SEMANTIC_CLASSES
+        return tuple(SEMANTIC_CLASSES)
+    if key in ('pst900', 'mfnet'):
+        from omnifuse.datasets.rgbt import MFNET_CLASSES, PST900_CLASSES
+        return PST900_CLASSES if key == 'pst900' else MFNET_CLASSES
+    path = Path(spec)
+    if path.is_file():
+        names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    elif ',' in spec:
+        names = tuple(n.strip() for n in spec.split(','))
+    else:
+        raise FormatError(f'--classes {spec!r}: not one of {KNOWN_CLASS_LISTS}, not a comma-separated list and '
+                          'not an existing file')
+    if not names or any(not n for n in names):
+        raise FormatError(f'--classes {spec!r}: empty class name')
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the prediction folder, print a table, optionally write JSON."""
+    from omnifuse.evaluation.segmentation import evaluate_label_dirs, format_table
+
+    classes = resolve_classes(args.classes)
+    ignore = None if args.ignore_index < 0 else args.ignore_index
+    scores = evaluate_label_dirs(args.gt, args.pred, class_names=classes, ignore_index=ignore, progress=True)
+    print(format_table(scores))
+    print(f'{scores["num_images"]} images, {scores["num_pixels"]} scored pixels')
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        record = dict(scores, classes=list(scores['per_class_iou']), ignore_index=ignore,  # type: ignore[call-overload]
+                      gt=str(args.gt), pred=str(args.pred))
+        out.write_text(json.dumps(record, indent=1) + '\n')
+        print(f'wrote {out}')
+    return 0

@@ -1,0 +1,214 @@
+"""`omnifuse segment`: RGB-X semantic segmentation of one image pair, or of every frame of a folder.
+
+One pair:   omnifuse segment --rgb A.png [--x B.png] [--config C] [--checkpoint K] --png OUT.png
+Folder:     omnifuse segment --kitti-root DIR --out PRED_DIR     (one uint8 label PNG per image_2 frame,
+            ready for `omnifuse eval seg --gt DIR/semantic_2 --pred PRED_DIR`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PATH = ('segment',)
+HELP = 'semantic segmentation of an RGB + thermal/depth pair, or of every camera frame of a KITTI-layout folder'
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / 'configs' / 'cmx' / 'rgbt_cmx.py'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse segment`."""
+    parser.add_argument('--rgb', metavar='IMAGE', help='colour image to segment (an MFNet 4-channel PNG also '
+                        'carries its thermal channel)')
+    parser.add_argument('--x', metavar='IMAGE', help='the X image registered to --rgb: thermal (8/16-bit grey) '
+                        'for thermal models, or depth (16-bit PNG, metres x 256, 0 = no return) for depth '
+                        'models; omitted = X missing (the model runs on RGB alone)')
+    parser.add_argument('--png', metavar='OUT', help='with --rgb: write the prediction drawn over the image here')
+    parser.add_argument('--labels', metavar='OUT', help='with --rgb: also write the class ids as a uint8 PNG')
+    parser.add_argument('--kitti-root', metavar='DIR', help='KITTI-layout folder (simulator output): segment '
+                        'every image_2 frame, X from thermal/ (warped into image_2) or velodyne/ (depth)')
+    parser.add_argument('--out', metavar='PRED_DIR', help='with --kitti-root: folder for the label PNGs')
+    parser.add_argument('--png-dir', metavar='DIR', help='with --kitti-root: also write each prediction drawn '
+                        'over its image (and the registered X beside it) to DIR/<id>.png')
+    parser.add_argument('--image-set', metavar='NAME', help='with --kitti-root: only the frames of '
+                        'ImageSets/NAME.txt (default: every frame)')
+    parser.add_argument('--config', default=str(DEFAULT_CONFIG),
+                        help=f'model config (default: {DEFAULT_CONFIG.relative_to(REPO)})')
+    parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
+                        'without it the weights are random and the prediction meaningless')
+    parser.add_argument('--device', default=None, help='torch device (default: cuda when available, else cpu)')
+    parser.add_argument('--alpha', type=float, default=0.5, help='opacity of the class colours in --png '
+                        '(default: 0.5)')
+
+
+def _palette(n: int) -> list[tuple[int, int, int]]:
+    try:
+        from omnifuse.datasets.sim.classes import PALETTE
+        if len(PALETTE) >= n:
+            return [tuple(c) for c in PALETTE[:n]]  # type: ignore[misc]
+    except ImportError:
+        pass
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    return [(0, 0, 0)] + [tuple(int(v) for v in rng.integers(40, 256, 3)) for _ in range(n - 1)]  # type: ignore[misc]
+
+
+def draw_overlay(rgb, labels, class_names, *, alpha: float = 0.5):  # type: ignore[no-untyped-def]
+    """(H, W, 3) uint8 RGB with class colours blended in and a legend of the classes present."""
+    import cv2
+    import numpy as np
+
+    palette = np.array(_palette(len(class_names)), dtype=np.float32)
+    colour = palette[labels]
+    out = (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).clip(0, 255).astype(np.uint8)
+    y = 18
+    for cid in np.unique(labels):
+        cv2.rectangle(out, (6, y - 12), (20, y + 2), tuple(int(v) for v in palette[cid]), -1)
+        cv2.putText(out, str(class_names[cid]), (26, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+        y += 18
+    return out
+
+
+def _write_png(path: Path, image, *, rgb: bool) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+
+    from omnifuse.errors import OmnifuseError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image
+    if not cv2.imwrite(str(path), data):
+        raise OmnifuseError(f'{path}: could not write the image (is the extension .png?)')
+
+
+def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-untyped-def]
+    """(rgb, x or None) for the single-pair mode; x normalised as in training."""
+    import cv2
+    import numpy as np
+
+    from omnifuse.datasets.rgbt import normalize_thermal, read_color_image, read_mfnet, read_thermal_image
+    from omnifuse.errors import FormatError
+
+    raw = cv2.imread(args.rgb, cv2.IMREAD_UNCHANGED) if Path(args.rgb).is_file() else None
+    if raw is None and not Path(args.rgb).is_file():
+        raise FileNotFoundError(2, 'No such file', args.rgb)
+    thermal = None
+    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and args.x is None:
+        sample = read_mfnet(args.rgb)
+        rgb, thermal = sample.rgb, sample.thermal
+    else:
+        rgb = read_color_image(args.rgb)
+    if modality == 'rgb':
+        if args.x:
+            print('omnifuse segment: note: the model is RGB-only; --x is not used', file=sys.stderr)
+        return rgb, None
+    if args.x is None and thermal is None:
+        return rgb, None
+    if modality == 'thermal':
+        t = thermal if thermal is not None else read_thermal_image(args.x)
+        if t.shape != rgb.shape[:2]:
+            raise FormatError(f'{args.x}: thermal size {t.shape[1]}x{t.shape[0]} differs from the RGB image '
+                              f'{rgb.shape[1]}x{rgb.shape[0]}; the pair must be registered')
+        return rgb, normalize_thermal(t, valid=t > 0)
+    depth_raw = cv2.imread(args.x, cv2.IMREAD_UNCHANGED) if Path(args.x).is_file() else None
+    if depth_raw is None:
+        if not Path(args.x).is_file():
+            raise FileNotFoundError(2, 'No such file', args.x)
+        raise FormatError(f'{args.x}: not an image OpenCV can decode')
+    if depth_raw.ndim != 2 or depth_raw.dtype != np.uint16:
+        raise FormatError(f'{args.x}: a depth image must be a 16-bit single-channel PNG (metres x 256), '
+                          f'found {depth_raw.shape} {depth_raw.dtype}')
+    if depth_raw.shape != rgb.shape[:2]:
+        raise FormatError(f'{args.x}: depth size differs from the RGB image; the pair must be registered')
+    return rgb, depth_raw.astype(np.float32) / 256.0
+
+
+def _resize_labels(labels, shape):  # type: ignore[no-untyped-def]
+    import cv2
+
+    if labels.shape == tuple(shape):
+        return labels
+    return cv2.resize(labels.astype('uint8'), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def _predict_scaled(model, rgb, x, scale):  # type: ignore[no-untyped-def]
+    """Predict at the config's image scale (as trained), labels back at the input size."""
+    import cv2
+
+    from omnifuse.segmentation.rgbx import predict_labels
+
+    h0, w0 = rgb.shape[:2]
+    if scale != 1.0:
+        size = (int(round(w0 * scale)), int(round(h0 * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if x is not None:
+            sparse = model.modality == 'depth'  # sparse depth: never blend returns with holes
+            x = cv2.resize(x.astype('float32'), size, interpolation=cv2.INTER_NEAREST if sparse else cv2.INTER_AREA)
+    return _resize_labels(predict_labels(model, rgb, x), (h0, w0))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Segment one pair or a folder."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from omnifuse.errors import OmnifuseError
+    from omnifuse.segmentation.inference import build_segmentor
+    from omnifuse.segmentation.rgbx import predict_labels
+
+    if bool(args.rgb) == bool(args.kitti_root):
+        raise OmnifuseError('give either --rgb (one pair) or --kitti-root (a folder), not both or neither')
+    if args.rgb and not (args.png or args.labels):
+        raise OmnifuseError('--rgb needs --png OUT (and/or --labels OUT) to write the result')
+    if args.kitti_root and not args.out:
+        raise OmnifuseError('--kitti-root needs --out PRED_DIR')
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model, cfg = build_segmentor(args.config, checkpoint=args.checkpoint, device=device)
+    if not args.checkpoint:
+        print('omnifuse segment: warning: no --checkpoint, the weights are random', file=sys.stderr)
+    names = model.class_names
+    scale = float(cfg.get('img_scale', 1.0))
+
+    if args.rgb:
+        rgb, x = _read_pair(args, model.modality)
+        if x is not None and model.modality == 'depth':
+            x = np.clip(x / float(cfg.get('max_depth', 80.0)), 0.0, 1.0)
+        labels = _predict_scaled(model, rgb, x, scale)
+        if args.labels:
+            _write_png(Path(args.labels), labels.astype(np.uint8), rgb=False)
+            print(f'wrote {args.labels}')
+        if args.png:
+            _write_png(Path(args.png), draw_overlay(rgb, labels, names, alpha=args.alpha), rgb=True)
+            print(f'wrote {args.png}')
+        counts = np.bincount(labels.reshape(-1), minlength=len(names))
+        top = ', '.join(f'{names[i]} {100 * counts[i] / labels.size:.1f}%' for i in np.argsort(-counts)[:4]
+                        if counts[i])
+        print(f'{rgb.shape[1]}x{rgb.shape[0]}, X {"given" if x is not None else "missing"}: {top}')
+        return 0
+
+    from omnifuse.datasets.rgbx_seg import RGBXSegDataset
+
+    dataset = RGBXSegDataset(args.kitti_root, modality=model.modality, class_names=names,
+                             image_set=args.image_set, label_dir=None, scale=scale,
+                             max_depth=float(cfg.get('max_depth', 80.0)),
+                             plane_depth=float(cfg.get('plane_depth', 15.0)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    missing_x = 0
+    for i in tqdm(range(len(dataset)), desc='segment', unit='frame'):
+        item = dataset.load(i)
+        missing_x += model.modality != 'rgb' and not item['x_valid']
+        x = item['x'][0] if item['x_valid'] else None
+        labels = predict_labels(model, item['rgb'], x)
+        labels = _resize_labels(labels, item['orig_shape'])
+        _write_png(out / f'{item["frame_id"]}.png', labels.astype(np.uint8), rgb=False)
+        if args.png_dir:
+            over = draw_overlay(item['rgb'], _resize_labels(labels, item['rgb'].shape[:2]), names, alpha=args.alpha)
+            x_vis = np.repeat((255 * item['x'][0]).clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
+            _write_png(Path(args.png_dir) / f'{item["frame_id"]}.png', np.concatenate([over, x_vis], 0), rgb=True)
+    print(f'wrote {len(dataset)} label PNGs to {out}' + (f' ({missing_x} without X)' if missing_x else ''))
+    return 0

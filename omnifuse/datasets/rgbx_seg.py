@@ -1,0 +1,185 @@
+"""RGB-X segmentation dataset over a KITTI-layout folder (the simulator's, or KITTI's own).
+
+    <root>/[training/]image_2/<id>.png      colour image (the camera segmented)
+    <root>/[training/]semantic_2/<id>.png   uint8 class ids per image_2 pixel (255 = ignore)
+    <root>/[training/]thermal/<id>.png      16-bit thermal of its own camera (calib thermal_thermal_*)
+    <root>/[training/]velodyne/<id>.bin, calib/<id>.txt
+
+Each item gives the RGB image, an X image registered to it (thermal warped into image_2, or LiDAR
+depth rendered into image_2; see omnifuse/datasets/rgbt.py) and the label, in the form
+`RGBXDataPreprocessor` batches. Frames are read lazily by `KittiReader`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnifuse.datasets.kitti import KittiReader
+from omnifuse.datasets.rgbt import (normalize_thermal, render_depth_image, scaled_camera,
+                                    warp_thermal_to_camera)
+from omnifuse.errors import FormatError
+from omnifuse.registry import DATASETS
+from omnifuse.structures import SensorFrame
+
+__all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image']
+
+X_MODALITIES = ('thermal', 'depth', 'rgb')
+
+
+def frame_condition(frame: SensorFrame, data_dir: Path) -> str | None:
+    """'day' / 'night' / ... of a frame: frame.meta['condition'], else `meta/<id>.json` 'condition'."""
+    value = frame.meta.get('condition')
+    if value is None:
+        path = data_dir / 'meta' / f'{frame.frame_id}.json'
+        if path.is_file():
+            try:
+                value = json.loads(path.read_text()).get('condition')
+            except (json.JSONDecodeError, AttributeError):
+                raise FormatError(f'{path}: not a JSON object') from None
+    return None if value is None else str(value)
+
+
+def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, camera_name: str = 'image_2',
+                  thermal_name: str = 'thermal', scale: float = 1.0, max_depth: float = 80.0,
+                  plane_depth: float = 15.0, thermal_registration: str = 'lidar') -> tuple[np.ndarray, bool]:
+    """The X image of one frame in the (scaled) RGB camera.
+
+    Args:
+        frame: a SensorFrame with calib, and points / thermal as available.
+        modality: 'thermal', 'depth' or 'rgb' (no X: zeros).
+        size: (H, W) of the (scaled) RGB image.
+        scale: the RGB image's resize factor relative to the calibrated camera.
+        max_depth: depth [m] mapped to 1 (depth modality).
+        plane_depth: depth of the registration plane where LiDAR depth is unknown [m].
+        thermal_registration: 'lidar' (per-pixel with LiDAR depth, plane elsewhere) or 'plane'.
+
+    Returns:
+        ((1, H, W) float32 in [0, 1], valid): valid is False when the stream is missing (X zeros).
+    """
+    h, w = size
+    zeros = np.zeros((1, h, w), np.float32)
+    if modality == 'rgb' or frame.calib is None:
+        return zeros, False
+    camera = scaled_camera(frame.calib.camera(camera_name), scale)
+    have_points = frame.points is not None and len(frame.points) > 0
+    if modality == 'depth':
+        if not have_points:
+            return zeros, False
+        depth = render_depth_image(frame.points, camera, (h, w))
+        return (np.clip(depth / max_depth, 0.0, 1.0)[None]).astype(np.float32), True
+    if modality != 'thermal':
+        raise FormatError(f'unknown X modality {modality!r}; expected one of {X_MODALITIES}')
+    if thermal_name not in frame.thermal:
+        return zeros, False
+    if thermal_name not in frame.calib.thermal:
+        raise FormatError(f'frame {frame.frame_id}: thermal image {thermal_name!r} but no '
+                          f'thermal_{thermal_name}_P/_T lines in its calib')
+    raw = frame.thermal[thermal_name]
+    thermal = normalize_thermal(raw, valid=raw > 0)
+    depth = None
+    if thermal_registration == 'lidar' and have_points:
+        depth = render_depth_image(frame.points, camera, (h, w))
+    elif thermal_registration not in ('lidar', 'plane'):
+        raise FormatError(f'thermal_registration must be "lidar" or "plane", got {thermal_registration!r}')
+    warped = warp_thermal_to_camera(thermal, frame.calib.thermal[thermal_name], camera, (h, w),
+                                    depth=depth, plane_depth=plane_depth)
+    return warped[None].astype(np.float32), True
+
+
+@DATASETS.register_module()
+class RGBXSegDataset:
+    """RGB + X (+ label) items of a KITTI-layout folder, for CMXSegmentor.
+
+    Args:
+        data_root: dataset root (with training/) or the split folder itself.
+        modality: 'thermal', 'depth' or 'rgb'.
+        class_names: the K class names (metainfo for metrics and tools).
+        image_set: ImageSets name or file selecting frames (None: all frames).
+        split: 'training' or 'testing'.
+        label_dir: folder of label PNGs (None: no labels, e.g. for inference).
+        scale: resize factor of images and labels (e.g. 0.5 to train faster).
+        flip_prob: probability of a horizontal flip (training augmentation).
+        max_depth, plane_depth, thermal_registration: see `build_x_image`.
+        seed: seed of the augmentation's random generator.
+
+    Item: {'inputs': {'rgb': (3, H, W) uint8 tensor, 'x': (1, H, W) float32 tensor},
+           'data_samples': {'gt_sem_seg': (H, W) int64 tensor, 'x_valid': bool, 'frame_id': str,
+                            'condition': str or None}}.
+    """
+
+    def __init__(self, data_root: str, *, modality: str = 'thermal', class_names: Sequence[str] = (),
+                 image_set: str | None = None, split: str = 'training', label_dir: str | None = 'semantic_2',
+                 scale: float = 1.0, flip_prob: float = 0.0, max_depth: float = 80.0, plane_depth: float = 15.0,
+                 thermal_registration: str = 'lidar', seed: int = 0) -> None:
+        if modality not in X_MODALITIES:
+            raise FormatError(f'RGBXSegDataset: modality must be one of {X_MODALITIES}, got {modality!r}')
+        self.reader = KittiReader(data_root, split, image_set=image_set)
+        self.modality = modality
+        self.class_names = tuple(class_names)
+        self.label_dir = label_dir
+        self.scale = scale
+        self.flip_prob = flip_prob
+        self.max_depth = max_depth
+        self.plane_depth = plane_depth
+        self.thermal_registration = thermal_registration
+        self.rng = np.random.default_rng(seed)
+        if label_dir is not None and not (self.reader.data_dir / label_dir).is_dir():
+            raise FileNotFoundError(2, 'No such label directory', str(self.reader.data_dir / label_dir))
+
+    @property
+    def metainfo(self) -> dict[str, Any]:
+        """mmengine dataset meta: {'classes': names}."""
+        return {'classes': self.class_names}
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def load(self, index: int) -> dict[str, Any]:
+        """Numpy item: rgb (H, W, 3) uint8, x (1, H, W) float32, label (H, W) uint8 or None, meta
+        ('x_valid', 'frame_id', 'condition', 'orig_shape' (H0, W0) before scaling)."""
+        import cv2
+
+        frame_id = self.reader.frame_ids[index]
+        frame = self.reader.read(frame_id)
+        if 'image_2' not in frame.images:
+            raise FormatError(f'frame {frame_id}: no image_2 image in {self.reader.data_dir}')
+        rgb = frame.images['image_2']
+        h0, w0 = rgb.shape[:2]
+        h, w = int(round(h0 * self.scale)), int(round(w0 * self.scale))
+        if (h, w) != (h0, w0):
+            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        x, valid = build_x_image(frame, self.modality, (h, w), scale=self.scale, max_depth=self.max_depth,
+                                 plane_depth=self.plane_depth, thermal_registration=self.thermal_registration)
+        label = None
+        if self.label_dir is not None:
+            from omnifuse.evaluation.segmentation import read_label_png
+
+            path = self.reader.data_dir / self.label_dir / f'{frame_id}.png'
+            label = read_label_png(path).astype(np.uint8)
+            if label.shape != (h0, w0):
+                raise FormatError(f'{path}: label size {label.shape[::-1]} differs from image_2 {(w0, h0)}')
+            if (h, w) != (h0, w0):
+                label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+        return {'rgb': rgb, 'x': x, 'x_valid': valid, 'label': label, 'frame_id': frame_id, 'orig_shape': (h0, w0),
+                'condition': frame_condition(frame, self.reader.data_dir)}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        item = self.load(index)
+        rgb, x, label = item['rgb'], item['x'], item['label']
+        if self.flip_prob > 0 and self.rng.random() < self.flip_prob:
+            rgb, x = rgb[:, ::-1], x[:, :, ::-1]
+            label = None if label is None else label[:, ::-1]
+        sample: dict[str, Any] = {'x_valid': item['x_valid'], 'frame_id': item['frame_id'],
+                                  'condition': item['condition']}
+        if label is not None:
+            sample['gt_sem_seg'] = torch.from_numpy(label.astype(np.int64))
+        return {'inputs': {'rgb': torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
+                           'x': torch.from_numpy(np.ascontiguousarray(x))},
+                'data_samples': sample}

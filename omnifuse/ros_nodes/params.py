@@ -1,0 +1,118 @@
+"""Node / replay parameters: the ROS 2 `/**: ros__parameters:` YAML as a nested dict.
+
+`load_params(path)` reads the file (any node-name key is accepted; `/**` first), merges it over
+the defaults of configs/ros/perception.yaml and returns plain nested dicts. `flatten` and
+`unflatten` convert to and from ROS's dotted parameter names ('sync.camera.window_ms').
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omnifuse.errors import FormatError
+
+__all__ = ['DEFAULT_PARAMS', 'load_params', 'merge', 'flatten', 'unflatten', 'names']
+
+_SYNC = {'offset_ms': 0.0, 'window_ms': 50.0, 'timeout_ms': 100.0}
+DEFAULT_PARAMS: dict[str, Any] = {
+    'ros_distro': '',
+    'device': 'cpu',
+    'lidar_frame': 'lidar',
+    'calibration_file': '',
+    'inputs': {'lidar': '/sensors/lidar/points', 'camera_prefix': '/sensors/camera',
+               'thermal_prefix': '/sensors/thermal', 'ultrasonic_prefix': '/sensors/ultrasonic',
+               'tf_static': '/tf_static', 'cameras': ['front'], 'thermal': ['front'], 'ultrasonic': ['']},
+    'outputs': {'objects': '/perception/objects', 'markers': '/perception/markers',
+                'occupancy': '/perception/occupancy', 'segmentation': '/perception/segmentation',
+                'diagnostics': '/diagnostics'},
+    'sync': {'default': dict(_SYNC), 'camera': dict(_SYNC), 'thermal': dict(_SYNC),
+             'ultrasonic': dict(_SYNC), 'overrides': {}, 'max_buffer': 32, 'max_pending': 8},
+    'models': {
+        'detector': {'kind': 'cluster', 'checkpoint': '', 'config': '', 'score_threshold': 0.0},
+        'segmenter': {'kind': 'none', 'checkpoint': '', 'config': '', 'camera': 'front'},
+        'occupancy': {'kind': 'none', 'checkpoint': '', 'config': ''},
+        'cluster': {},
+    },
+    'occupancy_grid': {'resolution': 0.1, 'origin_x': -5.0, 'origin_y': -5.0},
+}
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive merge: dicts merge key by key, anything else in `over` replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{'a.b': 1} -> {'a': {'b': 1}}."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        parts = key.split('.')
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def flatten(params: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1} (ROS 2 parameter names)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + '.'))
+        elif not isinstance(value, Mapping):
+            out[name] = value
+    return out
+
+
+def names(values: object) -> list[str]:
+    """A parameter list of sensor names without the '' placeholders ROS needs for empty lists."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [str(v) for v in values if str(v).strip()]  # type: ignore[union-attr]
+
+
+def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, merged with the file at `path` (ROS 2 params YAML), merged with `overrides`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        FormatError: the file is not a `<node>: ros__parameters:` mapping.
+    """
+    import yaml
+
+    params = copy.deepcopy(DEFAULT_PARAMS)
+    if path is not None:
+        path = Path(path)
+        text = path.read_text()
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise FormatError(f'{path}: not valid YAML ({exc})'.replace('\n', ' ')) from None
+        if not isinstance(doc, Mapping):
+            raise FormatError(f'{path}: expected a mapping "/**: ros__parameters: ...", got {type(doc).__name__}')
+        keys = sorted(doc, key=lambda k: k != '/**')
+        section = next((doc[k] for k in keys if isinstance(doc[k], Mapping) and 'ros__parameters' in doc[k]), None)
+        if section is None:
+            raise FormatError(f'{path}: no "<node name>: ros__parameters:" section (e.g. "/**: ros__parameters:")')
+        body = section['ros__parameters'] or {}
+        if not isinstance(body, Mapping):
+            raise FormatError(f'{path}: ros__parameters must be a mapping')
+        flat_keys = {k: v for k, v in body.items() if '.' in str(k)}
+        nested = {k: v for k, v in body.items() if '.' not in str(k)}
+        params = merge(params, merge(nested, unflatten(flat_keys)))
+    if overrides:
+        params = merge(params, overrides)
+    return params

@@ -1,0 +1,50 @@
+"""Node parameters: the ROS 2 params YAML, defaults, and dotted names."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnifuse.errors import FormatError
+from omnifuse.ros_nodes.params import DEFAULT_PARAMS, flatten, load_params, names, unflatten
+
+
+def test_shipped_params_file_matches_the_defaults(repo_root) -> None:
+    params = load_params(repo_root / 'configs' / 'ros' / 'perception.yaml')
+    assert params['inputs']['lidar'] == '/sensors/lidar/points'
+    assert params['outputs']['objects'] == '/perception/objects'
+    assert params['sync']['thermal']['window_ms'] == 60.0
+    assert names(params['inputs']['ultrasonic']) == []
+    # every key of the file is known to the defaults (catches typos in either place)
+    assert set(flatten(params)) - set(flatten(DEFAULT_PARAMS)) <= {
+        f'models.cluster.{k}' for k in ('cell', 'ground_cell', 'ground_margin', 'max_height', 'range_m',
+                                        'min_points')}
+
+
+def test_dotted_keys_and_any_node_name(tmp_path) -> None:
+    path = tmp_path / 'p.yaml'
+    path.write_text('perception_node:\n  ros__parameters:\n    sync.camera.window_ms: 12.5\n    device: cuda\n')
+    params = load_params(path)
+    assert params['sync']['camera']['window_ms'] == 12.5 and params['device'] == 'cuda'
+    assert params['sync']['camera']['timeout_ms'] == 100.0  # rest of the section kept
+
+
+def test_flatten_unflatten_round_trip() -> None:
+    assert unflatten(flatten(DEFAULT_PARAMS))['sync']['camera'] == DEFAULT_PARAMS['sync']['camera']
+    flat = flatten({'a': {'b': 1, 'c': {'d': 'x'}}, 'e': [1, 2]})
+    assert flat == {'a.b': 1, 'a.c.d': 'x', 'e': [1, 2]}
+    assert unflatten(flat) == {'a': {'b': 1, 'c': {'d': 'x'}}, 'e': [1, 2]}
+
+
+def test_bad_params_files(tmp_path) -> None:
+    p = tmp_path / 'bad.yaml'
+    p.write_text('just: a mapping\n')
+    with pytest.raises(FormatError, match='ros__parameters'):
+        load_params(p)
+    p.write_text('- a list\n')
+    with pytest.raises(FormatError, match='expected a mapping'):
+        load_params(p)
+    p.write_text('/**: {ros__parameters: [1, 2]}\n')
+    with pytest.raises(FormatError, match='must be a mapping'):
+        load_params(p)
+    with pytest.raises(FileNotFoundError):
+        load_params(tmp_path / 'missing.yaml')
