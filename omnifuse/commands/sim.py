@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default: 0)')
     parser.add_argument('--condition', default='day', choices=('day', 'night', 'glare', 'fog', 'mixed'),
                         help='lighting/weather; mixed picks one per sequence from its seed (default: day)')
+    parser.add_argument('--scenario', default='street', choices=('street', 'parking', 'mixed'),
+                        help='street: driving among traffic; parking: standing still with cars, people, bollards and '
+                             'walls within a few metres (near-field occupancy); mixed: a third of the worlds park '
+                             '(default: street)')
     parser.add_argument('--format', default='kitti', choices=('kitti', 'bag'),
                         help='kitti: KITTI object layout + thermal/ultrasonic/semantic/occupancy folders; '
                         'bag: ROS 2 bag with the input topics of the ROS contract (default: kitti)')
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         while done < args.frames:
             n = min(seq_len, args.frames - done)
             for frame in iter_sequence(args.seed + seq, n, condition=args.condition, faults=faults, sequence=seq,
-                                       lidar=lidar):
+                                       lidar=lidar, scenario=args.scenario):
                 if args.png and len(sheet_frames) < args.png_frames:
                     sheet_frames.append(frame)
                 bar.update(1)

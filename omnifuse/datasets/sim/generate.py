@@ -29,7 +29,7 @@ from omnifuse.datasets.sim.lidar import LidarModel, render_lidar
 from omnifuse.datasets.sim.rig import default_calibration
 from omnifuse.datasets.sim.thermal import render_thermal
 from omnifuse.datasets.sim.ultrasonic import nearest_echo, render_ultrasonic
-from omnifuse.datasets.sim.world import CONDITIONS, Scene, SimError, make_scene
+from omnifuse.datasets.sim.world import CONDITIONS, SCENARIOS, Scene, SimError, make_scene
 from omnifuse.structures import Calibration, CameraModel, SensorFrame
 
 __all__ = ['SimFrame', 'generate_frame', 'generate_sequence', 'iter_sequence', 'resolve_condition',
@@ -69,6 +69,15 @@ def resolve_condition(condition: str, seed: int) -> str:
     if condition not in CONDITIONS:
         raise SimError(f'condition must be one of {CONDITIONS + ("mixed",)}, got {condition!r}')
     return condition
+
+
+def resolve_scenario(scenario: str, seed: int) -> str:
+    """'street' | 'parking' as given; 'mixed' picks one from the seed (a third of the worlds park)."""
+    if scenario == 'mixed':
+        return 'parking' if np.random.default_rng([int(seed) & 0xFFFFFFFF, 78]).random() < 1 / 3 else 'street'
+    if scenario not in SCENARIOS:
+        raise SimError(f'scenario must be one of {SCENARIOS + ("mixed",)}, got {scenario!r}')
+    return scenario
 
 
 def _rng(seed: int, index: int, stream: str) -> np.random.Generator:
@@ -167,11 +176,12 @@ def _written_calib(seed: int, sequence: int, faults: dict[str, object]) -> tuple
 
 def iter_sequence(seed: int, n_frames: int, *, condition: str = 'day', faults: Mapping[str, object] | None = None,
                   sequence: int = 0, start_stamp_ns: int | None = None,
-                  lidar: LidarModel = LidarModel()) -> Iterator[SimFrame]:
+                  lidar: LidarModel = LidarModel(), scenario: str = 'street') -> Iterator[SimFrame]:
     """Yield `n_frames` frames at 10 Hz of the world made from `seed` (see `generate_sequence`)."""
     faults = _check_faults(faults)
     condition = resolve_condition(condition, seed)
-    scene = make_scene(seed, condition=condition, duration_s=n_frames * FRAME_PERIOD_NS / 1e9)
+    scenario = resolve_scenario(scenario, seed)
+    scene = make_scene(seed, condition=condition, duration_s=n_frames * FRAME_PERIOD_NS / 1e9, scenario=scenario)
     start = BASE_STAMP_NS + (int(seed) % 100_000) * 1_000_000_000 if start_stamp_ns is None else int(start_stamp_ns)
     true, written = _written_calib(seed, sequence, faults)
     frozen = faults.get('camera_frozen')
@@ -185,6 +195,7 @@ def iter_sequence(seed: int, n_frames: int, *, condition: str = 'day', faults: M
         frame, image, image_stamp = _render(scene, seed, k, k * FRAME_PERIOD_NS / 1e9, stamp, sequence, frame_faults,
                                             lidar, true)
         frame.meta['faults'] = {kk: (list(v) if isinstance(v, tuple) else v) for kk, v in faults.items()}
+        frame.meta['scenario'] = scenario
         if freeze_at is not None and k >= freeze_at:
             if held is None:
                 held = (frame.images['image_2'], image_stamp)
@@ -202,7 +213,7 @@ def _finish(frame: SimFrame, true: Calibration, written: Calibration) -> None:
 
 def generate_sequence(seed: int, n_frames: int, *, condition: str = 'day', faults: Mapping[str, object] | None = None,
                       sequence: int = 0, start_stamp_ns: int | None = None,
-                      lidar: LidarModel = LidarModel()) -> list[SimFrame]:
+                      lidar: LidarModel = LidarModel(), scenario: str = 'street') -> list[SimFrame]:
     """`n_frames` frames at 10 Hz (stamps 100 ms apart) of the world made from `seed`.
 
     Args:
@@ -213,14 +224,15 @@ def generate_sequence(seed: int, n_frames: int, *, condition: str = 'day', fault
         sequence: sequence number written to meta['sequence'].
         start_stamp_ns: stamp of the first frame (default: derived from the seed).
         lidar: LiDAR parameters.
+        scenario: 'street', 'parking' or 'mixed' (see omnifuse.datasets.sim.world.SCENARIOS).
     """
     return list(iter_sequence(seed, n_frames, condition=condition, faults=faults, sequence=sequence,
-                              start_stamp_ns=start_stamp_ns, lidar=lidar))
+                              start_stamp_ns=start_stamp_ns, lidar=lidar, scenario=scenario))
 
 
 def generate_frame(seed: int, *, condition: str = 'day', faults: Mapping[str, object] | None = None,
                    time_s: float = 0.0, sequence: int = 0, stamp_ns: int | None = None,
-                   lidar: LidarModel = LidarModel()) -> SimFrame:
+                   lidar: LidarModel = LidarModel(), scenario: str = 'street') -> SimFrame:
     """One frame of the world made from `seed`, at `time_s` seconds into its sequence.
 
     Args:
@@ -238,7 +250,8 @@ def generate_frame(seed: int, *, condition: str = 'day', faults: Mapping[str, ob
     """
     faults = _check_faults(faults)
     condition = resolve_condition(condition, seed)
-    scene = make_scene(seed, condition=condition, duration_s=time_s + 1.0)
+    scenario = resolve_scenario(scenario, seed)
+    scene = make_scene(seed, condition=condition, duration_s=time_s + 1.0, scenario=scenario)
     index = int(round(time_s * 10))
     if stamp_ns is None:
         stamp_ns = BASE_STAMP_NS + (int(seed) % 100_000) * 1_000_000_000 + int(round(time_s * 1e9))
@@ -252,5 +265,6 @@ def generate_frame(seed: int, *, condition: str = 'day', faults: Mapping[str, ob
         frame.images['image_2'] = np.zeros_like(old.image) if faults.get('camera_dead') else old.image
         frame.stamps_ns['image_2'] = stamp_ns - int(round(stale_s * 1e9))
     frame.meta['faults'] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in faults.items()}
+    frame.meta['scenario'] = scenario
     _finish(frame, true, written)
     return frame

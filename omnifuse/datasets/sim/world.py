@@ -29,7 +29,7 @@ from omnifuse.structures.geometry import box_intersection_bev
 
 __all__ = ['SimError', 'Parts', 'Snapshot', 'Scene', 'make_scene', 'scene_from_boxes', 'GROUND_Z', 'LIDAR_HEIGHT', 'EGO_LANE_Y', 'ROAD_HALF_WIDTH',
            'SIDEWALK_OUTER', 'CONDITIONS', 'KIND_PLAIN', 'KIND_BUILDING', 'KIND_BODY', 'KIND_GLASS', 'KIND_SKIN',
-           'EGO_BOX', 'ground_class', 'lane_marking']
+           'EGO_BOX', 'ground_class', 'lane_marking', 'SCENARIOS']
 
 LIDAR_HEIGHT = 1.73
 GROUND_Z = -LIDAR_HEIGHT
@@ -37,6 +37,8 @@ EGO_LANE_Y = -1.75
 ROAD_HALF_WIDTH = 8.75
 SIDEWALK_OUTER = 12.25
 CONDITIONS = ('day', 'night', 'glare', 'fog')
+# 'parking': the ego stands still with cars, people, bollards and walls within a few metres of its body.
+SCENARIOS = ('street', 'parking')
 # The ego vehicle's body in its LiDAR frame (x, y, z, dx, dy, dz, yaw): 4.6 x 1.8 x 1.5 m.
 EGO_BOX = np.array([0.25, 0.0, GROUND_Z + 0.75, 4.6, 1.8, 1.5, 0.0])
 
@@ -426,23 +428,84 @@ def _static_world(builder: _Builder, seed: int, x0: float, x1: float) -> list[np
     return [np.array(lamp) for lamp in lamps]
 
 
-def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0) -> Scene:
+def _place_near_field(builder: _Builder, rng: np.random.Generator) -> None:
+    """Parking scene: things and obstacles within about 0.3–5 m of the standing ego's body.
+
+    The ego body (EGO_BOX) stands at (0, EGO_LANE_Y) in the world frame; every object is checked against
+    everything placed before it, so nothing overlaps.
+    """
+    front = EGO_BOX[0] + EGO_BOX[3] / 2
+    rear = EGO_BOX[0] - EGO_BOX[3] / 2
+    half_w = EGO_BOX[4] / 2
+
+    def thing(name: str, x: float, y: float, yaw: float) -> None:
+        size = _sample_size(name, rng)
+        box = np.array([x, y, GROUND_Z + size[2] / 2, *size, math.remainder(yaw, 2 * math.pi)])
+        if name in ('Car', 'Van'):  # keep the gap to the ego body as drawn: shift along the axis by half the length
+            box[0] += np.sign(x) * size[0] / 2 if abs(y - EGO_LANE_Y) < half_w else 0.0
+            box[1] += np.sign(y - EGO_LANE_Y) * size[1] / 2 if abs(y - EGO_LANE_Y) >= half_w else 0.0
+        if builder.free(box, 0.15):
+            builder.add_thing(box, name, (0.0, 0.0), False)
+
+    if rng.random() < 0.8:
+        thing('Car' if rng.random() < 0.85 else 'Van', front + rng.uniform(0.3, 3.0), EGO_LANE_Y + rng.normal(0, 0.3),
+              rng.normal(0, 0.08) + (math.pi if rng.random() < 0.3 else 0.0))
+    if rng.random() < 0.7:
+        thing('Car', rear - rng.uniform(0.3, 3.0), EGO_LANE_Y + rng.normal(0, 0.3), rng.normal(0, 0.08))
+    for side in (-1.0, 1.0):
+        if rng.random() < 0.45:
+            thing('Car', rng.uniform(-2.0, 2.5), EGO_LANE_Y + side * (half_w + rng.uniform(0.4, 2.0)),
+                  rng.normal(0, 0.05) + (math.pi if rng.random() < 0.5 else 0.0))
+    for name, count in (('Pedestrian', int(rng.integers(0, 4))), ('Cyclist', int(rng.random() < 0.3))):
+        for _ in range(count):
+            angle, gap = rng.uniform(-math.pi, math.pi), rng.uniform(0.4, 4.5)
+            x = EGO_BOX[0] + math.cos(angle) * (EGO_BOX[3] / 2 + gap)
+            y = EGO_LANE_Y + math.sin(angle) * (half_w + gap)
+            size = _sample_size(name, rng)
+            box = np.array([x, y, GROUND_Z + size[2] / 2, *size, rng.uniform(-math.pi, math.pi)])
+            if builder.free(box, 0.15):
+                builder.add_thing(box, name, (0.0, 0.0), False)
+    for _ in range(int(rng.integers(0, 4))):  # bollards and posts
+        angle, gap = rng.uniform(-math.pi, math.pi), rng.uniform(0.3, 4.0)
+        x = EGO_BOX[0] + math.cos(angle) * (EGO_BOX[3] / 2 + gap)
+        y = EGO_LANE_Y + math.sin(angle) * (half_w + gap)
+        height = rng.uniform(0.6, 1.2)
+        box = np.array([x, y, GROUND_Z + height / 2, 0.2, 0.2, height, 0.0])
+        if builder.free(box, 0.1):
+            builder.add_static(list(box), C.POLE, np.array([0.85, 0.75, 0.1]))
+    if rng.random() < 0.5:  # a wall alongside, as in a garage or a narrow street
+        side = rng.choice([-1.0, 1.0])
+        length, height = rng.uniform(3.0, 10.0), rng.uniform(1.2, 2.5)
+        box = np.array([rng.uniform(-3.0, 3.0), EGO_LANE_Y + side * (half_w + rng.uniform(0.6, 3.5)),
+                        GROUND_Z + height / 2, length, 0.25, height, 0.0])
+        if builder.free(box, 0.1):
+            builder.add_static(list(box), C.BUILDING, np.array([0.6, 0.58, 0.55]) * rng.uniform(0.8, 1.2))
+
+
+def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, scenario: str = 'street') -> Scene:
     """Generate a world from `seed`.
 
     Args:
         seed: the seed; the same seed gives the same world.
         condition: 'day', 'night', 'glare' or 'fog'.
         duration_s: how long the sequence lasts; the static world is extended to cover the ego's travel.
+        scenario: 'street' (driving) or 'parking' (standing still with obstacles within a few metres).
 
     Returns:
         The scene; `scene.at(t)` gives the snapshot in the ego LiDAR frame at time t.
     """
     if condition not in CONDITIONS:
         raise SimError(f'condition must be one of {CONDITIONS}, got {condition!r}')
+    if scenario not in SCENARIOS:
+        raise SimError(f'scenario must be one of {SCENARIOS}, got {scenario!r}')
     key = int(seed) & 0xFFFFFFFF
     rng = np.random.default_rng([key, 0x5EED])
     ego_speed = 0.0 if rng.random() < 0.15 else float(rng.uniform(5, 12))
     builder = _Builder(rng, condition == 'night')
+    if scenario == 'parking':
+        ego_speed = 0.0
+        builder.occupied[0] = np.array([EGO_BOX[0], EGO_LANE_Y, 0, EGO_BOX[3], EGO_BOX[4], 2, 0])
+        _place_near_field(builder, np.random.default_rng([key, 0x9A4C]))
     travel = ego_speed * duration_s
     lamps = _static_world(builder, key, -110.0, 150.0 + travel)
     lane_speed = {-5.25: float(rng.uniform(4, 12)), EGO_LANE_Y: ego_speed, 1.75: -float(rng.uniform(6, 13)),
