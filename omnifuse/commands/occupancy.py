@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / DEFAULT_CHECKPOINT
     model, cfg = build_model(config, checkpoint=checkpoint, device=args.device,
                              expected_type=NearFieldOccupancyNet)
-    grid_cfg = cfg.get('grid', {'resolution': 0.1, 'extent': 10.0})
+    data_cfg = cfg.test_dataloader.dataset
     dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera=args.drop_camera,
-                                        **grid_cfg)
+                                        image_scale=data_cfg.get('image_scale', 0.5),
+                                        resolution=data_cfg.get('resolution', 0.1), extent=data_cfg.get('extent', 10.0))
     indices = range(len(dataset))
     if args.frame is not None:
         if args.frame not in dataset.reader:
@@ -75,6 +76,12 @@ def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: 
     from omnifuse.viz.draw import side_by_side, stack_vertically
     from omnifuse.viz.occupancy import draw_occupancy
 
+    import numpy as np
+
+    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids
+
+    palette = [tuple(c) for c in palette]
+    palette[0] = (55, 55, 55)  # free space: dark grey
     reader = dataset.reader
     calib = reader.read_calib(frame_id)
     readings = read_ultrasonic_file(reader.path('ultrasonic', frame_id, '.txt'))
@@ -83,8 +90,10 @@ def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: 
                              title=f'{frame_id} prediction ({condition})')]
     gt_path = reader.path('occupancy', frame_id, '.png')
     if gt_path.is_file():
-        panels.append(draw_occupancy(read_occupancy_png(gt_path, dataset.grid), dataset.grid, palette,
-                                     sensors=calib.ultrasonic, readings=readings, title='truth'))
+        groups = GROUP_OF_SIM_ID[read_occupancy_png(gt_path, dataset.grid)]
+        truth = np.where(groups < 0, 255, groups_to_sim_ids(np.maximum(groups, 0))).astype(np.uint8)
+        panels.append(draw_occupancy(truth, dataset.grid, palette,
+                                     sensors=calib.ultrasonic, readings=readings, title='truth (grouped)'))
     top = side_by_side(panels)
     image = read_rgb_image(reader.path('image_2', frame_id, '.png'))
     width = top.shape[1]

@@ -74,7 +74,7 @@ class NearFieldOccupancyDataset(Dataset):
     """Camera image, ultrasonic raster and grouped occupancy labels of each frame.
 
     Args:
-        root: simulator output (KITTI layout with occupancy/ and ultrasonic/).
+        data_root: simulator output (KITTI layout with occupancy/ and ultrasonic/).
         image_set: ImageSets name or file ('train', 'val'); None for every frame.
         image_scale: resize factor of the camera image fed to the network.
         resolution, extent: the BEV grid of the labels.
@@ -84,9 +84,9 @@ class NearFieldOccupancyDataset(Dataset):
     'ultrasonic' (3, G, G)}, 'data_samples': {'labels' (G, G) long, 'frame_id', 'condition'}}.
     """
 
-    def __init__(self, root: str, *, image_set: str | None = None, image_scale: float = 0.5,
+    def __init__(self, data_root: str, *, image_set: str | None = None, image_scale: float = 0.5,
                  resolution: float = 0.1, extent: float = 10.0, drop_camera: bool = False) -> None:
-        self.reader = KittiReader(root, image_set=image_set, load_images=False)
+        self.reader = KittiReader(data_root, image_set=image_set, load_images=False)
         self.grid = BEVGrid(resolution, extent)
         self.image_scale = image_scale
         self.drop_camera = drop_camera
