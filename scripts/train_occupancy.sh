@@ -35,8 +35,9 @@ for variant in camera ultrasonic fused; do
     rm -rf "$wd/pred_$cond"
     "$py" -m omnifuse occupancy --kitti-root "$val_root" "${split[@]}" --config "$cfg" --checkpoint "$wd/weights.pth" \
       --out "$wd/pred_$cond" > /dev/null
+    esplit=(); [ "$cond" != all ] && esplit=(--split "$val_root/ImageSets/$cond.txt")
     "$py" -m omnifuse eval occupancy --gt "$val_root/training/occupancy" --pred "$wd/pred_$cond" --max-range 5 \
-      --json "$wd/eval_$cond.json" > /dev/null
+      "${esplit[@]}" --json "$wd/eval_$cond.json" > /dev/null
     echo "$variant $cond: $(cat "$wd/eval_$cond.json" | tr -d '\n ' | cut -c1-200)"
   done
 done

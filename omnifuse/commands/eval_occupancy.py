@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--pred', required=True, help='folder of predicted grids with the same file names')
     parser.add_argument('--max-range', type=float, default=5.0,
                         help='score cells within this distance [m] of the LiDAR origin (default 5; 0 = all)')
+    parser.add_argument('--split', metavar='FILE', help='score only the frame ids listed in this file (an ImageSets '
+                        'file, e.g. the night frames); default: every grid of --gt')
     parser.add_argument('--json', metavar='OUT', help='also write {"occupied_iou", "miou", "per_class_iou"} here')
     parser.epilog = ('Classes are grouped as free (road, sidewalk, terrain), vehicle (car, van, truck), '
                      'pedestrian, cyclist and static (building, pole, vegetation); sky and unknown (255) '
@@ -36,6 +38,14 @@ def run(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise FileNotFoundError(2, 'No such folder', str(folder))
     gt_files = sorted(gt_dir.glob('*.png'))
+    if args.split:
+        from omnifuse.datasets.kitti import read_image_set
+
+        wanted = read_image_set(args.split)
+        missing = sorted(set(wanted) - {p.stem for p in gt_files})
+        if missing:
+            raise FormatError(f'{args.split}: frame {missing[0]} has no true grid in {gt_dir}')
+        gt_files = [gt_dir / f'{frame}.png' for frame in wanted]
     if not gt_files:
         raise FormatError(f'{gt_dir}: no .png occupancy grids found')
     grid = BEVGrid(0.1, 10.0)

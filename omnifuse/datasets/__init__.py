@@ -27,3 +27,7 @@ from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402
 from omnifuse.datasets.rgbx_seg import RGBXSegDataset  # noqa: E402
 
 __all__ += ['NearFieldOccupancyDataset', 'RGBXSegDataset']
+from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
+from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
+
+__all__ += ['KittiDetDataset', 'WaymoDetDataset']

@@ -1,0 +1,101 @@
+"""`omnifuse bench`: per-stage latency of a detector on a KITTI-sized frame (medians after warm-up).
+
+Stages (exclusive wall-clock times, summing to the model's forward): preprocess (batching, image
+normalisation), voxelise, lidar_backbone, image_backbone, bev_neck, dense_head, nms (proposal and final
+rotated NMS), fusion (GoF, LoF, FDA), roi_head (RoI-grid pooling and the rest of the second stage).
+The data pipeline (file reading, transforms) is not part of the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+PATH = ('bench',)
+HELP = 'measure per-stage detector latency on a KITTI-sized frame (medians over --frames after warm-up)'
+
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'benchmark']
+
+SHARED_KITTI = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'kitti'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse bench`."""
+    parser.add_argument('--config', help='model config (default: the shipped fast LiDAR + camera model)')
+    parser.add_argument('--checkpoint', help='weights (default: the shipped checkpoint; "none": untrained '
+                        'weights, which keep every proposal and so measure the worst case)')
+    parser.add_argument('--frames', type=int, default=10, help='timed runs (default: 10)')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed runs first (default: 2)')
+    parser.add_argument('--kitti-root', default=str(SHARED_KITTI),
+                        help=f'KITTI-layout folder holding the frame (default: {SHARED_KITTI})')
+    parser.add_argument('--frame', default='000000', help='frame id (default: 000000, a full 120k-point scan)')
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: 0 = torch default)')
+    parser.add_argument('--device', default='cpu', help='torch device (default: cpu)')
+    parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames"} to this file')
+
+
+def benchmark(detector: object, frame: object, *, frames: int, warmup: int) -> dict:
+    """Run `detector.model` on one prepared frame `frames + warmup` times -> medians in ms."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from omnifuse.datasets.det_dataset import frame_to_results
+    from omnifuse.ops.timing import recording, stage
+
+    model = detector.model  # type: ignore[attr-defined]
+    res = frame_to_results(frame, use_camera=model.image_encoder is not None,  # type: ignore[arg-type]
+                           use_thermal=model.thermal_encoder is not None, main_camera=detector.main_camera)  # type: ignore[attr-defined]
+    batch = pseudo_collate([detector.pipeline(res)])  # type: ignore[attr-defined]
+    totals: list[float] = []
+    per_stage: dict[str, list[float]] = {}
+    from tqdm import tqdm
+    for i in tqdm(range(warmup + frames), desc='bench', unit='run'):
+        with torch.no_grad(), recording() as rec:
+            start = time.perf_counter()
+            with stage('preprocess'):
+                data = model.data_preprocessor(batch, False)
+            model(**data, mode='predict')
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
+            elapsed = time.perf_counter() - start
+        if i >= warmup:
+            totals.append(elapsed * 1000)
+            for name, sec in rec.seconds.items():
+                per_stage.setdefault(name, []).append(sec * 1000)
+    return {'total_ms': statistics.median(totals),
+            'stages_ms': {k: statistics.median(v + [0.0] * (len(totals) - len(v))) for k, v in per_stage.items()},
+            'frames': len(totals)}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Benchmark and print the table; returns 0."""
+    import torch
+
+    from omnifuse.commands.detect import Detector, load_detector
+    from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.errors import OmnifuseError
+
+    if args.frames < 1 or args.warmup < 0:
+        raise OmnifuseError(f'--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, cfg, _ = load_detector(args.config, args.checkpoint, device=args.device)
+    reader = KittiReader(args.kitti_root)
+    if args.frame not in reader:
+        raise OmnifuseError(f'frame {args.frame!r} not in {args.kitti_root}')
+    frame = reader.read(args.frame)
+    detector = Detector(model, cfg)
+    result = benchmark(detector, frame, frames=args.frames, warmup=args.warmup)
+    n_img = len(frame.images)
+    print(f'frame {args.frame}: {len(frame.points)} points, {n_img} image(s); {result["frames"]} runs after '
+          f'{args.warmup} warm-up; torch threads {torch.get_num_threads()}; device {args.device}')
+    for name, ms in result['stages_ms'].items():
+        print(f'  {name:<16s} {ms:9.1f} ms')
+    print(f'  {"total":<16s} {result["total_ms"]:9.1f} ms')
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+    return 0

@@ -1,0 +1,240 @@
+"""`omnifuse detect`: run a 3D detector on a KITTI-layout folder (or Waymo's KITTI format) and write results.
+
+KITTI layout (real KITTI or the simulator's output; thermal is used when the layout has it): one KITTI
+label file per frame (16 columns, with score) in `--out`, ready for `omnifuse eval kitti`, and with
+`--png` a picture per frame: the camera view and the BEV with predicted (green) and true (red) boxes.
+Waymo (`--waymo-root`): one JSON Lines file of boxes for `omnifuse eval waymo`.
+
+Without `--config`/`--checkpoint` the shipped default model is used (the fast LiDAR + camera model);
+a checkpoint exported by `omnifuse train` carries its config, so `--checkpoint` alone is enough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PATH = ('detect',)
+HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write KITTI labels / JSONL and PNGs'
+
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector',
+           'write_kitti_predictions', 'Detector']
+
+_REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = _REPO / 'configs' / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / 'checkpoints' / 'fast_lidar-cam_sim.pth'
+WAYMO_TYPES = {'Car': 'VEHICLE', 'Pedestrian': 'PEDESTRIAN', 'Cyclist': 'CYCLIST'}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse detect`."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--kitti-root', help='KITTI-layout folder (holding training/velodyne, or the split folder)')
+    src.add_argument('--waymo-root', help='mmdet3d KITTI-format Waymo root (holding waymo_infos_*.pkl)')
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument('--frame', action='append', help='frame id to run (repeatable; default: every frame)')
+    which.add_argument('--split', help='ImageSets-style file (or a name under ImageSets/) listing the frames')
+    parser.add_argument('--config', help=f'model config (default: the checkpoint\'s embedded config, else '
+                        f'{DEFAULT_CONFIG.relative_to(_REPO)})')
+    parser.add_argument('--checkpoint', help=f'weights (default: the shipped {DEFAULT_CHECKPOINT.name}); '
+                        '"none" runs untrained weights (smoke tests only)')
+    parser.add_argument('--out', help='KITTI: folder of label files; Waymo: the .jsonl file to write')
+    parser.add_argument('--png', help='folder for pictures (camera view + BEV) of each frame')
+    parser.add_argument('--score-thr', type=float, default=0.1,
+                        help='keep detections with at least this score (default: 0.1)')
+    parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
+    parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
+
+
+def load_detector(config: str | None, checkpoint: str | None, *, device: str = 'cpu') -> tuple[Any, Any, dict]:
+    """Build the detector and load its weights -> (model in eval mode, config, checkpoint meta).
+
+    Raises:
+        FileNotFoundError: config or checkpoint missing (the message says how to pass one).
+        FormatError: the checkpoint does not match the model (names the keys).
+    """
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import omnifuse.detectors  # noqa: F401
+    from omnifuse.commands.train import load_config
+    from omnifuse.detectors.checkpoint import load_weights, read_state_dict
+    from omnifuse.registry import MODELS
+
+    ckpt: Path | None
+    if checkpoint is None:
+        ckpt = DEFAULT_CHECKPOINT
+        if not ckpt.is_file():
+            raise FileNotFoundError(2, 'No shipped checkpoint yet (train one with `omnifuse train`, then pass '
+                                    '--checkpoint work_dirs/<config>/weights.pth, or --checkpoint none for '
+                                    'untrained weights)', str(ckpt))
+    elif checkpoint.lower() == 'none':
+        ckpt = None
+    else:
+        ckpt = Path(checkpoint)
+    meta: dict = {}
+    if config is not None:
+        cfg = load_config(config)
+    elif ckpt is not None and 'config' in (meta := read_state_dict(ckpt)[1]):
+        cfg = Config.fromstring(str(meta['config']), '.py')
+    else:
+        cfg = load_config(str(DEFAULT_CONFIG))
+    init_default_scope('omnifuse')
+    model = MODELS.build(cfg.model)
+    if ckpt is not None:
+        meta = load_weights(model, ckpt)
+    return model.to(torch.device(device)).eval(), cfg, meta
+
+
+def _test_pipeline(cfg: Any) -> list[dict]:
+    loader = cfg.get('test_dataloader')
+    if loader and loader.get('dataset') and loader['dataset'].get('pipeline'):
+        return list(loader['dataset']['pipeline'])
+    return list(cfg.get('test_pipeline') or [dict(type='PackDetInputs')])
+
+
+class Detector:
+    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`."""
+
+    def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2') -> None:
+        from mmengine.dataset import Compose
+
+        import omnifuse.datasets.transforms  # noqa: F401
+        from omnifuse.registry import TRANSFORMS
+
+        self.model = model
+        self.cfg = cfg
+        self.class_names = list(model.class_names)
+        steps = []
+        for step in _test_pipeline(cfg):
+            step = dict(step)
+            if step['type'] in ('ObjectNameFilter',):
+                step['classes'] = self.class_names
+            if step['type'] == 'PackDetInputs':
+                step['main_camera'] = main_camera
+            steps.append(TRANSFORMS.build(step))
+        self.pipeline = Compose(steps)
+        self.main_camera = main_camera
+
+    def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+        from mmengine.dataset import pseudo_collate
+
+        from omnifuse.datasets.det_dataset import frame_to_results
+
+        res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
+                               use_thermal=use_camera and self.model.thermal_encoder is not None,
+                               main_camera=self.main_camera)
+        batch = pseudo_collate([self.pipeline(res)])
+        with torch.no_grad():
+            out = self.model.test_step(batch)[0].pred_instances_3d
+        return (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
+                out['labels_3d'].cpu().numpy())
+
+
+def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
+                            T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> None:
+    """Write LiDAR-frame detections ({'bboxes_3d', 'scores_3d', 'labels_3d'}) as a 16-column KITTI label file."""
+    from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
+    from omnifuse.evaluation.kitti_labels import write_kitti_label
+
+    def arr(v: Any) -> np.ndarray:
+        return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)
+
+    boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
+    scores = arr(pred['scores_3d']).reshape(-1)
+    names = [class_names[int(i)] for i in arr(pred['labels_3d']).reshape(-1)]
+    labels = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
+                                       P=np.asarray(P), image_size=image_size)
+    write_kitti_label(path, labels, with_score=True)
+
+
+def _picture(frame: Any, boxes: np.ndarray, scores: np.ndarray, names: list[str], camera: str) -> np.ndarray:
+    from omnifuse.structures.geometry import box_corners
+    from omnifuse.viz.draw import draw_bev, draw_boxes_on_image, project_box_edges, side_by_side
+
+    green, red = (60, 220, 60), (230, 40, 40)
+    gt = frame.labels.without_dontcare().boxes.data if frame.labels is not None else np.zeros((0, 7))
+    tags = [f'{n} {s:.2f}' for n, s in zip(names, scores)]
+    panels = []
+    img = frame.images.get(camera)
+    if img is not None and frame.calib is not None:
+        cam = frame.calib.camera(camera)
+        if len(gt):
+            img = draw_boxes_on_image(img, project_box_edges(box_corners(gt), cam), [red] * len(gt))
+        if len(boxes):
+            img = draw_boxes_on_image(img, project_box_edges(box_corners(boxes), cam), [green] * len(boxes), tags)
+        panels.append(img)
+    groups = [(gt, red)] if len(gt) else []
+    if len(boxes):
+        groups.append((boxes, green, tags))
+    panels.append(draw_bev(frame.points, groups))
+    return side_by_side(panels)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Detect on every requested frame; returns 0."""
+    import cv2
+    from tqdm import tqdm
+
+    from omnifuse.errors import OmnifuseError
+
+    model, cfg, _ = load_detector(args.config, args.checkpoint, device=args.device)
+    if args.kitti_root:
+        from omnifuse.datasets.kitti import KittiReader
+        reader: Any = KittiReader(args.kitti_root, image_set=args.split)
+        camera = 'image_2'
+    else:
+        from omnifuse.datasets.waymo import WaymoReader
+        if args.split:
+            raise OmnifuseError('--split applies to --kitti-root only; use --frame with --waymo-root')
+        reader = WaymoReader(args.waymo_root)
+        camera = 'CAM_FRONT'
+    frames = list(args.frame) if args.frame else list(reader.frame_ids)
+    unknown = [f for f in frames if f not in reader]
+    if unknown:
+        raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
+    detector = Detector(model, cfg, main_camera=camera)
+    out = Path(args.out) if args.out else None
+    png = Path(args.png) if args.png else None
+    if png:
+        png.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    if out and args.kitti_root:
+        out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for frame_id in tqdm(frames, desc='detect', unit='frame'):
+        frame = reader.read(frame_id)
+        boxes, scores, labels = detector(frame, use_camera=not args.no_camera)
+        keep = scores >= args.score_thr
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        names = [detector.class_names[int(i)] for i in labels]
+        total += len(boxes)
+        if out and args.kitti_root:
+            cam = frame.calib.cameras[camera]
+            img = frame.images.get(camera)
+            size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
+            write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
+                                                              'labels_3d': labels},
+                                    detector.class_names, cam.T_cam_lidar, cam.P, size)
+        elif args.waymo_root:
+            key = str(frame.meta.get('waymo_frame', frame_id))
+            for b, s, n in zip(boxes, scores, names):
+                if n in WAYMO_TYPES:
+                    lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
+                                             'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
+        if png:
+            pic = _picture(frame, boxes, scores, names, camera)
+            cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
+    if out and args.waymo_root:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text('\n'.join(lines) + ('\n' if lines else ''))
+    print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
+          + (f'; predictions: {out}' if out else '') + (f'; pictures: {png}' if png else ''))
+    return 0

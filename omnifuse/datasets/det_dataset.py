@@ -1,0 +1,203 @@
+"""mmengine datasets for 3D detection over the KITTI layout (real KITTI or the simulator's output) and Waymo.
+
+Each item is `pipeline(frame_to_results(reader.read(frame_id)))`; see omnifuse.datasets.transforms for the
+results dict. Frames are read lazily: the dataset's data list holds only frame ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from omnifuse.datasets import transforms as _transforms  # noqa: F401  (registers the transforms)
+from omnifuse.registry import DATASETS, TRANSFORMS
+from omnifuse.structures import SensorFrame
+
+__all__ = ['frame_to_results', 'KittiDetDataset', 'WaymoDetDataset']
+
+_DONTCARE = 'DontCare'
+
+
+def _kitti_fields(frame: SensorFrame, T_cam_lidar: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The frame's labels in KITTI camera-label form (the fields KittiMetric reads), or None without labels."""
+    labels = frame.labels
+    if labels is None:
+        return None
+    n = len(labels)
+    cam = labels.boxes.to_kitti_camera(T_cam_lidar) if n else np.zeros((0, 7))
+    dontcare = np.array([name == _DONTCARE for name in labels.names], dtype=bool)
+    dims = cam[:, 0:3].copy()  # h w l
+    loc = cam[:, 3:6].copy()
+    ry = cam[:, 6].copy()
+    dims[dontcare] = -1.0
+    loc[dontcare] = -1000.0
+    ry[dontcare] = -10.0
+    return {'name': np.asarray(labels.names, dtype=str).reshape(-1),
+            'truncated': np.asarray(labels.truncation, dtype=np.float64), 'occluded': np.asarray(labels.occlusion, dtype=np.int64),
+            'alpha': np.asarray(labels.alpha, dtype=np.float64), 'bbox': np.asarray(labels.bbox_2d, dtype=np.float64),
+            'dimensions': dims, 'location': loc, 'rotation_y': ry}
+
+
+def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal: bool = True,
+                     main_camera: str = 'image_2') -> dict[str, Any]:
+    """The pipeline's results dict of one frame (see omnifuse.datasets.transforms).
+
+    Args:
+        frame: a frame from a reader (points required).
+        use_camera, use_thermal: keep the colour / thermal images (and their cameras).
+        main_camera: the camera whose calibration the KITTI metric uses.
+    """
+    if frame.points is None:
+        from omnifuse.errors import FormatError
+        raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
+    res: dict[str, Any] = {'frame_id': frame.frame_id, 'points': np.asarray(frame.points, dtype=np.float32),
+                           'images': {}, 'thermal': {}, 'cams': {}, 'aug_matrix': np.eye(4),
+                           'meta': dict(frame.meta)}
+    calib = frame.calib
+    for field, use, modality in (('images', use_camera, 'camera'), ('thermal', use_thermal, 'thermal')):
+        if not use or calib is None:
+            continue
+        for name, img in getattr(frame, field).items():
+            try:
+                cam = calib.camera(name)
+            except Exception:  # an image without calibration cannot be fused
+                continue
+            res[field][name] = img
+            res['cams'][name] = {'lidar2img': cam.lidar2img.copy(), 'P': cam.P.copy(),
+                                 'img_hw': (int(img.shape[0]), int(img.shape[1])), 'modality': modality}
+    if calib is not None and main_camera in calib.cameras:
+        cam = calib.cameras[main_camera]
+        res['T_cam_lidar'] = cam.T_cam_lidar.copy()
+        res['P'] = cam.P.copy()
+        img = frame.images.get(main_camera)
+        w, h = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
+        res['image_size'] = np.array([w, h], dtype=np.int64)
+    if frame.labels is not None:
+        labels = frame.labels.without_dontcare()
+        res['gt_boxes'] = labels.boxes.data.copy()
+        res['gt_names'] = list(labels.names)
+        if 'T_cam_lidar' in res:
+            res['gt_kitti'] = _kitti_fields(frame, res['T_cam_lidar'])
+    else:
+        res['gt_boxes'] = np.zeros((0, 7))
+        res['gt_names'] = []
+    return res
+
+
+class _FrameDataset(BaseDataset):
+    """A BaseDataset whose data list is frame ids, read through `self.reader` when an item is asked for."""
+
+    def __init__(self, *, class_names: Sequence[str], pipeline: Sequence[dict] = (), use_camera: bool = True,
+                 use_thermal: bool = True, max_frames: int | None = None, test_mode: bool = False,
+                 lazy_init: bool = False, main_camera: str = 'image_2') -> None:
+        self.class_names = tuple(class_names)
+        self.use_camera = use_camera
+        self.use_thermal = use_thermal
+        self.max_frames = max_frames
+        self.main_camera = main_camera
+        # Build the transforms from omnifuse's registry (works with or without a default scope).
+        steps = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
+        super().__init__(metainfo={'classes': self.class_names}, pipeline=steps, test_mode=test_mode,
+                         lazy_init=lazy_init, serialize_data=False)
+
+    def _reader(self) -> Any:
+        raise NotImplementedError
+
+    def load_data_list(self) -> list[dict]:
+        self.reader = self._reader()
+        ids = list(self.reader.frame_ids)
+        if self.max_frames is not None:
+            ids = ids[: self.max_frames]
+        return [{'frame_id': i} for i in ids]
+
+    def get_data_info(self, idx: int) -> dict:
+        frame = self.reader.read(self.data_list[idx]['frame_id'])
+        return frame_to_results(frame, use_camera=self.use_camera, use_thermal=self.use_thermal,
+                                main_camera=self.main_camera)
+
+
+@DATASETS.register_module()
+class KittiDetDataset(_FrameDataset):
+    """Frames of a KITTI-layout folder (real KITTI, or the simulator's output with thermal and conditions).
+
+    Args:
+        data_root: the root (holding `<split>/velodyne`, optionally ImageSets/).
+        split: 'training' or 'testing'.
+        image_set: None (every frame), a name under ImageSets/ ('train', 'val') or a file path.
+        class_names: detected classes (label order).
+        pipeline: transform configs.
+        use_camera, use_thermal: load and keep these images.
+        max_frames: use only the first N frames (quick runs).
+        conditions: keep only frames whose simulator meta (`<split>/meta/<id>.json`) has one of these
+            conditions ('day', 'night', 'fog', ...); None keeps every frame.
+        test_mode: mmengine's flag (no effect on loading).
+    """
+
+    def __init__(self, *, data_root: str, split: str = 'training', image_set: str | None = None,
+                 conditions: Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.kitti_root = data_root
+        self.split = split
+        self.image_set = image_set
+        self.conditions = tuple(conditions) if conditions is not None else None
+        super().__init__(**kwargs)
+
+    def _frame_meta(self, frame_id: str) -> dict:
+        import json
+
+        path = Path(self.reader.data_dir) / 'meta' / f'{frame_id}.json'
+        if not path.is_file():
+            return {}
+        try:
+            return dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            from omnifuse.errors import FormatError
+            raise FormatError(f'{path}: not valid JSON ({exc.msg})') from None
+
+    def load_data_list(self) -> list[dict]:
+        items = super().load_data_list()
+        if self.conditions is None:
+            return items
+        return [it for it in items if self._frame_meta(it['frame_id']).get('condition') in self.conditions]
+
+    def get_data_info(self, idx: int) -> dict:
+        """As the base class, plus the simulator's per-frame meta (`<split>/meta/<id>.json`: condition, ...)."""
+        res = super().get_data_info(idx)
+        res['meta'].update(self._frame_meta(res['frame_id']))
+        return res
+
+    def _reader(self) -> Any:
+        from omnifuse.datasets.kitti import KittiReader
+
+        return KittiReader(self.kitti_root, self.split, image_set=self.image_set,
+                           load_images=self.use_camera or self.use_thermal)
+
+
+@DATASETS.register_module()
+class WaymoDetDataset(_FrameDataset):
+    """Frames of mmdet3d's KITTI-format Waymo layout (six-float points, five cameras).
+
+    Args:
+        data_root: the layout root (holding `<split>/velodyne` and waymo_infos_*.pkl).
+        info_files: info .pkl files (None: every waymo_infos_*.pkl in the root).
+        Other arguments as KittiDetDataset (main_camera defaults to 'CAM_FRONT').
+    """
+
+    def __init__(self, *, data_root: str, info_files: str | Sequence[str] | None = None, split: str = 'training',
+                 main_camera: str = 'CAM_FRONT', **kwargs: Any) -> None:
+        self.waymo_root = data_root
+        self.info_files = info_files
+        self.split = split
+        super().__init__(main_camera=main_camera, **kwargs)
+
+    def _reader(self) -> Any:
+        from omnifuse.datasets.waymo import WaymoReader
+
+        files = self.info_files
+        if isinstance(files, str):
+            files = str(Path(self.waymo_root) / files) if not Path(files).is_absolute() else files
+        return WaymoReader(self.waymo_root, info_files=files, split=self.split,
+                           load_images=self.use_camera)

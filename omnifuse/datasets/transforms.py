@@ -1,0 +1,269 @@
+"""Data transforms of the detection pipeline (mmengine style: each is a callable dict -> dict).
+
+The results dict of one frame (made by omnifuse.datasets.det_dataset.frame_to_results):
+    points      (N, C) float32, LiDAR frame (x y z intensity ...)
+    gt_boxes    (M, 7) float64 boxes, LiDAR frame;  gt_names: M class names;  gt_labels: (M,) int64 (-1 unknown)
+    images      {camera name: (H, W, 3) uint8 RGB};  thermal: {name: (H, W) float32/uint16}
+    cams        {name: {'lidar2img': (4, 4) LiDAR -> pixels, 'P': (3, 4) projection, 'img_hw': (h, w),
+                 'modality': 'camera'|'thermal'}}
+    aug_matrix  (4, 4) the global augmentation applied so far (augmented = aug_matrix · original)
+    frame_id, meta (condition ...), gt_kitti (the frame's labels in KITTI camera form, for the metric)
+
+Global augmentations move points and boxes and update every camera's `lidar2img` so that projecting an
+augmented point still lands on the same pixel: lidar2img' = lidar2img · A⁻¹.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from omnifuse.registry import TRANSFORMS
+
+__all__ = ['GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PointShuffle',
+           'RandomDropModality', 'ImageResize', 'ExtrinsicNoise', 'PackDetInputs', 'apply_global_transform']
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def apply_global_transform(results: dict[str, Any], *, angle: float = 0.0, scale: float = 1.0,
+                           flip_y: bool = False) -> dict[str, Any]:
+    """Flip y (y -> -y), then rotate by `angle` about +z, then scale, consistently on every geometric field.
+
+    Points (x, y, z), boxes (centre, size, yaw), each camera's lidar2img and `aug_matrix` are updated.
+    """
+    F = np.diag([1.0, -1.0 if flip_y else 1.0, 1.0, 1.0])
+    c, s = math.cos(angle), math.sin(angle)
+    R = np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    A = np.diag([scale, scale, scale, 1.0]) @ R @ F  # (4, 4)
+    pts = results['points']
+    xyz = pts[:, :3].astype(np.float64) @ A[:3, :3].T
+    results['points'] = np.concatenate([xyz.astype(pts.dtype), pts[:, 3:]], 1)
+    boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7))), dtype=np.float64).reshape(-1, 7).copy()
+    if len(boxes):
+        boxes[:, :3] = boxes[:, :3] @ A[:3, :3].T
+        boxes[:, 3:6] *= scale
+        yaw = -boxes[:, 6] if flip_y else boxes[:, 6]
+        boxes[:, 6] = _wrap(yaw + angle)
+    results['gt_boxes'] = boxes
+    A_inv = np.linalg.inv(A)
+    for cam in results.get('cams', {}).values():
+        cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
+    results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
+    return results
+
+
+@TRANSFORMS.register_module()
+class GlobalRotScaleFlip:
+    """Random global flip (y -> -y), rotation about +z and scaling (see `apply_global_transform`).
+
+    Args:
+        rot_range: (min, max) rotation [rad].
+        scale_range: (min, max) scale factor.
+        flip_prob: probability of the y flip.
+        seed: seed of this transform's generator (None: fresh entropy).
+    """
+
+    def __init__(self, *, rot_range: Sequence[float] = (-math.pi / 4, math.pi / 4),
+                 scale_range: Sequence[float] = (0.95, 1.05), flip_prob: float = 0.5, seed: int | None = None) -> None:
+        self.rot_range = tuple(rot_range)
+        self.scale_range = tuple(scale_range)
+        self.flip_prob = flip_prob
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        angle = float(self.rng.uniform(*self.rot_range))
+        scale = float(self.rng.uniform(*self.scale_range))
+        flip = bool(self.rng.random() < self.flip_prob)
+        return apply_global_transform(results, angle=angle, scale=scale, flip_y=flip)
+
+
+def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.ndarray:
+    lo = np.asarray(point_range[:dims])
+    hi = np.asarray(point_range[3:3 + dims])
+    return ((xyz[:, :dims] >= lo) & (xyz[:, :dims] < hi)).all(1)
+
+
+@TRANSFORMS.register_module()
+class PointRangeFilter:
+    """Keep the points inside `point_range` (x0, y0, z0, x1, y1, z1), LiDAR frame."""
+
+    def __init__(self, *, point_range: Sequence[float]) -> None:
+        self.point_range = tuple(point_range)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        pts = results['points']
+        results['points'] = pts[_in_range(pts, self.point_range, 3)]
+        return results
+
+
+def _select_objects(results: dict[str, Any], keep: np.ndarray) -> None:
+    results['gt_boxes'] = np.asarray(results['gt_boxes']).reshape(-1, 7)[keep]
+    if 'gt_labels' in results:
+        results['gt_labels'] = np.asarray(results['gt_labels'])[keep]
+    if 'gt_names' in results:
+        results['gt_names'] = [n for n, k in zip(results['gt_names'], keep) if k]
+
+
+@TRANSFORMS.register_module()
+class ObjectRangeFilter:
+    """Keep the boxes whose BEV centre is inside `point_range`."""
+
+    def __init__(self, *, point_range: Sequence[float]) -> None:
+        self.point_range = tuple(point_range)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7)))).reshape(-1, 7)
+        _select_objects(results, _in_range(boxes, self.point_range, 2))
+        return results
+
+
+@TRANSFORMS.register_module()
+class ObjectNameFilter:
+    """Keep the boxes of `classes` and set gt_labels to their index in `classes`."""
+
+    def __init__(self, *, classes: Sequence[str]) -> None:
+        self.classes = tuple(classes)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        names = list(results.get('gt_names', []))
+        results['gt_labels'] = np.array([self.classes.index(n) if n in self.classes else -1 for n in names],
+                                        dtype=np.int64)
+        _select_objects(results, results['gt_labels'] >= 0)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PointShuffle:
+    """Shuffle the point order (hard voxelisation keeps the first points of a voxel)."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        results['points'] = results['points'][self.rng.permutation(len(results['points']))]
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomDropModality:
+    """Drop the camera and/or thermal images with some probability (or always, for robustness tests).
+
+    Args:
+        camera_prob: probability of dropping every colour image.
+        thermal_prob: probability of dropping every thermal image.
+        seed: generator seed.
+    """
+
+    def __init__(self, *, camera_prob: float = 0.0, thermal_prob: float = 0.0, seed: int | None = None) -> None:
+        self.camera_prob = camera_prob
+        self.thermal_prob = thermal_prob
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        for field, prob in (('images', self.camera_prob), ('thermal', self.thermal_prob)):
+            if results.get(field) and self.rng.random() < prob:
+                results[field] = {}
+        return results
+
+
+@TRANSFORMS.register_module()
+class ImageResize:
+    """Resize every colour (and thermal) image by `scale`; lidar2img is scaled to match."""
+
+    def __init__(self, *, scale: float = 0.5, thermal: bool = True) -> None:
+        self.scale = float(scale)
+        self.thermal = thermal
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        import cv2
+
+        if self.scale == 1.0:
+            return results
+        fields = ('images', 'thermal') if self.thermal else ('images',)
+        S = np.diag([self.scale, self.scale, 1.0, 1.0])
+        for field in fields:
+            for name, img in list(results.get(field, {}).items()):
+                h, w = img.shape[:2]
+                size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+                results[field][name] = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+                cam = results['cams'][name]
+                cam['lidar2img'] = S @ np.asarray(cam['lidar2img'], dtype=np.float64)
+                cam['P'] = S[:3, :3] @ np.asarray(cam['P'], dtype=np.float64)
+                cam['img_hw'] = (size[1], size[0])
+        return results
+
+
+@TRANSFORMS.register_module()
+class ExtrinsicNoise:
+    """Perturb each camera's extrinsics by a fixed rotation error and translation error (robustness tests).
+
+    The LiDAR->camera transform gains a rotation of `rot_deg` about a random axis and a translation of
+    `trans_m` in a random direction (seeded), applied in the camera frame: lidar2img' = P4 · E · T_cam_lidar
+    = P4 · E · P4⁻¹ · lidar2img, with P4 the camera's projection (cams[name]['P'], (3, 4)) made 4x4.
+    """
+
+    def __init__(self, *, rot_deg: float = 1.0, trans_m: float = 0.2, seed: int = 0) -> None:
+        self.rot = math.radians(rot_deg)
+        self.trans = trans_m
+        self.rng = np.random.default_rng(seed)
+
+    def _error(self) -> np.ndarray:
+        axis = self.rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        R = np.eye(3) + math.sin(self.rot) * K + (1 - math.cos(self.rot)) * K @ K
+        t = self.rng.normal(size=3)
+        E = np.eye(4)
+        E[:3, :3] = R
+        E[:3, 3] = t / np.linalg.norm(t) * self.trans
+        return E
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        for cam in results.get('cams', {}).values():
+            l2i = np.asarray(cam['lidar2img'], dtype=np.float64)
+            P4 = np.eye(4)
+            P4[:3] = np.asarray(cam['P'], dtype=np.float64)
+            cam['lidar2img'] = P4 @ self._error() @ np.linalg.inv(P4) @ l2i
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackDetInputs:
+    """Pack a results dict into {'inputs': {'points'}, 'data_samples': BaseDataElement} for the detector.
+
+    The data sample holds gt_boxes (M, 7) float32, gt_labels (M,) int64, images {name: (3, H, W) uint8},
+    thermal {name: (1, H, W) float32}, gt_kitti (for KittiMetric) and metainfo: frame_id, cams, aug_matrix,
+    condition, and the KITTI-metric calibration T_cam_lidar, P, image_size of the main camera when known.
+    """
+
+    def __init__(self, *, main_camera: str = 'image_2') -> None:
+        self.main_camera = main_camera
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        import torch
+        from mmengine.structures import BaseDataElement
+
+        meta = {'frame_id': results.get('frame_id', ''), 'cams': results.get('cams', {}),
+                'aug_matrix': np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64),
+                'condition': (results.get('meta') or {}).get('condition', 'unknown')}
+        for key in ('T_cam_lidar', 'P', 'image_size'):
+            if key in results:
+                meta[key] = results[key]
+        sample = BaseDataElement(metainfo=meta)
+        boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7))), dtype=np.float32).reshape(-1, 7)
+        sample.gt_boxes = torch.from_numpy(boxes)
+        sample.gt_labels = torch.from_numpy(np.asarray(results.get('gt_labels', np.zeros(0)), dtype=np.int64))
+        sample.images = {n: torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))
+                         for n, im in results.get('images', {}).items()}
+        sample.thermal = {n: torch.from_numpy(np.asarray(im, dtype=np.float32)[None].copy())
+                          for n, im in results.get('thermal', {}).items()}
+        if 'gt_kitti' in results:
+            sample.gt_kitti = results['gt_kitti']
+        points = torch.from_numpy(np.ascontiguousarray(results['points'], dtype=np.float32))
+        return {'inputs': {'points': points}, 'data_samples': sample}

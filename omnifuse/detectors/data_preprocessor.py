@@ -1,0 +1,81 @@
+"""Batch the packed samples for the detector: points stay a list, images are padded and normalised per camera.
+
+A packed sample (omnifuse.datasets.transforms.PackDetInputs) is
+    {'inputs': {'points': (N, C) float32 tensor}, 'data_samples': BaseDataElement}
+with data_sample fields `images` ({camera name: (3, H, W) uint8 tensor}), `thermal` ({name: (1, H, W)
+float32}) and metainfo `cams` ({name: {'lidar2img': (4, 4), 'img_hw': (h, w), 'modality': 'camera'|'thermal'}}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.model import BaseDataPreprocessor
+from torch import Tensor
+
+from omnifuse.registry import MODELS
+
+__all__ = ['DetDataPreprocessor']
+
+
+@MODELS.register_module()
+class DetDataPreprocessor(BaseDataPreprocessor):
+    """Move a pseudo-collated batch to the model's device and build per-camera image batches.
+
+    Args:
+        mean, std: RGB normalisation (0-255 scale).
+        pad_divisor: images are zero-padded so that H and W are multiples of it.
+
+    Output `inputs`: {'points': list of B (N_b, C) tensors, 'images': {modality: {camera name:
+    {'img': (B, C, H, W), 'lidar2img': (B, 4, 4), 'img_hw': (B, 2), 'valid': (B,) bool}}}}.
+    """
+
+    def __init__(self, *, mean: Sequence[float] = (123.675, 116.28, 103.53),
+                 std: Sequence[float] = (58.395, 57.12, 57.375), pad_divisor: int = 32) -> None:
+        super().__init__()
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.pad_divisor = pad_divisor
+
+    def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
+        """See the class docstring."""
+        samples = list(data.get('data_samples') or [])
+        points = [p.to(self.device, non_blocking=True).float() for p in data['inputs']['points']]
+        samples = [s.to(self.device) for s in samples]
+        images: dict[str, dict[str, dict[str, Tensor]]] = {}
+        for modality, field in (('camera', 'images'), ('thermal', 'thermal')):
+            names = sorted({n for s in samples for n in (s.get(field) or {})})
+            if names:
+                images[modality] = {n: self._batch(samples, field, n, modality) for n in names}
+        return {'inputs': {'points': points, 'images': images}, 'data_samples': samples}
+
+    def _batch(self, samples: list, field: str, name: str, modality: str) -> dict[str, Tensor]:
+        imgs = [(s.get(field) or {}).get(name) for s in samples]
+        present = [im for im in imgs if im is not None]
+        C = present[0].shape[0]
+        d = self.pad_divisor
+        H = max(im.shape[1] for im in present)
+        W = max(im.shape[2] for im in present)
+        H, W = -(-H // d) * d, -(-W // d) * d
+        batch = torch.zeros((len(imgs), C, H, W), device=self.device)
+        l2i = torch.zeros((len(imgs), 4, 4), device=self.device)
+        hw = torch.zeros((len(imgs), 2), device=self.device)
+        valid = torch.zeros(len(imgs), dtype=torch.bool, device=self.device)
+        for b, (im, s) in enumerate(zip(imgs, samples)):
+            if im is None:
+                l2i[b] = torch.eye(4)
+                continue
+            x = im.to(self.device).float().unsqueeze(0)
+            if modality == 'camera':
+                x = (x - self.mean) / self.std
+            else:  # thermal units differ between sources: standardise each image
+                x = (x - x.mean()) / x.std().clamp(min=1e-3)
+            batch[b, :, :x.shape[2], :x.shape[3]] = x[0]
+            cam = s.metainfo['cams'][name]
+            l2i[b] = torch.as_tensor(np.asarray(cam['lidar2img'], dtype=np.float32), device=self.device)
+            hw[b] = torch.tensor([float(x.shape[2]), float(x.shape[3])])
+            valid[b] = True
+        return {'img': batch, 'lidar2img': l2i, 'img_hw': hw, 'valid': valid}

@@ -1,0 +1,177 @@
+"""The assembled two-stage LiDAR–camera(–thermal) detector, an mmengine `BaseModel`.
+
+    points ─ LiDAR encoder (voxels/pillars → sparse levels + BEV) ─ BEV neck ─ centre head ─ proposals
+                                                   │                                          │
+    images ─ image encoder(s) ────────────────── LoGoRoIHead (RoI-grid 6³ + GoF/LoF/FDA) ── boxes, scores
+
+`roi_head=None` gives a one-stage model (proposals are the output). Image encoders are optional; a
+configured modality missing at run time gives zero image features (never an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from omnifuse.detectors.centre_head import Proposals
+from omnifuse.ops.features import ImageFeatures
+from omnifuse.ops.timing import stage
+from omnifuse.registry import MODELS
+
+__all__ = ['LoGoNetDetector']
+
+
+@MODELS.register_module()
+class LoGoNetDetector(BaseModel):
+    """Two-stage detector with LoGoNet fusion.
+
+    Args:
+        class_names: detected classes, in label order.
+        lidar_encoder: config of a LiDAR encoder (SecondLidarEncoder or PillarLidarEncoder).
+        bev_neck: config of the BEV neck (BevNeck); its in_channels default to the encoder's BEV channels.
+        dense_head: config of the first-stage head (CentreHead); in_channels/num_classes/point_range are filled in.
+        roi_head: config of the second stage (LoGoRoIHead), or None for one stage.
+        image_encoder: config of the camera encoder (ImageEncoder), or None.
+        thermal_encoder: config of the thermal encoder (ImageEncoder with in_channels=1), or None.
+        data_preprocessor: config of the preprocessor (DetDataPreprocessor by default).
+
+    Predictions are set on each data sample as `pred_instances_3d` = {'bboxes_3d': (K, 7) LiDAR frame,
+    'scores_3d': (K,), 'labels_3d': (K,) int64 indices into class_names} (mmdet3d's names; KittiMetric reads them).
+    """
+
+    def __init__(self, *, class_names: Sequence[str], lidar_encoder: dict, bev_neck: dict, dense_head: dict,
+                 roi_head: dict | None = None, image_encoder: dict | None = None,
+                 thermal_encoder: dict | None = None, data_preprocessor: dict | Any = None,
+                 init_cfg: dict | None = None) -> None:
+        pre = data_preprocessor or dict(type='DetDataPreprocessor')
+        if isinstance(pre, dict):  # BaseModel would look in mmengine's root registry, not omnifuse's
+            pre = MODELS.build(pre)
+        super().__init__(data_preprocessor=pre, init_cfg=init_cfg)
+        self.class_names = tuple(class_names)
+        self.lidar_encoder = MODELS.build(lidar_encoder)
+        neck_cfg = dict(bev_neck)
+        neck_cfg.setdefault('in_channels', self.lidar_encoder.bev_channels)
+        self.bev_neck = MODELS.build(neck_cfg)
+        head_cfg = dict(dense_head)
+        head_cfg.setdefault('in_channels', self.bev_neck.out_channels)
+        head_cfg.setdefault('num_classes', len(self.class_names))
+        head_cfg.setdefault('point_range', self.lidar_encoder.point_range)
+        self.dense_head = MODELS.build(head_cfg)
+        self.image_encoder = MODELS.build(image_encoder) if image_encoder else None
+        self.thermal_encoder = MODELS.build(thermal_encoder) if thermal_encoder else None
+        self.roi_head = None
+        if roi_head:
+            cfg = dict(roi_head)
+            cfg.setdefault('level_channels', {})
+            cfg.setdefault('image_channels', self.image_channels)
+            for name, c in cfg['level_channels'].items():
+                have = self.lidar_encoder.channels.get(name)
+                if have != c:
+                    raise ValueError(f'roi_head.level_channels[{name!r}] = {c}, but the LiDAR encoder gives '
+                                     f'{have} (its levels: {self.lidar_encoder.channels})')
+            if cfg.get('bev_channels', 0) and cfg['bev_channels'] != self.bev_neck.out_channels:
+                raise ValueError(f'roi_head.bev_channels = {cfg["bev_channels"]}, the BEV neck gives '
+                                 f'{self.bev_neck.out_channels}')
+            self.roi_head = MODELS.build(cfg)
+
+    @property
+    def image_channels(self) -> dict[str, int]:
+        """Channels of each configured image modality."""
+        out = {}
+        if self.image_encoder is not None:
+            out['camera'] = self.image_encoder.out_channels
+        if self.thermal_encoder is not None:
+            out['thermal'] = self.thermal_encoder.out_channels
+        return out
+
+    # ---- stages ----
+    def _encode_images(self, images: Mapping[str, Mapping[str, Mapping[str, Tensor]]]
+                       ) -> dict[str, ImageFeatures | None]:
+        out: dict[str, ImageFeatures | None] = {}
+        for modality, encoder in (('camera', self.image_encoder), ('thermal', self.thermal_encoder)):
+            if encoder is None:
+                continue
+            cams = images.get(modality) or {}
+            maps, meta = {}, {}
+            for name, cam in cams.items():
+                if not bool(cam['valid'].any()):
+                    continue
+                img = cam['img']
+                if img.shape[1] != encoder.in_channels:  # e.g. RGB-encoded thermal: average to one channel
+                    img = img.mean(1, keepdim=True) if encoder.in_channels == 1 else img.expand(-1, encoder.in_channels, -1, -1)
+                maps[name] = encoder(img)
+                meta[name] = {k: cam[k] for k in ('lidar2img', 'img_hw', 'valid')}
+            out[modality] = ImageFeatures(maps, meta, encoder.out_stride, encoder.out_channels) if maps else None
+        return out
+
+    def _first_stage(self, points: Sequence[Tensor]) -> tuple[Any, Tensor, Tensor, Tensor]:
+        lidar = self.lidar_encoder(points)
+        with stage('bev_neck'):
+            bev = self.bev_neck(lidar.bev)
+        with stage('dense_head'):
+            heat, reg = self.dense_head(bev)
+        return lidar, bev, heat, reg
+
+    @staticmethod
+    def _flat_points(points: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        flat = torch.cat([p[:, :3] for p in points])
+        batch = torch.cat([torch.full((p.shape[0],), b, dtype=torch.long, device=p.device)
+                           for b, p in enumerate(points)])
+        return flat, batch
+
+    # ---- BaseModel API ----
+    def forward(self, inputs: dict, data_samples: list | None = None, mode: str = 'tensor') -> Any:
+        """mode 'loss' -> dict of losses; 'predict' -> data samples with predictions; 'tensor' -> raw maps."""
+        points = inputs['points']
+        if mode == 'tensor':
+            _, bev, heat, reg = self._first_stage(points)
+            return heat, reg
+        with stage('image_backbone'):
+            images = self._encode_images(inputs.get('images') or {})
+        lidar, bev, heat, reg = self._first_stage(points)
+        if mode == 'loss':
+            gt_boxes = [s.gt_boxes.to(reg.dtype) for s in data_samples]
+            gt_labels = [s.gt_labels.long() for s in data_samples]
+            with stage('dense_loss'):
+                losses = self.dense_head.loss(heat, reg, gt_boxes, gt_labels)
+            if self.roi_head is not None:
+                with stage('nms'):
+                    proposals = self.dense_head.decode(heat.detach(), reg.detach())
+                with stage('roi_sampling'):
+                    rois, rbatch, _, ious, matched = self.roi_head.sample_rois(proposals, gt_boxes, gt_labels)
+                if rois.shape[0] < 2:  # batch norm needs two RoIs; keep every parameter in the graph
+                    zero = sum(p.sum() for p in self.roi_head.parameters()) * 0.0
+                    losses.update({'loss_roi_score': zero, 'loss_roi_reg': zero})
+                    return losses
+                flat, pbatch = self._flat_points(points)
+                with stage('roi_head'):
+                    score, residual = self.roi_head(rois, rbatch, lidar, bev, flat, pbatch, images)
+                losses.update(self.roi_head.loss(score, residual, rois, ious, matched))
+            return losses
+        if mode == 'predict':
+            with stage('nms'):
+                proposals = self.dense_head.decode(heat, reg)
+            if self.roi_head is not None and len(proposals):
+                flat, pbatch = self._flat_points(points)
+                with stage('roi_head'):
+                    score, residual = self.roi_head(proposals.boxes, proposals.batch, lidar, bev, flat, pbatch,
+                                                    images)
+                with stage('nms'):
+                    proposals = self.roi_head.refine(proposals, score, residual)
+            return self._attach(proposals, data_samples, len(points))
+        raise ValueError(f'LoGoNetDetector.forward: mode must be loss, predict or tensor, got {mode!r}')
+
+    def _attach(self, proposals: Proposals, data_samples: list | None, batch_size: int) -> list:
+        if data_samples is None:
+            from mmengine.structures import BaseDataElement
+            data_samples = [BaseDataElement() for _ in range(batch_size)]
+        for b, sample in enumerate(data_samples):
+            sel = proposals.batch == b
+            sample.pred_instances_3d = {'bboxes_3d': proposals.boxes[sel].detach(),
+                                        'scores_3d': proposals.scores[sel].detach(),
+                                        'labels_3d': proposals.labels[sel].detach()}
+        return data_samples

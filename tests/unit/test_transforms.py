@@ -1,0 +1,132 @@
+"""Detection transforms: global augmentation consistent across points, boxes and camera geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omnifuse.datasets.det_dataset import KittiDetDataset, frame_to_results
+from omnifuse.datasets.kitti import KittiReader
+from omnifuse.datasets.transforms import (ExtrinsicNoise, GlobalRotScaleFlip, ImageResize, ObjectNameFilter,
+                                          ObjectRangeFilter, PackDetInputs, PointRangeFilter, PointShuffle,
+                                          RandomDropModality, apply_global_transform)
+from omnifuse.structures.geometry import box_corners
+from omnifuse.structures.geometry_torch import points_in_boxes_torch
+
+
+def _project(l2i: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    hom = np.concatenate([xyz, np.ones((len(xyz), 1))], 1) @ l2i.T
+    return hom[:, :2] / hom[:, 2:3]
+
+
+@pytest.fixture(scope='module')
+def results(kitti_root):
+    frame = KittiReader(kitti_root).read('000000')
+    return frame_to_results(frame)
+
+
+def _copy(res: dict) -> dict:
+    out = dict(res)
+    out['cams'] = {k: dict(v) for k, v in res['cams'].items()}
+    out['images'] = dict(res['images'])
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-math.pi, math.pi), st.floats(0.9, 1.1), st.booleans())
+def test_global_transform_keeps_pixels_and_box_membership(results, angle: float, scale: float, flip: bool) -> None:
+    res = _copy(results)
+    pts0 = res['points'][:2000]
+    res['points'] = pts0.copy()
+    boxes0 = res['gt_boxes'].copy()
+    l2i0 = res['cams']['image_2']['lidar2img'].copy()
+    out = apply_global_transform(res, angle=angle, scale=scale, flip_y=flip)
+    # 1. every point projects to the same pixel through the updated camera matrix
+    front = pts0[:, 0] > 2
+    uv0 = _project(l2i0, pts0[front, :3].astype(np.float64))
+    uv1 = _project(out['cams']['image_2']['lidar2img'], out['points'][front, :3].astype(np.float64))
+    np.testing.assert_allclose(uv1, uv0, atol=1e-2)
+    # 2. the same points are inside the transformed boxes (yaw and size moved consistently)
+    near = torch.from_numpy(pts0[:, :3]).double()
+    inside0 = points_in_boxes_torch(near, torch.from_numpy(boxes0))
+    inside1 = points_in_boxes_torch(torch.from_numpy(out['points'][:, :3]).double(), torch.from_numpy(out['gt_boxes']))
+    assert int((inside0 != inside1).sum()) <= 1  # float32 points on a face may flip
+    # 3. corners move with the matrix, yaw stays wrapped
+    A = out['aug_matrix']
+    c0 = box_corners(boxes0).reshape(-1, 3)
+    c1 = box_corners(out['gt_boxes']).reshape(-1, 3)
+    np.testing.assert_allclose(np.sort(c1, 0), np.sort(c0 @ A[:3, :3].T, 0), atol=1e-6)
+    assert np.all(out['gt_boxes'][:, 6] >= -math.pi) and np.all(out['gt_boxes'][:, 6] < math.pi)
+
+
+def test_random_global_transform_is_seeded(results) -> None:
+    a = GlobalRotScaleFlip(seed=3)(_copy(results))
+    b = GlobalRotScaleFlip(seed=3)(_copy(results))
+    np.testing.assert_array_equal(a['aug_matrix'], b['aug_matrix'])
+    assert not np.allclose(a['aug_matrix'], np.eye(4))
+
+
+def test_image_resize_scales_the_projection(results) -> None:
+    res = ImageResize(scale=0.5)(_copy(results))
+    img = res['images']['image_2']
+    h, w = results['images']['image_2'].shape[:2]
+    assert img.shape[:2] == (round(h * 0.5), round(w * 0.5))
+    assert res['cams']['image_2']['img_hw'] == img.shape[:2]
+    xyz = results['points'][results['points'][:, 0] > 5][:100, :3].astype(np.float64)
+    np.testing.assert_allclose(_project(res['cams']['image_2']['lidar2img'], xyz),
+                               _project(results['cams']['image_2']['lidar2img'], xyz) * 0.5, rtol=1e-9)
+
+
+def test_extrinsic_noise_moves_projections_by_the_error(results) -> None:
+    res = ExtrinsicNoise(rot_deg=1.0, trans_m=0.0, seed=1)(_copy(results))
+    xyz = results['points'][results['points'][:, 0] > 20][:, :3].astype(np.float64)
+    uv0 = _project(results['cams']['image_2']['lidar2img'], xyz)
+    h, w = results['cams']['image_2']['img_hw']
+    seen = (uv0[:, 0] >= 0) & (uv0[:, 0] < w) & (uv0[:, 1] >= 0) & (uv0[:, 1] < h)
+    assert seen.sum() > 100
+    shift = np.linalg.norm(_project(res['cams']['image_2']['lidar2img'], xyz[seen]) - uv0[seen], axis=1)
+    f = results['cams']['image_2']['P'][0, 0]
+    assert np.median(shift) > 0.2 * f * math.radians(1.0)  # a 1 degree error moves far points by pixels
+    assert shift.max() < 2.5 * f * math.radians(1.0)  # at most ~ (f + image radius) * angle
+
+
+def test_filters_shuffle_and_drop(results) -> None:
+    pr = (0, -20, -3, 40, 20, 1)
+    res = PointRangeFilter(point_range=pr)(_copy(results))
+    p = res['points']
+    assert len(p) < len(results['points']) and (p[:, 0] >= 0).all() and (p[:, 1] < 20).all()
+    res['gt_boxes'] = np.array([[5, 0, 0, 4, 2, 1.5, 0], [50, 0, 0, 4, 2, 1.5, 0]], dtype=float)
+    res['gt_names'] = ['Car', 'Car']
+    res = ObjectRangeFilter(point_range=pr)(res)
+    assert len(res['gt_boxes']) == 1 and res['gt_names'] == ['Car']
+    res['gt_names'] = ['Van']
+    res = ObjectNameFilter(classes=('Car', 'Pedestrian'))(res)
+    assert len(res['gt_boxes']) == 0 and res['gt_labels'].shape == (0,)
+    shuffled = PointShuffle(seed=0)(dict(points=p.copy()))['points']
+    assert not np.array_equal(shuffled, p)
+    np.testing.assert_array_equal(np.sort(shuffled, 0), np.sort(p, 0))
+    assert RandomDropModality(camera_prob=1.0)(_copy(results))['images'] == {}
+    assert RandomDropModality(camera_prob=0.0)(_copy(results))['images'] != {}
+
+
+def test_pack_and_dataset_give_tensors_and_metric_fields(kitti_root) -> None:
+    ds = KittiDetDataset(data_root=str(kitti_root), class_names=['Car', 'Pedestrian', 'Cyclist'],
+                         pipeline=[dict(type='ObjectNameFilter', classes=['Car', 'Pedestrian', 'Cyclist']),
+                                   dict(type='PackDetInputs')])
+    assert len(ds) == 2
+    item = ds[0]
+    sample = item['data_samples']
+    assert item['inputs']['points'].dtype == torch.float32 and item['inputs']['points'].shape[1] == 4
+    assert sample.gt_boxes.shape == (1, 7) and sample.gt_labels.tolist() == [1]  # frame 000000: one pedestrian
+    h, w = sample.images['image_2'].shape[1:]
+    assert sample.images['image_2'].shape[0] == 3 and sample.images['image_2'].dtype == torch.uint8
+    assert sample.gt_kitti['name'].tolist() == ['Pedestrian']
+    assert sample.frame_id == '000000' and tuple(sample.image_size) == (w, h)
+    assert sample.T_cam_lidar.shape == (4, 4) and sample.P.shape == (3, 4)
+    packed = PackDetInputs()(dict(points=np.zeros((3, 4), np.float32)))
+    assert packed['data_samples'].gt_boxes.shape == (0, 7)
