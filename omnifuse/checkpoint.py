@@ -1,29 +1,34 @@
-"""Build a model from its mmengine config and load its weights safely.
+"""Weights-only checkpoints: save, load strictly, and build a model from its config with them.
 
-Checkpoints are read with `torch.load(..., weights_only=True)`: only tensors and plain containers
-are unpickled. A checkpoint of another model fails with a message that names the mismatching keys.
-Shipped checkpoints live in `omnifuse/checkpoints/` next to the config they were trained with.
+Checkpoints are read with `torch.load(..., weights_only=True)`: only tensors, plain containers and the
+few plain-data types of an mmengine training checkpoint (numpy arrays and dtypes, mmengine's
+HistoryBuffer of logged scalars) are unpickled, never arbitrary code. A checkpoint of another model or
+version fails with a `FormatError` that names the missing, unexpected and shape-mismatching keys.
+Shipped checkpoints live in `omnifuse/checkpoints/`, trained with the config of the same name.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from omnifuse.errors import FormatError
 from omnifuse.registry import MODELS
 
-__all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'build_model', 'load_weights', 'load_config', 'export_weights']
+__all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'FORMAT_VERSION', 'build_model', 'load_config', 'load_weights',
+           'read_state_dict', 'save_weights', 'export_weights', 'mmengine_safe_globals']
 
+FORMAT_VERSION = 1
 CHECKPOINT_DIR = Path(__file__).resolve().parent / 'checkpoints'
 
 
 def _config_dir() -> Path:
-    # Editable install / source checkout: <repo>/configs; colcon or wheel install: <prefix>/share/omnifuse/configs.
-    import sys
-
+    # Source checkout / editable install: <repo>/configs; colcon or wheel install: <prefix>/share/omnifuse/configs.
     for candidate in (Path(__file__).resolve().parents[1] / 'configs', Path(sys.prefix) / 'share' / 'omnifuse' / 'configs'):
         if candidate.is_dir():
             return candidate
@@ -31,6 +36,94 @@ def _config_dir() -> Path:
 
 
 CONFIG_DIR = _config_dir()
+
+
+def mmengine_safe_globals() -> list[Any]:
+    """The classes an mmengine 0.10 training checkpoint needs besides tensors (no code beyond these)."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    core = getattr(np, '_core', None) or np.core
+    allowed: list[Any] = [HistoryBuffer, core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+    allowed += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith('DType')]
+
+    def history_method(obj: Any, name: str) -> Any:
+        # mmengine pickles HistoryBuffer's statistics as getattr(HistoryBuffer, 'mean'); allow only that.
+        if obj is not HistoryBuffer or name not in ('min', 'max', 'mean', 'current'):
+            raise FormatError(f'checkpoint asks for attribute {name!r} of {obj!r}; refused')
+        return getattr(obj, name)
+
+    allowed.append((history_method, 'builtins.getattr'))
+    return allowed
+
+
+def save_weights(model: nn.Module, path: str | Path, *, meta: Mapping[str, object] | None = None,
+                 half: bool = False) -> Path:
+    """Write `{'state_dict', 'meta'}` with CPU tensors (float16 when `half`) and plain meta values."""
+    module = model.module if hasattr(model, 'module') else model
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in module.state_dict().items()}
+    info = {'format_version': FORMAT_VERSION, 'model': type(module).__name__}
+    info.update(dict(meta or {}))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({'state_dict': state, 'meta': info}, path)
+    return path
+
+
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint (ours or mmengine's) in weights-only mode -> (float state_dict, meta)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, 'No such checkpoint', str(path))
+    try:
+        with torch.serialization.safe_globals(mmengine_safe_globals()):
+            ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... on a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FormatError(f'{path}: not a weights-only checkpoint ({first[:200]})') from None
+    if not isinstance(ckpt, Mapping):
+        raise FormatError(f'{path}: expected a dict checkpoint, got {type(ckpt).__name__}')
+    state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FormatError(f'{path}: field "state_dict" must map names to tensors')
+    state = {k[len('module.'):] if k.startswith('module.') else k: v.float() if v.is_floating_point() else v
+             for k, v in state.items()}
+    meta = ckpt.get('meta', {})
+    return state, dict(meta) if isinstance(meta, Mapping) else {}
+
+
+def _names(keys: list[str], limit: int = 8) -> str:
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... ({len(keys)} in all)' if len(keys) > limit else '')
+
+
+def load_weights(model: nn.Module, path: str | Path) -> dict:
+    """Load a checkpoint into `model` strictly; returns its meta.
+
+    Raises:
+        FormatError: naming the missing, unexpected and shape-mismatching keys.
+    """
+    state, meta = read_state_dict(path)
+    module = model.module if hasattr(model, 'module') else model
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f'missing keys: {_names(missing)}')
+        if unexpected:
+            parts.append(f'unexpected keys: {_names(unexpected)}')
+        if shapes:
+            parts.append(f'shape mismatch: {_names(shapes, 4)}')
+        raise FormatError(f'{path}: checkpoint does not match the {type(module).__name__} of this config '
+                          f'({meta.get("model", "?")} checkpoint; wrong --config or another version?): '
+                          + '; '.join(parts))
+    module.load_state_dict(state, strict=True)
+    return meta
 
 
 def load_config(config: str | Path) -> Any:
@@ -47,7 +140,7 @@ def load_config(config: str | Path) -> Any:
 
 
 def build_model(config: str | Path, *, checkpoint: str | Path | None = None, device: str | torch.device = 'cpu',
-                expected_type: type | None = None) -> tuple[torch.nn.Module, Any]:
+                expected_type: type | None = None) -> tuple[nn.Module, Any]:
     """The config's `model` with the checkpoint's weights, in eval mode on `device`.
 
     Returns:
@@ -69,46 +162,13 @@ def build_model(config: str | Path, *, checkpoint: str | Path | None = None, dev
     return model.to(device).eval(), cfg
 
 
-def load_weights(model: torch.nn.Module, checkpoint: str | Path) -> None:
-    """Load a state dict (plain, or an mmengine checkpoint's 'state_dict') strictly into `model`."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such checkpoint', str(path))
-    try:
-        ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(f'{path}: not a loadable weights checkpoint ({first[:200]})') from None
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise FormatError(f'{path}: expected a state dict of tensors (or a checkpoint with "state_dict")')
-    state = {k[len('module.'):] if k.startswith('module.') else k: v.float() if v.is_floating_point() else v
-             for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f'missing keys {missing[:4]}{" ..." if len(missing) > 4 else ""} ({len(missing)})')
-        if unexpected:
-            parts.append(f'unexpected keys {unexpected[:4]}{" ..." if len(unexpected) > 4 else ""} ({len(unexpected)})')
-        if wrong_shape:
-            k = wrong_shape[0]
-            parts.append(f'shape mismatch at {k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                         f' ({len(wrong_shape)} keys)')
-        raise FormatError(f'{path}: weights do not fit the {type(model).__name__} of this config (wrong --config or '
-                          f'another version?): ' + '; '.join(parts))
-    model.load_state_dict(state, strict=True)
-
-
-def export_weights(src: str | Path, dst: str | Path, *, half: bool = False) -> Path:
-    """Strip an mmengine training checkpoint to its weights (a few MB, loadable with weights_only)."""
-    ckpt = torch.load(str(src), map_location='cpu', weights_only=False)  # our own training output
-    state = ckpt.get('state_dict', ckpt)
+def export_weights(src: str | Path, dst: str | Path, *, half: bool = False, meta: Mapping[str, object] | None = None
+                   ) -> Path:
+    """Strip a training checkpoint to its weights (a few MB, loadable with weights_only)."""
+    state, old_meta = read_state_dict(src)
+    info = {'format_version': FORMAT_VERSION, **old_meta, **dict(meta or {})}
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state.items()}
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({'state_dict': state}, str(dst))
+    torch.save({'state_dict': state, 'meta': info}, str(dst))
     return dst

@@ -183,7 +183,7 @@ def test_segment_bad_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(err) == 1 and 'bad.pth' in err[0]
     torch.save({'state_dict': {'rgb_encoder.stem.0.0.weight': torch.zeros(1)}}, ckpt)
     assert main(['segment', '--rgb', str(rgb), '--png', str(tmp_path / 'o.png'), '--checkpoint', str(ckpt)]) == 2
-    assert 'do not fit' in capsys.readouterr().err
+    assert 'does not match' in capsys.readouterr().err
 
 
 def test_dataset_registers_thermal_and_depth_into_camera(layout: Path) -> None:
