@@ -9,6 +9,7 @@ predicted and true grids are files of the same format.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -22,9 +23,10 @@ from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures.bev_grid import BEVGrid
+from omnifuse.structures.calibration import CameraModel, UltrasonicSensor
 
 __all__ = ['OCCUPANCY_GROUPS', 'GROUP_OF_SIM_ID', 'GROUP_TO_SIM_ID', 'NearFieldOccupancyDataset',
-           'read_occupancy_png', 'write_occupancy_png', 'groups_to_sim_ids']
+           'read_occupancy_png', 'write_occupancy_png', 'groups_to_sim_ids', 'occupancy_inputs']
 
 # Group 0 is free space; the rest are occupied. Sky and unknown cells are ignored.
 OCCUPANCY_GROUPS: tuple[str, ...] = ('free', 'vehicle', 'pedestrian', 'cyclist', 'static')
@@ -105,22 +107,50 @@ class NearFieldOccupancyDataset(Dataset):
         meta = self.meta(frame_id)
         faults = meta.get('faults') or {}
         image = read_rgb_image(self.reader.path('image_2', frame_id, '.png'))
-        h, w = int(round(image.shape[0] * self.image_scale)), int(round(image.shape[1] * self.image_scale))
-        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        scale = np.diag([w / image.shape[1], h / image.shape[0], 1.0, 1.0])
-        lidar2img = scale @ calib.cameras['image_2'].lidar2img
-        camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
         readings = read_ultrasonic_file(self.reader.path('ultrasonic', frame_id, '.txt'))
-        raster = rasterize_ultrasonic(readings, calib.ultrasonic, self.grid)
+        camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
+        inputs = occupancy_inputs(image if camera_valid else None, calib.cameras['image_2'], readings,
+                                  calib.ultrasonic, self.grid, image_scale=self.image_scale)
         sim_ids = read_occupancy_png(self.reader.path('occupancy', frame_id, '.png'), self.grid)
         groups = GROUP_OF_SIM_ID[sim_ids]
         labels = np.where(groups < 0, IGNORE, groups)
-        image_t = torch.from_numpy(small).permute(2, 0, 1).float() / 255.0
-        if not camera_valid:
-            image_t = torch.zeros_like(image_t)
         return {
-            'inputs': {'image': image_t, 'lidar2img': torch.from_numpy(lidar2img).float(),
-                       'camera_valid': torch.tensor(camera_valid), 'ultrasonic': torch.from_numpy(raster)},
+            'inputs': inputs,
             'data_samples': {'labels': torch.from_numpy(labels.astype(np.int64)), 'frame_id': frame_id,
                              'condition': str(meta.get('condition', 'unknown'))},
         }
+
+
+def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Mapping[str, float],
+                     sensors: Mapping[str, UltrasonicSensor], grid: BEVGrid, *, image_scale: float = 0.5,
+                     image_size: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+    """Network inputs of one frame (no batch dimension), shared by the dataset and live inference.
+
+    Args:
+        image: (H, W, 3) uint8 RGB, or None when the camera is missing or dead (zeros are fed).
+        camera: the camera's calibration (LiDAR frame -> pixels).
+        readings, sensors: ultrasonic ranges (NaN = no echo) and poses by name.
+        grid: the BEV grid.
+        image_scale: resize factor of the image fed to the network.
+        image_size: (H, W) of the full image when `image` is None (default: the camera's size).
+
+    Returns:
+        {'image' (3, h, w) float [0, 1], 'lidar2img' (4, 4) for that size, 'camera_valid' () bool,
+        'ultrasonic' (3, G, G)}.
+    """
+    if image is not None:
+        full_h, full_w = image.shape[:2]
+    else:
+        full_h, full_w = image_size or (camera.height, camera.width)
+        if not full_h or not full_w:
+            full_h, full_w = 375, 1242
+    h, w = int(round(full_h * image_scale)), int(round(full_w * image_scale))
+    if image is not None:
+        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        image_t = torch.from_numpy(small).permute(2, 0, 1).float() / 255.0
+    else:
+        image_t = torch.zeros(3, h, w)
+    scale = np.diag([w / full_w, h / full_h, 1.0, 1.0])
+    raster = rasterize_ultrasonic(readings, sensors, grid)
+    return {'image': image_t, 'lidar2img': torch.from_numpy(scale @ camera.lidar2img).float(),
+            'camera_valid': torch.tensor(image is not None), 'ultrasonic': torch.from_numpy(raster)}

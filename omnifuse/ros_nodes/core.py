@@ -74,6 +74,17 @@ class PerceptionOutputs:
         return float(sum(self.timings_ms.values()))
 
 
+# Shipped checkpoint (omnifuse/checkpoints/) of each role, used when the params give none.
+_SHIPPED = {'occupancy': 'nearfield_fused_sim.pth', 'segmenter': 'cmx_rgbt_sim.pth',
+            'detector': 'fast_lidar-cam_sim.pth'}
+
+
+def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
+    from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
+
+    return NearFieldOccupancyPredictor(config=config or None, checkpoint=checkpoint, device=device)
+
+
 def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
     """Build the learned model of `role` ('detector', 'segmenter', 'occupancy') from a checkpoint.
 
@@ -83,7 +94,11 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
     module docstring, e.g. {'detector': omnifuse.detectors.<api>.load_for_inference}.
     ======================================================================================
     """
-    builders: dict[str, Callable[..., Callable]] = {}
+    builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model}
+    if not checkpoint:  # the shipped model of the role
+        from omnifuse.checkpoint import CHECKPOINT_DIR
+
+        checkpoint = str(CHECKPOINT_DIR / _SHIPPED.get(role, f'{role}.pth'))
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(2, 'checkpoint not found', str(path))
