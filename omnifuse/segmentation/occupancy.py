@@ -43,6 +43,8 @@ class NearFieldOccupancyNet(BaseModel):
         resolution, extent: the output grid (default 0.1 m over ±10 m: 200 × 200).
         ground_z: ground height in the LiDAR frame [m].
         width: channel width of the BEV trunk.
+        class_weights: stage-2 cross-entropy weight of each occupied class (rare classes such as
+            pedestrians need more, or stage 2 learns to say "vehicle" everywhere); None = equal.
 
     Shapes (inputs dict):
         image: (B, 3, H, W) float in [0, 1] (optional); lidar2img: (B, 4, 4) for that image size;
@@ -53,7 +55,8 @@ class NearFieldOccupancyNet(BaseModel):
 
     def __init__(self, *, occupied_classes: Sequence[str], use_camera: bool = True, use_ultrasonic: bool = True,
                  resolution: float = 0.1, extent: float = 10.0, ground_z: float = -1.73, width: int = 32,
-                 image_channels: int = 32, data_preprocessor: dict | None = None) -> None:
+                 image_channels: int = 32, class_weights: Sequence[float] | None = None,
+                 data_preprocessor: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         if not (use_camera or use_ultrasonic):
             raise ValueError('NearFieldOccupancyNet needs use_camera or use_ultrasonic')
@@ -77,6 +80,11 @@ class NearFieldOccupancyNet(BaseModel):
         self.up = nn.Sequential(_block(3 * width, width), _block(width, width))
         self.occupied_head = nn.Conv2d(width, 1, 1)
         self.class_head = nn.Sequential(_block(width + 1, width), nn.Conv2d(width, len(self.occupied_classes), 1))
+        weights = torch.ones(len(self.occupied_classes)) if class_weights is None else torch.tensor(
+            [float(w) for w in class_weights])
+        if weights.shape != (len(self.occupied_classes),):
+            raise ValueError(f'class_weights needs {len(self.occupied_classes)} values, got {tuple(weights.shape)}')
+        self.register_buffer('class_weights', weights, persistent=False)
 
     def _logits(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         cam_bev = us_feat = None
@@ -132,7 +140,8 @@ class NearFieldOccupancyNet(BaseModel):
         bce = F.binary_cross_entropy_with_logits(occ, target, pos_weight=pos_weight, reduction='none')
         loss_occ = (bce * valid).sum() / valid.sum().clamp(min=1)
         if occupied.any():
-            loss_cls = F.cross_entropy(cls.permute(0, 2, 3, 1)[occupied], labels[occupied] - 1)
+            loss_cls = F.cross_entropy(cls.permute(0, 2, 3, 1)[occupied], labels[occupied] - 1,
+                                       weight=self.class_weights.to(cls.dtype))
         else:
             loss_cls = cls.sum() * 0
         return {'loss_occupied': loss_occ, 'loss_class': loss_cls}

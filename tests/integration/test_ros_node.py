@@ -52,7 +52,7 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
         '/sensors/camera/front/camera_info', '/sensors/ultrasonic/us00', '/sensors/ultrasonic/us01'}
     assert [s.qos for s in logic.subscriptions() if s.topic == '/tf_static'] == ['latched']
     assert ('/perception/objects', 'vision_msgs/msg/Detection3DArray') in logic.publications()
-    assert not any(t == '/perception/occupancy' for t, _ in logic.publications())  # no occupancy model
+    assert ('/perception/occupancy', 'nav_msgs/msg/OccupancyGrid') in logic.publications()  # shipped model
     frames = synthetic_frames(4, seed=8, n_points=1500, n_ultrasonic=2)
     published: list[tuple[str, bytes]] = []
     for topic, msgtype, raw, now in _stream(logic.codec, frames):
@@ -64,6 +64,9 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
         by_topic.setdefault(topic, []).append(logic.codec.deserialize(raw, msgtype))
     objects = by_topic['/perception/objects']
     assert [C.stamp_to_ns(m.header.stamp) for m in objects] == [f.stamp_ns for f in frames]
+    grids = by_topic['/perception/occupancy']
+    assert [C.stamp_to_ns(m.header.stamp) for m in grids] == [f.stamp_ns for f in frames]
+    assert (grids[0].info.width, grids[0].info.height) == (200, 200)
     for m, f in zip(objects, frames):
         direct = ClusterDetector()(f)
         np.testing.assert_allclose(C.decode_detections(m).boxes.data, direct.boxes.data, atol=1e-9)

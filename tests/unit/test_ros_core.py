@@ -69,7 +69,11 @@ def test_core_score_threshold_drops_weak_detections(frame: SensorFrame) -> None:
 def test_from_params_default_config(repo_root) -> None:
     params = load_params(repo_root / 'configs' / 'ros' / 'perception.yaml')
     core = PerceptionCore.from_params(params)
-    assert isinstance(core.detector, ClusterDetector) and core.segmenter is None and core.occupancy is None
+    assert isinstance(core.detector, ClusterDetector) and core.segmenter is None
+    # The shipped near-field occupancy model is on by default; its grid is the params' occupancy_grid.
+    from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
+    assert isinstance(core.occupancy, NearFieldOccupancyPredictor)
+    assert core.grid.origin_x == -core.occupancy.grid.extent == params['occupancy_grid']['origin_x']
     assert core.detector.min_points == params['models']['cluster']['min_points']
 
 
