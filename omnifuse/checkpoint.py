@@ -119,8 +119,8 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
             parts.append(f'unexpected keys: {_names(unexpected)}')
         if shapes:
             parts.append(f'shape mismatch: {_names(shapes, 4)}')
-        raise FormatError(f'{path}: checkpoint does not match the {type(module).__name__} of this config '
-                          f'({meta.get("model", "?")} checkpoint; wrong --config or another version?): '
+        raise FormatError(f'{path}: checkpoint does not match the model ({type(module).__name__} of this config, '
+                          f'{meta.get("model", "?")} checkpoint; wrong --config or another version?): '
                           + '; '.join(parts))
     module.load_state_dict(state, strict=True)
     return meta

@@ -220,4 +220,15 @@ def run(args: argparse.Namespace) -> int:
                            meta={'config': cfg.pretty_text, 'class_names': list(cfg.model.get('class_names', [])),
                                  'epoch': int(runner.epoch), 'iter': int(runner.iter)})
         print(f'weights-only checkpoint: {out}')
+    _finish_distributed()
     return 0
+
+
+def _finish_distributed() -> None:
+    # Without an orderly shutdown gloo's worker threads are torn down at interpreter exit, which aborts
+    # the process ("terminate called without an active exception") and fails the torchrun job.
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
