@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='class names in id order: "sim" (the simulator\'s classes), "pst900", "mfnet", '
                         '"auto" (class_0.. up to the largest id seen), a comma-separated list, or a text file '
                         'with one name a line (default: sim)')
+    parser.add_argument('--image-set', metavar='FILE', help='score only the frames listed in FILE (one id, i.e. '
+                        'label file name without .png, a line; e.g. a KITTI ImageSets/*.txt)')
+    parser.add_argument('--condition', metavar='NAME', help='score only the frames whose meta/<id>.json (in the '
+                        'folder beside --gt, as the simulator writes it) has "condition": NAME, e.g. day or night')
 
 
 def resolve_classes(spec: str) -> tuple[str, ...] | None:
@@ -55,20 +59,68 @@ def resolve_classes(spec: str) -> tuple[str, ...] | None:
     return names
 
 
+def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
+                  condition: str | None = None) -> list[str] | None:
+    """Frame ids to score: those of `image_set` and/or those whose meta condition is `condition`.
+
+    Returns None when neither is given (score every frame).
+
+    Raises:
+        FileNotFoundError: the image set file, the meta folder or a meta file is missing.
+        FormatError: a meta file is not a JSON object, or no frame matches.
+    """
+    from omnifuse.errors import FormatError
+
+    if image_set is None and condition is None:
+        return None
+    gt_dir = Path(gt_dir)
+    if image_set is not None:
+        from omnifuse.datasets.kitti import read_image_set
+
+        if not Path(image_set).is_file():
+            raise FileNotFoundError(2, 'No such image set file', str(image_set))
+        ids = read_image_set(image_set)
+    else:
+        ids = sorted(p.stem for p in gt_dir.glob('*.png'))
+    if condition is not None:
+        meta_dir = gt_dir.parent / 'meta'
+        if not meta_dir.is_dir():
+            raise FileNotFoundError(2, 'No meta folder beside the ground truth (needed by --condition)', str(meta_dir))
+        kept = []
+        for frame in ids:
+            path = meta_dir / f'{frame}.json'
+            if not path.is_file():
+                raise FileNotFoundError(2, 'No such meta file (needed by --condition)', str(path))
+            try:
+                meta = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise FormatError(f'{path}: not valid JSON ({exc.msg}, line {exc.lineno})') from None
+            if not isinstance(meta, dict):
+                raise FormatError(f'{path}: expected a JSON object')
+            if str(meta.get('condition')) == condition:
+                kept.append(frame)
+        ids = kept
+    if not ids:
+        raise FormatError(f'{gt_dir}: no frame selected (image set {image_set}, condition {condition!r})')
+    return ids
+
+
 def run(args: argparse.Namespace) -> int:
     """Score the prediction folder, print a table, optionally write JSON."""
     from omnifuse.evaluation.segmentation import evaluate_label_dirs, format_table
 
     classes = resolve_classes(args.classes)
     ignore = None if args.ignore_index < 0 else args.ignore_index
-    scores = evaluate_label_dirs(args.gt, args.pred, class_names=classes, ignore_index=ignore, progress=True)
+    stems = select_frames(args.gt, image_set=args.image_set, condition=args.condition)
+    scores = evaluate_label_dirs(args.gt, args.pred, class_names=classes, ignore_index=ignore, stems=stems,
+                                 progress=True)
     print(format_table(scores))
     print(f'{scores["num_images"]} images, {scores["num_pixels"]} scored pixels')
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         record = dict(scores, classes=list(scores['per_class_iou']), ignore_index=ignore,  # type: ignore[call-overload]
-                      gt=str(args.gt), pred=str(args.pred))
+                      gt=str(args.gt), pred=str(args.pred), image_set=args.image_set, condition=args.condition)
         out.write_text(json.dumps(record, indent=1) + '\n')
         print(f'wrote {out}')
     return 0

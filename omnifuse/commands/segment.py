@@ -16,6 +16,19 @@ HELP = 'semantic segmentation of an RGB + thermal/depth pair, or of every camera
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / 'configs' / 'cmx' / 'rgbt_cmx.py'
+CHECKPOINTS = Path(__file__).resolve().parents[1] / 'checkpoints'
+# The weights shipped for each config of configs/cmx (trained on the simulator, docs/results_cmx.md).
+SHIPPED = {'rgbt_cmx': 'cmx_rgbt_sim.pth', 'rgb_only': 'cmx_rgb_sim.pth', 'rgbd_cmx': 'cmx_rgbd_sim.pth'}
+
+
+def default_checkpoint(config: str | Path) -> Path | None:
+    """The shipped weights of a configs/cmx config (None for other configs or when not shipped)."""
+    config = Path(config).resolve()
+    name = SHIPPED.get(config.stem)
+    if name is None or config != (REPO / 'configs' / 'cmx' / f'{config.stem}.py').resolve():
+        return None
+    path = CHECKPOINTS / name
+    return path if path.is_file() else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', default=str(DEFAULT_CONFIG),
                         help=f'model config (default: {DEFAULT_CONFIG.relative_to(REPO)})')
     parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
-                        'without it the weights are random and the prediction meaningless')
+                        'default: the shipped omnifuse/checkpoints/ weights of a configs/cmx config (e.g. '
+                        f'{SHIPPED["rgbt_cmx"]} for the default config); "none" = random weights (testing only)')
     parser.add_argument('--device', default=None, help='torch device (default: cuda when available, else cpu)')
     parser.add_argument('--alpha', type=float, default=0.5, help='opacity of the class colours in --png '
                         '(default: 0.5)')
@@ -167,9 +181,15 @@ def run(args: argparse.Namespace) -> int:
     if args.kitti_root and not args.out:
         raise OmnifuseError('--kitti-root needs --out PRED_DIR')
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model, cfg = build_segmentor(args.config, checkpoint=args.checkpoint, device=device)
-    if not args.checkpoint:
-        print('omnifuse segment: warning: no --checkpoint, the weights are random', file=sys.stderr)
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        checkpoint = default_checkpoint(args.config)
+    elif checkpoint.lower() == 'none':
+        checkpoint = None
+    model, cfg = build_segmentor(args.config, checkpoint=checkpoint, device=device)
+    if checkpoint is None:
+        print('omnifuse segment: warning: no checkpoint (none given, none shipped for this config), the weights '
+              'are random', file=sys.stderr)
     names = model.class_names
     scale = float(cfg.get('img_scale', 1.0))
 

@@ -104,6 +104,8 @@ class RGBXSegDataset:
         label_dir: folder of label PNGs (None: no labels, e.g. for inference).
         scale: resize factor of images and labels (e.g. 0.5 to train faster).
         flip_prob: probability of a horizontal flip (training augmentation).
+        crop_size: optional (h, w): a random crop of at most this size (after scaling) per item
+            (training augmentation: fewer pixels per step on a CPU budget). None keeps the whole image.
         max_depth, plane_depth, thermal_registration: see `build_x_image`.
         seed: seed of the augmentation's random generator.
 
@@ -115,7 +117,8 @@ class RGBXSegDataset:
     def __init__(self, data_root: str, *, modality: str = 'thermal', class_names: Sequence[str] = (),
                  image_set: str | None = None, split: str = 'training', label_dir: str | None = 'semantic_2',
                  scale: float = 1.0, flip_prob: float = 0.0, max_depth: float = 80.0, plane_depth: float = 15.0,
-                 thermal_registration: str = 'lidar', seed: int = 0) -> None:
+                 thermal_registration: str = 'lidar', crop_size: Sequence[int] | None = None,
+                 seed: int = 0) -> None:
         if modality not in X_MODALITIES:
             raise FormatError(f'RGBXSegDataset: modality must be one of {X_MODALITIES}, got {modality!r}')
         self.reader = KittiReader(data_root, split, image_set=image_set)
@@ -124,6 +127,9 @@ class RGBXSegDataset:
         self.label_dir = label_dir
         self.scale = scale
         self.flip_prob = flip_prob
+        if crop_size is not None and (len(crop_size) != 2 or min(int(v) for v in crop_size) < 1):
+            raise FormatError(f'RGBXSegDataset: crop_size must be (h, w) of positive ints, got {crop_size!r}')
+        self.crop_size = None if crop_size is None else (int(crop_size[0]), int(crop_size[1]))
         self.max_depth = max_depth
         self.plane_depth = plane_depth
         self.thermal_registration = thermal_registration
@@ -176,6 +182,12 @@ class RGBXSegDataset:
         if self.flip_prob > 0 and self.rng.random() < self.flip_prob:
             rgb, x = rgb[:, ::-1], x[:, :, ::-1]
             label = None if label is None else label[:, ::-1]
+        if self.crop_size is not None:
+            h, w = rgb.shape[:2]
+            ch, cw = min(self.crop_size[0], h), min(self.crop_size[1], w)
+            y0, x0 = int(self.rng.integers(0, h - ch + 1)), int(self.rng.integers(0, w - cw + 1))
+            rgb, x = rgb[y0:y0 + ch, x0:x0 + cw], x[:, y0:y0 + ch, x0:x0 + cw]
+            label = None if label is None else label[y0:y0 + ch, x0:x0 + cw]
         sample: dict[str, Any] = {'x_valid': item['x_valid'], 'frame_id': item['frame_id'],
                                   'condition': item['condition']}
         if label is not None:

@@ -124,13 +124,14 @@ def read_label_png(path: str | Path) -> np.ndarray:
 
 def evaluate_label_dirs(gt_dir: str | Path, pred_dir: str | Path, *, class_names: Sequence[str] | None = None,
                         ignore_index: int | None = 255, suffixes: Sequence[str] = ('.png',),
-                        progress: bool = False) -> dict[str, object]:
+                        stems: Sequence[str] | None = None, progress: bool = False) -> dict[str, object]:
     """Score every label PNG of `gt_dir` against the file of the same stem in `pred_dir`.
 
     Args:
         gt_dir, pred_dir: folders of (H, W) class-id PNGs.
         class_names: K names; None = 'class_0'.. up to the largest id seen (ignore_index excluded).
         ignore_index: gt id that is not scored.
+        stems: only these file stems (frame ids) of `gt_dir` (None: every label image there).
         progress: show a tqdm bar.
 
     Returns:
@@ -145,8 +146,16 @@ def evaluate_label_dirs(gt_dir: str | Path, pred_dir: str | Path, *, class_names
         if not d.is_dir():
             raise FileNotFoundError(2, 'No such directory', str(d))
     gt_files = sorted(p for p in gt_dir.iterdir() if p.suffix.lower() in suffixes)
+    if stems is not None:
+        wanted = set(stems)
+        absent = sorted(wanted - {p.stem for p in gt_files})
+        if absent:
+            raise FormatError(f'{gt_dir}: no ground-truth label image for {len(absent)} selected frame(s), '
+                              f'first {absent[0]!r}')
+        gt_files = [p for p in gt_files if p.stem in wanted]
     if not gt_files:
-        raise FormatError(f'{gt_dir}: no label images ({", ".join(suffixes)})')
+        raise FormatError(f'{gt_dir}: no label images ({", ".join(suffixes)})'
+                          + (' among the selected frames' if stems is not None else ''))
     pred_by_stem = {p.stem: p for p in pred_dir.iterdir() if p.suffix.lower() in suffixes}
     missing = [p.stem for p in gt_files if p.stem not in pred_by_stem]
     if missing:
