@@ -76,11 +76,22 @@ def run(args: argparse.Namespace) -> int:
             print(f'\nnote: the real KITTI samples are not at {shared}; inspecting simulated data only.')
 
     ckpt_dir = Path(__file__).resolve().parents[1] / 'checkpoints'
-    if _available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file():
-        park = out / 'sim_parking_night'
+    park = out / 'sim_parking_night'
+    wants_night = (_available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file()) or (
+        _available('segment') and (ckpt_dir / 'cmx_rgbt_sim.pth').is_file())
+    if wants_night:
         _step('simulate a night-time parking scene', ['sim', '--out', str(park), '--frames', '2', '--seed',
                                                       str(args.seed + 100), '--scenario', 'parking',
                                                       '--condition', 'night', '--azimuth-step', '0.36'])
+    if _available('segment') and (ckpt_dir / 'cmx_rgbt_sim.pth').is_file():
+        _step('RGB + thermal segmentation at night (CMX)',
+              ['segment', '--kitti-root', str(park), '--out', str(out / 'seg_pred'), '--png-dir',
+               str(out / 'seg_png')])
+        _step('score it against the simulator\'s masks',
+              ['eval', 'seg', '--gt', str(park / 'training' / 'semantic_2'), '--pred', str(out / 'seg_pred'),
+               '--json', str(out / 'seg_eval.json')])
+        pictures.extend(sorted((out / 'seg_png').glob('*.png')))
+    if _available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file():
         _step('near-field occupancy from ultrasonic + camera at night',
               ['occupancy', '--kitti-root', str(park), '--out', str(out / 'occupancy_pred'),
                '--png', str(out / 'occupancy_png')])
