@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 PATH = ('train',)
-HELP = 'train a 3D detector from an mmengine config (checkpoints, --resume, DDP with --launcher pytorch)'
+HELP = 'train a model (detector, segmentor, occupancy) from an mmengine config (checkpoints, --resume, DDP)'
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'load_config', 'add_config_options', 'build_runner',
            'make_progress_hook']

@@ -31,3 +31,6 @@ from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # no
 from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
 
 __all__ += ['KittiDetDataset', 'WaymoDetDataset']
+from omnifuse.datasets.point_seg_dataset import PointSegDataset  # noqa: E402
+
+__all__ += ['PointSegDataset']

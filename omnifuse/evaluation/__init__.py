@@ -26,3 +26,8 @@ __all__ += ['OccupancyScores', 'OccupancyMetric']
 from omnifuse.evaluation.seg_metric import SegMetric  # noqa: E402
 
 __all__ += ['SegMetric']
+
+# Point segmentation (omnifuse/evaluation/point_seg_metric.py)
+from omnifuse.evaluation.point_seg_metric import PointSegMetric  # noqa: E402
+
+__all__ += ['PointSegMetric']
