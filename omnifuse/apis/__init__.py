@@ -4,6 +4,7 @@ This layer sits on top (like commands/ and ros_nodes/): it joins the readers' pr
 models. `omnifuse.ros_nodes.core` builds its learned models from here.
 """
 
+from omnifuse.apis.detection import FrameDetector
 from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
 
-__all__ = ['NearFieldOccupancyPredictor']
+__all__ = ['FrameDetector', 'NearFieldOccupancyPredictor']

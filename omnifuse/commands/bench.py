@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     """Benchmark and print the table; returns 0."""
     import torch
 
-    from omnifuse.commands.detect import Detector, load_detector
+    from omnifuse.apis.detection import Detector, load_detector
     from omnifuse.datasets.kitti import KittiReader
     from omnifuse.errors import OmnifuseError
 

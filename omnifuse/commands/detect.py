@@ -22,10 +22,11 @@ import numpy as np
 PATH = ('detect',)
 HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write KITTI labels / JSONL and PNGs'
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector',
-           'write_kitti_predictions', 'Detector']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT',
+           'write_kitti_predictions']
 
 _REPO = Path(__file__).resolve().parents[2]
+# Same paths as omnifuse.apis.detection, spelled here so that `omnifuse --help` does not import torch.
 DEFAULT_CONFIG = _REPO / 'configs' / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / 'checkpoints' / 'fast_lidar-cam_sim.pth'
 WAYMO_TYPES = {'Car': 'VEHICLE', 'Pedestrian': 'PEDESTRIAN', 'Cyclist': 'CYCLIST'}
@@ -49,93 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='keep detections with at least this score (default: 0.1)')
     parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
-
-
-def load_detector(config: str | None, checkpoint: str | None, *, device: str = 'cpu') -> tuple[Any, Any, dict]:
-    """Build the detector and load its weights -> (model in eval mode, config, checkpoint meta).
-
-    Raises:
-        FileNotFoundError: config or checkpoint missing (the message says how to pass one).
-        FormatError: the checkpoint does not match the model (names the keys).
-    """
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import omnifuse.detectors  # noqa: F401
-    from omnifuse.commands.train import load_config
-    from omnifuse.detectors.checkpoint import load_weights, read_state_dict
-    from omnifuse.registry import MODELS
-
-    ckpt: Path | None
-    if checkpoint is None:
-        ckpt = DEFAULT_CHECKPOINT
-        if not ckpt.is_file():
-            raise FileNotFoundError(2, 'No shipped checkpoint yet (train one with `omnifuse train`, then pass '
-                                    '--checkpoint work_dirs/<config>/weights.pth, or --checkpoint none for '
-                                    'untrained weights)', str(ckpt))
-    elif checkpoint.lower() == 'none':
-        ckpt = None
-    else:
-        ckpt = Path(checkpoint)
-    meta: dict = {}
-    if config is not None:
-        cfg = load_config(config)
-    elif ckpt is not None and 'config' in (meta := read_state_dict(ckpt)[1]):
-        cfg = Config.fromstring(str(meta['config']), '.py')
-    else:
-        cfg = load_config(str(DEFAULT_CONFIG))
-    init_default_scope('omnifuse')
-    model = MODELS.build(cfg.model)
-    if ckpt is not None:
-        meta = load_weights(model, ckpt)
-    return model.to(torch.device(device)).eval(), cfg, meta
-
-
-def _test_pipeline(cfg: Any) -> list[dict]:
-    loader = cfg.get('test_dataloader')
-    if loader and loader.get('dataset') and loader['dataset'].get('pipeline'):
-        return list(loader['dataset']['pipeline'])
-    return list(cfg.get('test_pipeline') or [dict(type='PackDetInputs')])
-
-
-class Detector:
-    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`."""
-
-    def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2') -> None:
-        from mmengine.dataset import Compose
-
-        import omnifuse.datasets.transforms  # noqa: F401
-        from omnifuse.registry import TRANSFORMS
-
-        self.model = model
-        self.cfg = cfg
-        self.class_names = list(model.class_names)
-        steps = []
-        for step in _test_pipeline(cfg):
-            step = dict(step)
-            if step['type'] in ('ObjectNameFilter',):
-                step['classes'] = self.class_names
-            if step['type'] == 'PackDetInputs':
-                step['main_camera'] = main_camera
-            steps.append(TRANSFORMS.build(step))
-        self.pipeline = Compose(steps)
-        self.main_camera = main_camera
-
-    def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import torch
-        from mmengine.dataset import pseudo_collate
-
-        from omnifuse.datasets.det_dataset import frame_to_results
-
-        res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
-                               use_thermal=use_camera and self.model.thermal_encoder is not None,
-                               main_camera=self.main_camera)
-        batch = pseudo_collate([self.pipeline(res)])
-        with torch.no_grad():
-            out = self.model.test_step(batch)[0].pred_instances_3d
-        return (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
-                out['labels_3d'].cpu().numpy())
 
 
 def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
@@ -180,6 +94,8 @@ def _picture(frame: Any, boxes: np.ndarray, scores: np.ndarray, names: list[str]
 
 def run(args: argparse.Namespace) -> int:
     """Detect on every requested frame; returns 0."""
+    from omnifuse.apis.detection import Detector, load_detector
+
     import cv2
     from tqdm import tqdm
 

@@ -79,6 +79,12 @@ _SHIPPED = {'occupancy': 'nearfield_fused_sim.pth', 'segmenter': 'cmx_rgbt_sim.p
             'detector': 'fast_lidar-cam_sim.pth'}
 
 
+def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
+    from omnifuse.apis.detection import FrameDetector
+
+    return FrameDetector(config=config or None, checkpoint=checkpoint, device=device, score_threshold=0.0)
+
+
 def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
     from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
 
@@ -94,7 +100,7 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
     module docstring, e.g. {'detector': omnifuse.detectors.<api>.load_for_inference}.
     ======================================================================================
     """
-    builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model}
+    builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model, 'detector': _detection_model}
     if not checkpoint:  # the shipped model of the role
         from omnifuse.checkpoint import CHECKPOINT_DIR
 

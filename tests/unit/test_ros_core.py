@@ -77,14 +77,17 @@ def test_from_params_default_config(repo_root) -> None:
     assert core.detector.min_points == params['models']['cluster']['min_points']
 
 
-def test_from_params_checkpoint_without_builder_or_file_is_an_error(tmp_path) -> None:
+def test_from_params_checkpoint_missing_corrupt_or_without_builder_is_an_error(tmp_path) -> None:
     ckpt = tmp_path / 'det.pth'
     params = load_params(overrides={'models': {'detector': {'kind': 'checkpoint', 'checkpoint': str(ckpt)}}})
     with pytest.raises(FileNotFoundError):
         PerceptionCore.from_params(params)
     ckpt.write_bytes(b'not a model')
-    with pytest.raises(OmnifuseError, match='build_checkpoint_model'):
+    with pytest.raises(OmnifuseError, match='not a weights-only checkpoint'):
         PerceptionCore.from_params(params)
+    seg = load_params(overrides={'models': {'segmenter': {'kind': 'checkpoint', 'checkpoint': str(ckpt)}}})
+    with pytest.raises(OmnifuseError, match='build_checkpoint_model'):
+        PerceptionCore.from_params(seg)
     bad = load_params(overrides={'models': {'segmenter': {'kind': 'cluster'}}})
     with pytest.raises(OmnifuseError, match="models.segmenter.kind: unknown kind 'cluster'"):
         PerceptionCore.from_params(bad)

@@ -1,0 +1,139 @@
+"""3D detection of one SensorFrame with a trained detector and its test pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR
+from omnifuse.structures import Boxes3D, ObjectLabels, SensorFrame
+
+__all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'Detector', 'FrameDetector']
+
+DEFAULT_CONFIG = CONFIG_DIR / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / 'fast_lidar-cam_sim.pth'
+
+
+def load_detector(config: str | None, checkpoint: str | None, *, device: str = 'cpu') -> tuple[Any, Any, dict]:
+    """Build the detector and load its weights -> (model in eval mode, config, checkpoint meta).
+
+    Raises:
+        FileNotFoundError: config or checkpoint missing (the message says how to pass one).
+        FormatError: the checkpoint does not match the model (names the keys).
+    """
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import omnifuse.detectors  # noqa: F401
+    from omnifuse.commands.train import load_config
+    from omnifuse.detectors.checkpoint import load_weights, read_state_dict
+    from omnifuse.registry import MODELS
+
+    ckpt: Path | None
+    if checkpoint is None or checkpoint == '':
+        ckpt = DEFAULT_CHECKPOINT
+        if not ckpt.is_file():
+            raise FileNotFoundError(2, 'No shipped checkpoint yet (train one with `omnifuse train`, then pass '
+                                    '--checkpoint work_dirs/<config>/weights.pth, or --checkpoint none for '
+                                    'untrained weights)', str(ckpt))
+    elif checkpoint.lower() == 'none':
+        ckpt = None
+    else:
+        ckpt = Path(checkpoint)
+    meta: dict = {}
+    if config is not None:
+        cfg = load_config(config)
+    elif ckpt is not None and 'config' in (meta := read_state_dict(ckpt)[1]):
+        cfg = Config.fromstring(str(meta['config']), '.py')
+    else:
+        cfg = load_config(str(DEFAULT_CONFIG))
+    init_default_scope('omnifuse')
+    model = MODELS.build(cfg.model)
+    if ckpt is not None:
+        meta = load_weights(model, ckpt)
+    return model.to(torch.device(device)).eval(), cfg, meta
+
+
+def _test_pipeline(cfg: Any) -> list[dict]:
+    loader = cfg.get('test_dataloader')
+    if loader and loader.get('dataset') and loader['dataset'].get('pipeline'):
+        return list(loader['dataset']['pipeline'])
+    return list(cfg.get('test_pipeline') or [dict(type='PackDetInputs')])
+
+
+class Detector:
+    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`."""
+
+    def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2') -> None:
+        from mmengine.dataset import Compose
+
+        import omnifuse.datasets.transforms  # noqa: F401
+        from omnifuse.registry import TRANSFORMS
+
+        self.model = model
+        self.cfg = cfg
+        self.class_names = list(model.class_names)
+        steps = []
+        for step in _test_pipeline(cfg):
+            step = dict(step)
+            if step['type'] in ('ObjectNameFilter',):
+                step['classes'] = self.class_names
+            if step['type'] == 'PackDetInputs':
+                step['main_camera'] = main_camera
+            steps.append(TRANSFORMS.build(step))
+        self.pipeline = Compose(steps)
+        self.main_camera = main_camera
+
+    def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import torch
+        from mmengine.dataset import pseudo_collate
+
+        from omnifuse.datasets.det_dataset import frame_to_results
+
+        res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
+                               use_thermal=use_camera and self.model.thermal_encoder is not None,
+                               main_camera=self.main_camera)
+        batch = pseudo_collate([self.pipeline(res)])
+        with torch.no_grad():
+            out = self.model.test_step(batch)[0].pred_instances_3d
+        return (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
+                out['labels_3d'].cpu().numpy())
+
+
+
+
+class FrameDetector:
+    """`frame -> ObjectLabels` (boxes in the LiDAR frame with scores) for the ROS core and other callers.
+
+    Args:
+        config, checkpoint: the model (default: the shipped fast LiDAR + camera model).
+        device: torch device.
+        score_threshold: detections below it are dropped.
+        camera: camera to fuse; None takes 'image_2' when the frame has it, else its first camera.
+    """
+
+    def __init__(self, *, config: str | None = None, checkpoint: str | None = None, device: str = 'cpu',
+                 score_threshold: float = 0.1, camera: str | None = None) -> None:
+        self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
+        self.score_threshold = float(score_threshold)
+        self.camera = camera
+        self._by_camera: dict[str, Detector] = {}
+
+    def _detector(self, camera: str) -> Detector:
+        if camera not in self._by_camera:
+            self._by_camera[camera] = Detector(self.model, self.cfg, main_camera=camera)
+        return self._by_camera[camera]
+
+    def __call__(self, frame: SensorFrame) -> ObjectLabels:
+        names = [self.camera] if self.camera else ['image_2', *frame.images]
+        camera = next((n for n in names if n in frame.images), None)
+        boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None)
+        keep = scores >= self.score_threshold
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        n = len(boxes)
+        class_names = self._detector(camera or 'image_2').class_names
+        return ObjectLabels(Boxes3D(boxes.reshape(-1, 7)), [class_names[int(i)] for i in labels], np.zeros(n),
+                            np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros((n, 4)), scores.astype(np.float64))
