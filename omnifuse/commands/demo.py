@@ -56,13 +56,22 @@ def run(args: argparse.Namespace) -> int:
         sheet = out / 'sim_contact_sheet.png'
         _step('simulate a multi-sensor scene (LiDAR, camera, thermal, ultrasonic)',
               ['sim', '--out', str(sim_root), '--frames', str(args.frames), '--seed', str(args.seed),
-               '--condition', 'mixed', '--png', str(sheet)])
+               '--condition', 'mixed', '--azimuth-step', '0.18', '--png', str(sheet)])
         pictures.append(sheet)
         if _available('inspect'):
             png = out / 'inspect_sim_000000.png'
             _step('inspect one simulated frame', ['inspect', 'kitti', '--root', str(sim_root), '--frame', '000000',
                                                   '--png', str(png)])
             pictures.append(png)
+
+    ckpt_dir = Path(__file__).resolve().parents[1] / 'checkpoints'
+    if _available('detect') and _available('sim') and (ckpt_dir / 'fast_lidar-cam_sim.pth').is_file():
+        _step('detect 3D objects with the shipped LiDAR + camera model',
+              ['detect', '--kitti-root', str(sim_root), '--out', str(out / 'det_pred'), '--png', str(out / 'det_png')])
+        _step('score the detections with the KITTI protocol',
+              ['eval', 'kitti', '--gt', str(sim_root / 'training' / 'label_2'), '--pred', str(out / 'det_pred'),
+               '--json', str(out / 'det_eval.json')])
+        pictures.extend(sorted((out / 'det_png').glob('*.png')))
 
     shared = Path(args.shared_kitti)
     if _available('inspect'):
@@ -75,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f'\nnote: the real KITTI samples are not at {shared}; inspecting simulated data only.')
 
-    ckpt_dir = Path(__file__).resolve().parents[1] / 'checkpoints'
     park = out / 'sim_parking_night'
     wants_night = (_available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file()) or (
         _available('segment') and (ckpt_dir / 'cmx_rgbt_sim.pth').is_file())
