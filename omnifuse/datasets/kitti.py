@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnifuse.datasets.image_io import read_image_unchanged, read_rgb_image
 from omnifuse.datasets.labels_io import read_kitti_label
 from omnifuse.errors import FormatError
 from omnifuse.structures import Calibration, CameraModel, SensorFrame
@@ -57,35 +58,9 @@ def read_bin_points(path: str | Path, num_features: int = 4) -> np.ndarray:
     return np.fromfile(path, dtype=np.float32).reshape(-1, num_features)
 
 
-def read_rgb_image(path: str | Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB (grey images are repeated, 16-bit scaled down)."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such file or directory', str(path))
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not an image OpenCV can decode')
-    if img.dtype == np.uint16:
-        img = np.right_shift(img, 8).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise FormatError(f'{path}: expected an 8- or 16-bit image, got {img.dtype}')
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(img)
-
 
 def _read_thermal(path: Path) -> np.ndarray:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not an image OpenCV can decode')
+    img = read_image_unchanged(path)
     if img.ndim != 2:
         raise FormatError(f'{path}: a thermal image must have one channel, found shape {img.shape}')
     return img

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnifuse.datasets.image_io import read_image_unchanged, read_rgb_image
 from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures import CameraModel
 
@@ -61,32 +62,9 @@ class RGBTSample:
     condition: str | None = None
 
 
-def _imread(path: str | Path) -> np.ndarray:
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such file', str(path))
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not an image OpenCV can decode')
-    return img
-
-
 def read_color_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an 8-bit colour, 4-channel (alpha dropped) or grey file."""
-    import cv2
-
-    img = _imread(path)
-    if img.dtype != np.uint8:
-        raise FormatError(f'{path}: a colour image must be 8-bit, found {img.dtype}')
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    if img.shape[2] == 4:
-        return np.ascontiguousarray(img[..., 2::-1])
-    if img.shape[2] != 3:
-        raise FormatError(f'{path}: expected 3 colour channels, found {img.shape[2]}')
-    return np.ascontiguousarray(img[..., ::-1])
+    """(H, W, 3) uint8 RGB from a colour, 4-channel (alpha dropped) or grey file."""
+    return read_rgb_image(path)
 
 
 def read_thermal_image(path: str | Path, *, max_channel_spread: float = 8.0) -> np.ndarray:
@@ -98,7 +76,7 @@ def read_thermal_image(path: str | Path, *, max_channel_spread: float = 8.0) -> 
     Raises:
         FormatError: a colour (e.g. false-colour palette) image, or an unsupported depth.
     """
-    img = _imread(path)
+    img = read_image_unchanged(path)
     if img.dtype not in (np.uint8, np.uint16):
         raise FormatError(f'{path}: a thermal image must be 8- or 16-bit, found {img.dtype}')
     if img.ndim == 2:
@@ -116,7 +94,7 @@ def read_thermal_image(path: str | Path, *, max_channel_spread: float = 8.0) -> 
 def read_mfnet(path: str | Path) -> RGBTSample:
     """An MFNet 4-channel PNG (RGB + thermal); condition from the name suffix (D day, N night)."""
     path = Path(path)
-    img = _imread(path)
+    img = read_image_unchanged(path)
     if img.ndim != 3 or img.shape[2] != 4 or img.dtype != np.uint8:
         raise FormatError(f'{path}: an MFNet frame is an 8-bit 4-channel PNG, found shape {img.shape} {img.dtype}')
     rgb = np.ascontiguousarray(img[..., 2::-1])  # B G R A -> R G B
@@ -139,7 +117,7 @@ def read_pst900(rgb_path: str | Path, thermal_path: str | Path, label_path: str 
     _same_size(rgb, thermal, rgb_path, thermal_path)
     label = None
     if label_path is not None:
-        raw = _imread(label_path)
+        raw = read_image_unchanged(label_path)
         if raw.ndim == 3:
             if not (np.array_equal(raw[..., 0], raw[..., 1]) and np.array_equal(raw[..., 1], raw[..., 2])):
                 raise FormatError(f'{label_path}: expected a grey label-id image, found colour '
