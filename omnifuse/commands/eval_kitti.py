@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--classes', default='Car,Pedestrian,Cyclist', metavar='LIST',
                         help='comma-separated classes to score, from Car, Pedestrian, Cyclist, Van, '
                         'Person_sitting (default: Car,Pedestrian,Cyclist)')
+    parser.add_argument('--range', nargs=2, type=float, metavar=('LO', 'HI'), default=None, dest='distance_range',
+                        help='score only objects whose ground distance from the camera, sqrt(x^2 + z^2) of '
+                        'the label location, is in [LO, HI) metres (ground truth and detections outside are '
+                        'ignored, not counted as misses or false positives); not part of the official protocol')
     parser.add_argument('--json', metavar='OUT', default=None,
                         help='also write the AP values as JSON to OUT (shape below; folders are created)')
 
@@ -97,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             preds.append(KittiLabels.empty())
             missing_pred += 1
-    result = evaluate_kitti(gts, preds, classes=classes, progress=True)
+    result = evaluate_kitti(gts, preds, classes=classes, distance_range=args.distance_range, progress=True)
     print(result.table(), end='')
     if missing_pred:
         print(f'\n{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')

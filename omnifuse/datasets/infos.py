@@ -483,6 +483,9 @@ class InfoReader:
             stamp_ns = _timestamp_ns(info['timestamp'])
         meta: dict[str, object] = {'paths': paths, 'dataset': self.dataset,
                                    'sample_idx': info_sample_id(info)}
+        if info.get('context_name') and info.get('timestamp') is not None:
+            # the official Waymo frame name ('<context>_<timestamp_micros>'), as in gt.bin
+            meta['waymo_frame'] = f"{info['context_name']}_{int(info['timestamp'])}"
         return SensorFrame(frame_id=frame_id, stamp_ns=stamp_ns, points=points, images=images, calib=calib,
                            labels=labels, stamps_ns={'lidar': stamp_ns} if stamp_ns else {}, meta=meta)
 

@@ -162,15 +162,27 @@ class LoGoNetDetector(BaseModel):
                                                     images)
                 with stage('nms'):
                     proposals = self.roi_head.refine(proposals, score, residual)
-            return self._attach(proposals, data_samples, len(points))
+            return self._attach(proposals, data_samples, len(points), self._has_voxels(lidar, len(points)))
         raise ValueError(f'LoGoNetDetector.forward: mode must be loss, predict or tensor, got {mode!r}')
 
-    def _attach(self, proposals: Proposals, data_samples: list | None, batch_size: int) -> list:
+    @staticmethod
+    def _has_voxels(lidar: Any, batch_size: int) -> Tensor:
+        """(B,) bool: the sample has at least one occupied voxel (a scan with no point in range, e.g. a
+        blocked or mis-mounted LiDAR, must give no detections rather than the heads' biases on an empty map)."""
+        first = next(iter(lidar.levels.values()))
+        out = torch.zeros(batch_size, dtype=torch.bool, device=first.coords.device)
+        out[first.coords[:, 0].long()] = True
+        return out
+
+    def _attach(self, proposals: Proposals, data_samples: list | None, batch_size: int,
+                has_voxels: Tensor | None = None) -> list:
         if data_samples is None:
             from mmengine.structures import BaseDataElement
             data_samples = [BaseDataElement() for _ in range(batch_size)]
         for b, sample in enumerate(data_samples):
             sel = proposals.batch == b
+            if has_voxels is not None and not bool(has_voxels[b]):
+                sel = torch.zeros_like(sel)
             sample.pred_instances_3d = {'bboxes_3d': proposals.boxes[sel].detach(),
                                         'scores_3d': proposals.scores[sel].detach(),
                                         'labels_3d': proposals.labels[sel].detach()}

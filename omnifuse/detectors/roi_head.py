@@ -145,7 +145,7 @@ class LoGoRoIHead(nn.Module):
             level = lidar.levels[name]
             rows, weights = trilinear_neighbours(level, flat, gbatch)
             feats = level.features
-            if name in self.gof:  # fuse only the voxels the grid points read (LoGoNet: the RoIs' vicinity)
+            if name in self.gof and feats.shape[0] > 0:  # fuse only the voxels the grid points read (LoGoNet: the RoIs' vicinity)
                 with stage('fusion'):
                     used, rows = torch.unique(rows.clamp(min=0), return_inverse=True)
                     sub = SparseLevel(level.features[used], level.coords[used], level.origin, level.spacing,

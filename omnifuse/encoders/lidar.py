@@ -131,6 +131,8 @@ class SecondLidarEncoder(nn.Module):
 
     def _backbone(self, feats: Tensor, coords: Tensor, B: int) -> LidarFeatures:
         spconv = import_spconv()
+        if feats.shape[0] == 0:
+            return self._empty_features(feats, B)
 
         x = spconv.SparseConvTensor(feats, coords.int(), list(self.sparse_shape), B)
         x = self.conv_input(x)
@@ -141,6 +143,17 @@ class SecondLidarEncoder(nn.Module):
             levels[f'x_conv{i}'] = SparseLevel(x.features, x.indices.long(), origin, spacing, shape)
         out = self.conv_out(x).dense()  # (B, C, D', H', W')
         bev = out.flatten(1, 2)  # (B, C·D', H', W')
+        return LidarFeatures(bev=bev, point_range=self.point_range, levels=levels)
+
+
+    def _empty_features(self, feats: Tensor, B: int) -> LidarFeatures:
+        """What the sparse backbone yields for a batch without any voxel (spconv refuses empty input):
+        no active site at any level and an all-zero BEV map."""
+        levels = {name: SparseLevel(feats.new_zeros((0, self.channels[name])),
+                                    torch.zeros((0, 4), dtype=torch.long, device=feats.device), origin, spacing, shape)
+                  for name, (origin, spacing, shape) in self.level_geometry.items()}
+        _, h, w = self.level_geometry['x_conv4'][2]
+        bev = feats.new_zeros((B, self.bev_channels, h, w))
         return LidarFeatures(bev=bev, point_range=self.point_range, levels=levels)
 
 

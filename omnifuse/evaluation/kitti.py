@@ -159,21 +159,37 @@ def _dontcare_overlap(gt: _Flat, dt: _Flat, num_frames: int, dt_rel: np.ndarray)
     return out
 
 
-def _ignore_flags(gt: _Flat, dt: _Flat, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Official `clean_data`: (G,) gt flags and (D,) det flags, 0 valid / 1 ignored / -1 other; #valid gt."""
+def _ignore_flags(gt: _Flat, dt: _Flat, cls: str, difficulty: int,
+                  distance_range: tuple[float, float] | None = None,
+                  height_limit: bool = True) -> tuple[np.ndarray, np.ndarray, int]:
+    """Official `clean_data`: (G,) gt flags and (D,) det flags, 0 valid / 1 ignored / -1 other; #valid gt.
+
+    With `distance_range` (lo, hi) valid objects and detections outside lo <= d < hi are ignored too;
+    without `height_limit` the minimum 2D box height of the difficulty is not applied.
+    """
+    min_height = MIN_HEIGHT[difficulty] if height_limit else -np.inf
     cls = cls.lower()
     G, D = gt.labels, dt.labels
     height = G.bbox[:, 3] - G.bbox[:, 1]
     hard = ((G.occluded > MAX_OCCLUSION[difficulty]) | (G.truncated > MAX_TRUNCATION[difficulty])
-            | (height <= MIN_HEIGHT[difficulty]))
+            | (height <= min_height))
     same = gt.name == cls
     neighbour = gt.name == _NEIGHBOUR[cls] if cls in _NEIGHBOUR else np.zeros(len(same), bool)
     ig_gt = np.full(len(same), -1, np.int8)
     ig_gt[neighbour | (same & hard)] = 1
     ig_gt[same & ~hard] = 0
     dt_height = np.abs(D.bbox[:, 3] - D.bbox[:, 1])
-    ig_dt = np.where(dt_height < MIN_HEIGHT[difficulty], 1, np.where(dt.name == cls, 0, -1)).astype(np.int8)
+    ig_dt = np.where(dt_height < min_height, 1, np.where(dt.name == cls, 0, -1)).astype(np.int8)
+    if distance_range is not None:
+        ig_gt[(ig_gt == 0) & ~_in_range(G, distance_range)] = 1
+        ig_dt[(ig_dt == 0) & ~_in_range(D, distance_range)] = 1
     return ig_gt, ig_dt, int((ig_gt == 0).sum())
+
+
+def _in_range(labels: KittiLabels, distance_range: tuple[float, float]) -> np.ndarray:
+    """(K,) bool: the ground distance sqrt(x² + z²) of each object (camera frame) lies in [lo, hi)."""
+    dist = np.hypot(labels.location[:, 0], labels.location[:, 2])
+    return (dist >= distance_range[0]) & (dist < distance_range[1])
 
 
 def _steps(order_g: np.ndarray, gt_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +311,8 @@ def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
 
 def evaluate_kitti(gt_frames: Sequence[KittiLabels], pred_frames: Sequence[KittiLabels], *,
                    classes: Sequence[str] = ('Car', 'Pedestrian', 'Cyclist'),
+                   distance_range: tuple[float, float] | None = None,
+                   height_limit: bool = True,
                    progress: bool = False) -> KittiResult:
     """Evaluate detections against ground truth with the official KITTI protocol.
 
@@ -302,6 +320,14 @@ def evaluate_kitti(gt_frames: Sequence[KittiLabels], pred_frames: Sequence[Kitti
         gt_frames: per frame, the ground-truth objects (KITTI camera-label form; DontCare rows included).
         pred_frames: per frame (same order), the detections with scores.
         classes: classes to score, from Car, Pedestrian, Cyclist, Van, Person_sitting.
+        distance_range: (lo, hi) metres: score only objects whose ground distance from the camera,
+            sqrt(x² + z²) of the label location, is in [lo, hi). Ground truth outside is ignored like
+            a too-hard object (a detection matched to it is neither a true nor a false positive) and
+            detections outside are ignored like too-small ones, so an object near a bin edge is not
+            a miss in one bin and a false positive in the next. Not part of the official protocol.
+        height_limit: apply the difficulties' minimum 2D box height (40 / 25 / 25 px). The official
+            protocol does; a car 1.5 m tall is under 25 px beyond ~43 m in a KITTI image (f = 721 px),
+            so scoring far objects needs False (occlusion and truncation limits still apply).
         progress: show a tqdm progress bar over the evaluation steps.
 
     Returns:
@@ -312,6 +338,10 @@ def evaluate_kitti(gt_frames: Sequence[KittiLabels], pred_frames: Sequence[Kitti
         OmnifuseError: different numbers of frames, an unknown class, or detections without scores.
     """
     classes = _check_classes(classes)
+    if distance_range is not None:
+        distance_range = (float(distance_range[0]), float(distance_range[1]))
+        if not distance_range[0] < distance_range[1]:
+            raise OmnifuseError(f'KITTI evaluation: distance range {distance_range} is empty (need lo < hi)')
     if len(gt_frames) != len(pred_frames):
         raise OmnifuseError(f'KITTI evaluation: {len(gt_frames)} ground-truth frames but '
                             f'{len(pred_frames)} prediction frames')
@@ -334,7 +364,7 @@ def evaluate_kitti(gt_frames: Sequence[KittiLabels], pred_frames: Sequence[Kitti
         bar = tqdm(total=len(jobs), desc='KITTI eval', unit='class-difficulty')
     curves: dict[tuple[str, str, str], dict[str, np.ndarray]] = {}
     for cls, diff in jobs:
-        ig_gt, ig_dt, n_valid = _ignore_flags(gt, dt, cls, diff)
+        ig_gt, ig_dt, n_valid = _ignore_flags(gt, dt, cls, diff, distance_range, height_limit)
         cache: dict[tuple[str, float], dict[str, np.ndarray]] = {}
         for oset, mins in CLASS_MIN_OVERLAPS[cls].items():
             for m, metric in enumerate(OVERLAP_METRICS):

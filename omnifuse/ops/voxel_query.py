@@ -87,6 +87,8 @@ def trilinear_neighbours(level: SparseLevel, xyz: Tensor, batch_idx: Tensor, *, 
 def interpolate(features: Tensor, rows: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
     """Weighted mean of `features` (M, C) over `rows` (P, K) (-1 ignored) -> (P, C) and total weight (P,)."""
     total = weights.sum(1)
+    if features.shape[0] == 0:  # no voxel at all: every weight is 0
+        return features.new_zeros((rows.shape[0], features.shape[1])), total
     feats = features[rows.clamp(min=0)]  # (P, K, C)
     out = (feats * weights.unsqueeze(-1).to(feats.dtype)).sum(1) / total.clamp(min=1e-6).unsqueeze(-1).to(feats.dtype)
     return out, total

@@ -552,3 +552,55 @@ def test_lidar_detections_become_camera_labels_of_the_same_box(shared_data):
     behind[:, 0] = -10.0
     assert len(lidar_detections_to_kitti(behind, [0.5], ['Car'], T_cam_lidar=T, P=np.array(cam['cam2img']),
                                          image_size=(1224, 370))) == 0
+
+
+def _ring_cars(dists: np.ndarray, *, seed: int) -> KittiLabels:
+    """Cars straight ahead at the given ground distances, 2D boxes tall enough to be easy."""
+    rng = np.random.default_rng(seed)
+    n = len(dists)
+    ang = rng.uniform(-0.6, 0.6, n)
+    loc = np.stack([dists * np.sin(ang), np.full(n, 1.7), dists * np.cos(ang)], 1)
+    x1 = np.arange(n) * 20.0
+    bbox = np.stack([x1, np.full(n, 100.0), x1 + 15.0, np.full(n, 160.0)], 1)
+    return KittiLabels(name=['Car'] * n, truncated=np.zeros(n), occluded=np.zeros(n, np.int64),
+                       alpha=np.zeros(n), bbox=bbox, dimensions=np.tile([1.5, 1.6, 3.9], (n, 1)),
+                       location=loc, rotation_y=rng.uniform(-np.pi, np.pi, n), score=np.full(n, np.nan))
+
+
+def test_distance_range_equals_evaluating_only_the_objects_in_range():
+    rng = np.random.default_rng(3)
+    gts, preds = [], []
+    for s in range(6):
+        g = _ring_cars(rng.uniform(5, 70, 12), seed=s)
+        keep = rng.random(len(g)) > 0.3   # some misses
+        p = g.select(keep)
+        p = KittiLabels(**dict(p.as_dict(), location=p.location + rng.normal(0, 0.15, p.location.shape),
+                               score=rng.uniform(0.1, 1.0, len(p))))
+        gts.append(g)
+        preds.append(p)
+    for lo, hi in ((0, 30), (30, 50), (50, 1e9)):
+        def inside(lab):
+            d = np.hypot(lab.location[:, 0], lab.location[:, 2])
+            return (d >= lo) & (d < hi)
+        whole = evaluate_kitti(gts, preds, classes=('Car',), distance_range=(lo, hi))
+        cut = evaluate_kitti([g.select(inside(g)) for g in gts], [p.select(inside(p)) for p in preds],
+                             classes=('Car',))
+        loose = whole.ap['Car']['loose']['3d']['AP40']
+        np.testing.assert_allclose(loose, cut.ap['Car']['loose']['3d']['AP40'], atol=1e-9)
+        assert 0 < loose[1] < 100
+    full = evaluate_kitti(gts, preds, classes=('Car',)).ap['Car']['loose']['3d']['AP40']
+    assert full[1] > 0
+
+
+def test_distance_range_edge_object_is_neither_miss_nor_false_positive():
+    gt = _ring_cars(np.array([29.9, 20.0]), seed=0)
+    gt = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 29.9], [0.0, 1.7, 20.0]])))
+    pred = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 30.05], [0.0, 1.7, 20.0]]),
+                              score=np.array([0.9, 0.8])))
+    near = evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(0, 30))
+    far = evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(30, 50))
+    # 0-30 m: one valid car, found (the edge car's match is ignored); 30-50 m: no valid car, no false positive
+    assert near.ap['Car']['loose']['3d']['AP11'][0] == pytest.approx(100 / 11)
+    assert far.ap['Car']['loose']['3d']['AP11'][0] == 0.0
+    with pytest.raises(OmnifuseError, match='empty'):
+        evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(30, 30))

@@ -1,0 +1,94 @@
+"""Markdown tables of KITTI-protocol 3D AP|R40 (moderate) per class, by condition and by range.
+
+Usage:
+    python scripts/detection_table.py --root data/sim_val NAME=PRED_DIR [NAME=PRED_DIR ...]
+        [--split ImageSets/trainval.txt] [--json OUT]
+
+ROOT is a simulator KITTI-layout folder (training/label_2 and training/meta/<id>.json with the
+condition); each PRED_DIR holds one 16-column label file per frame, as `omnifuse test --out` writes.
+Conditions select frames by their meta file and use the official protocol. Ranges are the ground
+distance of the object from the camera (0-30, 30-50, 50+ m), scored with
+`evaluate_kitti(..., distance_range=..., height_limit=False)`: moderate occlusion and truncation limits
+but no 25 px minimum height, which no object beyond ~43 m meets in a 375-px-high image.
+Each cell is "AP (number of objects scored)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from omnifuse.evaluation.kitti import evaluate_kitti
+from omnifuse.evaluation.kitti_labels import KittiLabels, read_kitti_label
+
+CLASSES = ('Car', 'Pedestrian', 'Cyclist')
+CONDITIONS = ('day', 'night', 'fog', 'glare')
+RANGES = {'0-30 m': (0.0, 30.0), '30-50 m': (30.0, 50.0), '50+ m': (50.0, 1e9)}
+
+
+def _moderate_3d(gts: list[KittiLabels], preds: list[KittiLabels],
+                 distance_range: tuple[float, float] | None = None) -> dict[str, float]:
+    """3D AP|R40 moderate per class, and the number of objects scored ('n_<class>')."""
+    height_limit = distance_range is None
+    res = evaluate_kitti(gts, preds, classes=CLASSES, distance_range=distance_range, height_limit=height_limit)
+    out = {c: float(res.ap[c]['strict']['3d']['AP40'][1]) for c in CLASSES}
+    for c in CLASSES:
+        n = 0
+        for g in gts:
+            ok = ((g.name == c) & (g.occluded <= 1) & (g.truncated <= 0.3)
+                  & ((g.bbox[:, 3] - g.bbox[:, 1] > 25) if height_limit else True))
+            if distance_range is not None:
+                d = np.hypot(g.location[:, 0], g.location[:, 2])
+                ok &= (d >= distance_range[0]) & (d < distance_range[1])
+            n += int(ok.sum())
+        out[f'n_{c}'] = n
+    return out
+
+
+def breakdown(root: Path, pred_dir: Path, ids: list[str]) -> dict[str, dict[str, float]]:
+    """{slice name: {class: 3D AP|R40 moderate}} for all frames, each condition and each range."""
+    gts = [read_kitti_label(root / 'training' / 'label_2' / f'{i}.txt') for i in ids]
+    preds = []
+    for i in ids:
+        path = pred_dir / f'{i}.txt'
+        preds.append(read_kitti_label(path, require_score=True) if path.is_file() else KittiLabels.empty())
+    cond = [json.loads((root / 'training' / 'meta' / f'{i}.json').read_text())['condition'] for i in ids]
+    out = {'all': _moderate_3d(gts, preds)}
+    for c in CONDITIONS:
+        pick = [k for k, ck in enumerate(cond) if ck == c]
+        if pick:
+            out[f'{c} ({len(pick)} frames)'] = _moderate_3d([gts[k] for k in pick], [preds[k] for k in pick])
+    for name, rng in RANGES.items():
+        out[name] = _moderate_3d(gts, preds, rng)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--root', required=True, type=Path, help='simulator KITTI-layout folder (ground truth)')
+    parser.add_argument('--split', default='ImageSets/trainval.txt', help='frame list, relative to --root')
+    parser.add_argument('--json', type=Path, default=None, help='also write every figure as JSON here')
+    parser.add_argument('preds', nargs='+', metavar='NAME=PRED_DIR')
+    args = parser.parse_args()
+    ids = [line.strip() for line in (args.root / args.split).read_text().splitlines() if line.strip()]
+    table = {}
+    for item in args.preds:
+        name, _, folder = item.partition('=')
+        if not folder:
+            parser.error(f'{item!r}: expected NAME=PRED_DIR')
+        table[name] = breakdown(args.root, Path(folder), ids)
+    print('| model | slice | Car | Pedestrian | Cyclist |')
+    print('|---|---|---|---|---|')
+    for name, rows in table.items():
+        for sl, ap in rows.items():
+            print(f'| {name} | {sl} | ' + ' | '.join(f"{ap[c]:.1f} ({ap['n_' + c]})" for c in CLASSES) + ' |')
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(table, indent=2) + '\n')
+
+
+if __name__ == '__main__':
+    main()
