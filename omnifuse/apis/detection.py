@@ -28,7 +28,7 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str = '
     from mmengine.registry import init_default_scope
 
     import omnifuse.detectors  # noqa: F401
-    from omnifuse.commands.train import load_config
+    from omnifuse.checkpoint import load_config
     from omnifuse.detectors.checkpoint import load_weights, read_state_dict
     from omnifuse.registry import MODELS
 
@@ -113,18 +113,17 @@ class FrameDetector:
         device: torch device.
         score_threshold: detections below it are dropped.
         camera: camera to fuse; None takes 'image_2' when the frame has it, else its first camera.
-        deterministic: run with one intra-op CPU thread. With several threads the detector's CPU kernels
-            (measured: 39 vs 42 boxes on the same frame with 2 threads, identical with 1) do not give the same
-            result twice, and replayed bags must equal a direct run. Costs latency on a multi-core CPU.
+
+    The same frame gives the same detections every time (spconv runs single-threaded on the CPU:
+    omnifuse.ops.spconv_compat), so a replayed bag equals a direct run.
     """
 
     def __init__(self, *, config: str | None = None, checkpoint: str | None = None, device: str = 'cpu',
-                 score_threshold: float = 0.1, camera: str | None = None, deterministic: bool = True) -> None:
+                 score_threshold: float = 0.1, camera: str | None = None) -> None:
         self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
         self.score_threshold = float(score_threshold)
         self.camera = camera
         self._by_camera: dict[str, Detector] = {}
-        self.deterministic = deterministic
 
     def _detector(self, camera: str) -> Detector:
         if camera not in self._by_camera:
@@ -134,15 +133,7 @@ class FrameDetector:
     def __call__(self, frame: SensorFrame) -> ObjectLabels:
         names = [self.camera] if self.camera else ['image_2', *frame.images]
         camera = next((n for n in names if n in frame.images), None)
-        import torch
-
-        threads = torch.get_num_threads()
-        if self.deterministic:
-            torch.set_num_threads(1)
-        try:
-            boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None)
-        finally:
-            torch.set_num_threads(threads)
+        boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None)
         keep = scores >= self.score_threshold
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         n = len(boxes)

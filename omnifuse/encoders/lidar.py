@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from omnifuse.ops.features import LidarFeatures, SparseLevel
-from omnifuse.ops.spconv_compat import import_spconv
+from omnifuse.ops.spconv_compat import cpu_sparse_threads, import_spconv
 from omnifuse.ops.timing import stage
 from omnifuse.ops.voxelize import Voxelization, scatter_mean, unique_voxels
 from omnifuse.registry import MODELS
@@ -134,14 +134,15 @@ class SecondLidarEncoder(nn.Module):
         if feats.shape[0] == 0:
             return self._empty_features(feats, B)
 
-        x = spconv.SparseConvTensor(feats, coords.int(), list(self.sparse_shape), B)
-        x = self.conv_input(x)
-        levels: dict[str, SparseLevel] = {}
-        for i, layer in enumerate(self.levels, start=1):
-            x = layer(x)
-            origin, spacing, shape = self.level_geometry[f'x_conv{i}']
-            levels[f'x_conv{i}'] = SparseLevel(x.features, x.indices.long(), origin, spacing, shape)
-        out = self.conv_out(x).dense()  # (B, C, D', H', W')
+        with cpu_sparse_threads(feats.device):
+            x = spconv.SparseConvTensor(feats, coords.int(), list(self.sparse_shape), B)
+            x = self.conv_input(x)
+            levels: dict[str, SparseLevel] = {}
+            for i, layer in enumerate(self.levels, start=1):
+                x = layer(x)
+                origin, spacing, shape = self.level_geometry[f'x_conv{i}']
+                levels[f'x_conv{i}'] = SparseLevel(x.features, x.indices.long(), origin, spacing, shape)
+            out = self.conv_out(x).dense()  # (B, C, D', H', W')
         bev = out.flatten(1, 2)  # (B, C·D', H', W')
         return LidarFeatures(bev=bev, point_range=self.point_range, levels=levels)
 
