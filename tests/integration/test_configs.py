@@ -84,6 +84,13 @@ def test_fast_kitti_config_infers_on_a_full_real_kitti_scan(kitti_root) -> None:
                           image_set_none=True, train=False)
 
 
+@pytest.mark.parametrize('variant', ['lidar_only', 'logonet', 'logonet_thermal'])
+def test_kitti_config_trains_a_step_and_infers_on_real_kitti(variant: str, kitti_root) -> None:
+    # The shared KITTI frames have no thermal image: the thermal variant runs with that modality missing.
+    _one_step_and_predict(Config.fromfile(REPO / f'configs/logonet/{variant}_1xb2-40e_kitti.py'), kitti_root,
+                          image_set_none=True)
+
+
 def test_waymo_config_trains_a_step_and_infers_on_real_waymo(shared_data) -> None:
     _one_step_and_predict(Config.fromfile(REPO / 'configs/logonet/logonet_1xb1-40e_waymo.py'),
                           shared_data / 'waymo' / 'kitti_format', image_set_none=False)
