@@ -1,12 +1,8 @@
-# lidar_only on real KITTI at the reference grid (voxel 0.05 x 0.05 x 0.1 m, range [0, -40, -3, 70.4, 40, 1]).
-# GPU-sized: on a CPU a frame takes about a second. Root: --cfg-options data_root=/path/to/kitti
-# (or `omnifuse train CONFIG --data-root DIR`).
-_base_ = ['./lidar_only_1xb2-40e_sim.py']
+# lidar_only on real KITTI at the reference grid (configs/_base_/models/kitti_grid.py).
+# Root: --cfg-options data_root=/path/to/kitti (or `omnifuse train CONFIG --data-root DIR`).
+_base_ = ['./lidar_only_1xb2-40e_sim.py', '../_base_/models/kitti_grid.py']
 data_root = 'data/kitti'
-model = dict(
-    lidar_encoder=dict(voxel_size=[0.05, 0.05, 0.1], max_voxels=[16000, 40000]),
-    bev_neck=dict(layer_nums=[5, 5], num_filters=[128, 256], out_channels=[128, 128]),
-    roi_head=dict(bev_channels=256))
+model = {{_base_.kitti_grid_model}}
 train_dataloader = dict(dataset=dict(data_root=data_root, use_thermal=False))
 val_dataloader = dict(dataset=dict(data_root=data_root, use_thermal=False))
 test_dataloader = val_dataloader
