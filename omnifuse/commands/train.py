@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     """Train; returns 0 on success."""
     import torch
 
+    from omnifuse.checkpoint import mmengine_safe_globals
     from omnifuse.detectors.checkpoint import load_weights, save_weights
 
     cfg = load_config(args.config, options=args.cfg_options, data_root=args.data_root, work_dir=args.work_dir,
@@ -201,19 +202,11 @@ def run(args: argparse.Namespace) -> int:
         load_weights(runner.model, args.load_from)  # weights-only, strict: a mismatch names the keys
     if not args.no_progress:
         runner.register_hook(make_progress_hook(), priority='VERY_LOW')
-    # --resume reads the full training state (optimizer, logs) of a checkpoint this command wrote into the
-    # work dir; torch's weights-only default cannot unpickle mmengine's message hub, so it is lifted for it.
-    previous = os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')
-    if args.resume:
-        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
-    try:
+    # --resume reads the full training state (optimizer, message hub) of a checkpoint this command wrote into
+    # the work dir, still with torch's weights-only loader: only the few mmengine/numpy classes it holds
+    # are allowed (omnifuse.checkpoint.mmengine_safe_globals), no other code.
+    with torch.serialization.safe_globals(mmengine_safe_globals()):
         runner.train()
-    finally:
-        if args.resume:
-            if previous is None:
-                os.environ.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
-            else:
-                os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = previous
     _check_ranks_agree(runner.model)
     if runner.rank == 0:
         out = save_weights(runner.model, Path(cfg.work_dir) / 'weights.pth',
