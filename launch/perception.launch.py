@@ -4,7 +4,8 @@
     ros2 launch omnifuse perception.launch.py lidar_topic:=/velodyne_points checkpoint:=/path/det.pth device:=cuda
 
 Arguments (all optional): params_file, checkpoint (a detector checkpoint; empty keeps the params
-file's detector), device, ros_distro, lidar_topic, camera_topic, camera_info_topic,
+file's detector, by default the shipped one), segmenter_checkpoint, occupancy_checkpoint (likewise),
+device, num_threads, ros_distro, lidar_topic, camera_topic, camera_info_topic,
 thermal_topic, thermal_info_topic, objects_topic, markers_topic, occupancy_topic,
 segmentation_topic, diagnostics_topic, namespace, autostart.
 
@@ -56,9 +57,13 @@ def _node(context, *args, **kwargs):
         overrides['device'] = arg('device')
     if arg('ros_distro'):
         overrides['ros_distro'] = arg('ros_distro')
-    if arg('checkpoint'):
-        overrides['models.detector.kind'] = 'checkpoint'
-        overrides['models.detector.checkpoint'] = arg('checkpoint')
+    if arg('num_threads'):
+        overrides['num_threads'] = int(arg('num_threads'))
+    for role, name in (('detector', 'checkpoint'), ('segmenter', 'segmenter_checkpoint'),
+                       ('occupancy', 'occupancy_checkpoint')):
+        if arg(name):
+            overrides[f'models.{role}.kind'] = 'checkpoint'
+            overrides[f'models.{role}.checkpoint'] = arg(name)
     remappings = [(default, arg(name)) for name, (default, _) in TOPICS.items() if arg(name) != default]
     node = LifecycleNode(
         package='omnifuse', executable='perception_node', name='perception_node',
@@ -83,7 +88,17 @@ def generate_launch_description():
         DeclareLaunchArgument('params_file', default_value=DEFAULT_PARAMS,
                               description='node parameters (/**: ros__parameters: YAML)'),
         DeclareLaunchArgument('checkpoint', default_value='',
-                              description='detector checkpoint (.pth); empty keeps the params file detector'),
+                              description='detector checkpoint (.pth); empty keeps the params file detector '
+                              '(by default the shipped fast_lidar-cam_sim.pth)'),
+        DeclareLaunchArgument('segmenter_checkpoint', default_value='',
+                              description='CMX segmentation checkpoint (.pth); empty keeps the params file '
+                              'segmenter (by default the shipped cmx_rgbt_sim.pth)'),
+        DeclareLaunchArgument('occupancy_checkpoint', default_value='',
+                              description='near-field occupancy checkpoint (.pth); empty keeps the params file '
+                              'model (by default the shipped nearfield_fused_sim.pth)'),
+        DeclareLaunchArgument('num_threads', default_value='',
+                              description='torch CPU threads of the models (0 = torch default); empty keeps '
+                              'the params file value (1)'),
         DeclareLaunchArgument('device', default_value='', description='torch device (cpu, cuda, cuda:1); '
                               'empty keeps the params file value'),
         DeclareLaunchArgument('ros_distro', default_value='',

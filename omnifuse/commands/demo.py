@@ -108,17 +108,27 @@ def run(args: argparse.Namespace) -> int:
                '--pred', str(out / 'occupancy_pred'), '--json', str(out / 'occupancy_eval.json')])
         pictures.extend(sorted((out / 'occupancy_png').glob('*.png')))
 
+    replayed: Path | None = None
     if _available('replay'):
+        import shutil
+
         bag = out / 'sim_bag'
         replayed = out / 'replayed_bag'
-        _step('record the simulated sensors as a ROS 2 bag (MCAP)',
+        if (bag / 'metadata.yaml').is_file():  # `sim --format bag` only creates new bags: a rerun starts afresh
+            shutil.rmtree(bag)
+        _step('record the simulated sensors as a ROS 2 bag (MCAP; cameras named "front" as on the robot)',
               ['sim', '--out', str(bag), '--frames', '5', '--seed', str(args.seed), '--format', 'bag',
                '--azimuth-step', '0.18'])
-        _step('replay it through perception without ROS', ['replay', str(bag), str(replayed), '--force'])
+        _step('replay it through perception without ROS (shipped detector, RGB-thermal segmenter, occupancy; '
+              'configs/ros/perception.yaml)', ['replay', str(bag), str(replayed), '--force'])
 
     print('\nDemo finished. Pictures:')
     for png in pictures:
         state = 'ok' if png.exists() else 'MISSING'
         print(f'  {png}  [{state}]')
+    if replayed is not None:
+        from omnifuse.commands.replay import foxglove_hint
+
+        print(f'\nReplayed ROS 2 bag: {replayed}\n' + foxglove_hint(replayed))
     missing = [p for p in pictures if not p.exists()]
     return 1 if missing or not pictures else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'foxglove_hint']
 
 PATH = ('replay',)
 HELP = 'replay a ROS 2 bag (MCAP or sqlite3, Humble or Jazzy) through perception into a new bag'
@@ -33,6 +33,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-progress', action='store_true', help='do not show the progress bar')
 
 
+def foxglove_hint(out_bag: str | Path) -> str:
+    """How to look at a replayed bag in Foxglove (multi-line)."""
+    out = Path(out_bag)
+    files = sorted(out.glob('*.mcap')) or sorted(out.glob('*.db3'))
+    target = files[0] if files else out
+    return (f'open it in Foxglove: File > Open local file... > {target}\n'
+            '  3D panel: /sensors/lidar/points, /perception/markers (boxes + labels), /perception/occupancy '
+            '(near-field grid), frame "lidar"\n'
+            '  Image panel: /sensors/camera/front/image_raw; a second one with /perception/segmentation '
+            '(mono8 class ids; set its colour mode to a colour map)\n'
+            '  Diagnostics panel: /diagnostics (missing sensors, bad input, model timings)')
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay and print the summary."""
     from omnifuse.ros_nodes.params import load_params
@@ -45,7 +58,5 @@ def run(args: argparse.Namespace) -> int:
     summary = replay_bag(args.in_bag, args.out_bag, params=params, storage=args.storage, distro=args.distro,
                          progress=not args.no_progress, force=args.force)
     print(summary.format())
-    out = Path(args.out_bag)
-    print(f'wrote {out}; open it in Foxglove (File > Open local file: {out}/*.{"mcap" if args.storage == "mcap" else "db3"}) '
-          f'and add a 3D panel with /sensors/lidar/points and /perception/markers')
+    print(f'wrote {args.out_bag}; ' + foxglove_hint(args.out_bag))
     return 0

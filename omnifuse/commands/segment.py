@@ -16,19 +16,15 @@ HELP = 'semantic segmentation of an RGB + thermal/depth pair, or of every camera
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / 'configs' / 'cmx' / 'rgbt_cmx.py'
-CHECKPOINTS = Path(__file__).resolve().parents[1] / 'checkpoints'
-# The weights shipped for each config of configs/cmx (trained on the simulator, docs/results_cmx.md).
-SHIPPED = {'rgbt_cmx': 'cmx_rgbt_sim.pth', 'rgb_only': 'cmx_rgb_sim.pth', 'rgbd_cmx': 'cmx_rgbd_sim.pth'}
 
 
-def default_checkpoint(config: str | Path) -> Path | None:
-    """The shipped weights of a configs/cmx config (None for other configs or when not shipped)."""
-    config = Path(config).resolve()
-    name = SHIPPED.get(config.stem)
-    if name is None or config != (REPO / 'configs' / 'cmx' / f'{config.stem}.py').resolve():
-        return None
-    path = CHECKPOINTS / name
-    return path if path.is_file() else None
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # SHIPPED / default_checkpoint live in omnifuse.apis.segmentation (imported lazily: --help stays instant).
+    if name in ('SHIPPED', 'default_checkpoint'):
+        from omnifuse.apis import segmentation
+
+        return getattr(segmentation, name)
+    raise AttributeError(name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'model config (default: {DEFAULT_CONFIG.relative_to(REPO)})')
     parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
                         'default: the shipped omnifuse/checkpoints/ weights of a configs/cmx config (e.g. '
-                        f'{SHIPPED["rgbt_cmx"]} for the default config); "none" = random weights (testing only)')
+                        'cmx_rgbt_sim.pth for the default config); "none" = random weights (testing only)')
     parser.add_argument('--device', default=None, help='torch device (default: cuda when available, else cpu)')
     parser.add_argument('--alpha', type=float, default=0.5, help='opacity of the class colours in --png '
                         '(default: 0.5)')
@@ -140,18 +136,11 @@ def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-unty
     return rgb, depth_raw.astype(np.float32) / 256.0
 
 
-def _resize_labels(labels, shape):  # type: ignore[no-untyped-def]
-    import cv2
-
-    if labels.shape == tuple(shape):
-        return labels
-    return cv2.resize(labels.astype('uint8'), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-
-
 def _predict_scaled(model, rgb, x, scale):  # type: ignore[no-untyped-def]
     """Predict at the config's image scale (as trained), labels back at the input size."""
     import cv2
 
+    from omnifuse.apis.segmentation import resize_labels
     from omnifuse.segmentation.rgbx import predict_labels
 
     h0, w0 = rgb.shape[:2]
@@ -161,7 +150,7 @@ def _predict_scaled(model, rgb, x, scale):  # type: ignore[no-untyped-def]
         if x is not None:
             sparse = model.modality == 'depth'  # sparse depth: never blend returns with holes
             x = cv2.resize(x.astype('float32'), size, interpolation=cv2.INTER_NEAREST if sparse else cv2.INTER_AREA)
-    return _resize_labels(predict_labels(model, rgb, x), (h0, w0))
+    return resize_labels(predict_labels(model, rgb, x), (h0, w0))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,9 +159,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from omnifuse.apis.segmentation import FrameSegmenter, default_checkpoint, resize_labels
     from omnifuse.errors import OmnifuseError
     from omnifuse.segmentation.inference import build_segmentor
-    from omnifuse.segmentation.rgbx import predict_labels
 
     if bool(args.rgb) == bool(args.kitti_root):
         raise OmnifuseError('give either --rgb (one pair) or --kitti-root (a folder), not both or neither')
@@ -210,25 +199,24 @@ def run(args: argparse.Namespace) -> int:
         print(f'{rgb.shape[1]}x{rgb.shape[0]}, X {"given" if x is not None else "missing"}: {top}')
         return 0
 
-    from omnifuse.datasets.rgbx_seg import RGBXSegDataset
+    from omnifuse.datasets.kitti import KittiReader
 
-    dataset = RGBXSegDataset(args.kitti_root, modality=model.modality, class_names=names,
-                             image_set=args.image_set, label_dir=None, scale=scale,
-                             max_depth=float(cfg.get('max_depth', 80.0)),
-                             plane_depth=float(cfg.get('plane_depth', 15.0)))
+    # Each frame goes through FrameSegmenter: the same preprocessing (thermal warp with LiDAR depth, scaling)
+    # as training and as the ROS core (omnifuse.datasets.rgbx_seg.rgbx_frame_inputs).
+    reader = KittiReader(args.kitti_root, 'training', image_set=args.image_set)
+    segmenter = FrameSegmenter.from_model(model, cfg, camera='image_2', thermal='thermal')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     missing_x = 0
-    for i in tqdm(range(len(dataset)), desc='segment', unit='frame'):
-        item = dataset.load(i)
-        missing_x += model.modality != 'rgb' and not item['x_valid']
-        x = item['x'][0] if item['x_valid'] else None
-        labels = predict_labels(model, item['rgb'], x)
-        labels = _resize_labels(labels, item['orig_shape'])
-        _write_png(out / f'{item["frame_id"]}.png', labels.astype(np.uint8), rgb=False)
+    for frame_id in tqdm(reader.frame_ids, desc='segment', unit='frame'):
+        inputs = segmenter.inputs(reader.read(frame_id))
+        missing_x += model.modality != 'rgb' and inputs.x is None
+        labels = segmenter.predict(inputs)
+        _write_png(out / f'{frame_id}.png', labels, rgb=False)
         if args.png_dir:
-            over = draw_overlay(item['rgb'], _resize_labels(labels, item['rgb'].shape[:2]), names, alpha=args.alpha)
-            x_vis = np.repeat((255 * item['x'][0]).clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
-            _write_png(Path(args.png_dir) / f'{item["frame_id"]}.png', np.concatenate([over, x_vis], 0), rgb=True)
-    print(f'wrote {len(dataset)} label PNGs to {out}' + (f' ({missing_x} without X)' if missing_x else ''))
+            over = draw_overlay(inputs.rgb, resize_labels(labels, inputs.rgb.shape[:2]), names, alpha=args.alpha)
+            x = inputs.x if inputs.x is not None else np.zeros(inputs.rgb.shape[:2], np.float32)
+            x_vis = np.repeat((255 * x).clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
+            _write_png(Path(args.png_dir) / f'{frame_id}.png', np.concatenate([over, x_vis], 0), rgb=True)
+    print(f'wrote {len(reader.frame_ids)} label PNGs to {out}' + (f' ({missing_x} without X)' if missing_x else ''))
     return 0

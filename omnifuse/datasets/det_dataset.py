@@ -61,10 +61,12 @@ def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal
     for field, use, modality in (('images', use_camera, 'camera'), ('thermal', use_thermal, 'thermal')):
         if not use or calib is None:
             continue
+        # Colour and thermal cameras may share a name (the ROS contract calls both 'front'): look each
+        # image up in its own store.
+        store = calib.cameras if modality == 'camera' else calib.thermal
         for name, img in getattr(frame, field).items():
-            try:
-                cam = calib.camera(name)
-            except Exception:  # an image without calibration cannot be fused
+            cam = store.get(name)
+            if cam is None:  # an image without calibration cannot be fused
                 continue
             res[field][name] = img
             res['cams'][name] = {'lidar2img': cam.lidar2img.copy(), 'P': cam.P.copy(),

@@ -26,7 +26,7 @@ from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import SensorFrame
 
-__all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image']
+__all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_frame_inputs']
 
 X_MODALITIES = ('thermal', 'depth', 'rgb')
 
@@ -89,6 +89,44 @@ def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, c
     warped = warp_thermal_to_camera(thermal, frame.calib.thermal[thermal_name], camera, (h, w),
                                     depth=depth, plane_depth=plane_depth)
     return warped[None].astype(np.float32), True
+
+
+def rgbx_frame_inputs(frame: SensorFrame, modality: str, *, camera_name: str = 'image_2',
+                      thermal_name: str = 'thermal', scale: float = 1.0, max_depth: float = 80.0,
+                      plane_depth: float = 15.0, thermal_registration: str = 'lidar'
+                      ) -> tuple[np.ndarray, np.ndarray, bool, tuple[int, int]]:
+    """The model inputs of one frame: its colour image resized by `scale` and the X image registered to it.
+
+    The one preprocessing of RGB-X segmentation, shared by training (`RGBXSegDataset`), `omnifuse segment`
+    and the frame-level API (omnifuse.apis.segmentation): resize (INTER_AREA), thermal normalisation and
+    warp with LiDAR depth, or depth rendering (`build_x_image`).
+
+    Args:
+        frame: a SensorFrame with `images[camera_name]` and calib (points / thermal as available).
+        modality: 'thermal', 'depth' or 'rgb'.
+        camera_name: the colour camera segmented; thermal_name: the thermal camera (thermal modality).
+        scale, max_depth, plane_depth, thermal_registration: see `build_x_image`.
+
+    Returns:
+        (rgb, x, valid, (H0, W0)): rgb (H, W, 3) uint8 after scaling, x (1, H, W) float32 in [0, 1]
+        (zeros when not valid), valid False when the X stream is missing, (H0, W0) the size before scaling.
+
+    Raises:
+        FormatError: the frame has no image `camera_name`.
+    """
+    import cv2
+
+    if camera_name not in frame.images:
+        raise FormatError(f'frame {frame.frame_id}: no {camera_name!r} image (has: {sorted(frame.images)})')
+    rgb = frame.images[camera_name]
+    h0, w0 = rgb.shape[:2]
+    h, w = int(round(h0 * scale)), int(round(w0 * scale))
+    if (h, w) != (h0, w0):
+        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    x, valid = build_x_image(frame, modality, (h, w), camera_name=camera_name, thermal_name=thermal_name,
+                             scale=scale, max_depth=max_depth, plane_depth=plane_depth,
+                             thermal_registration=thermal_registration)
+    return rgb, x, valid, (h0, w0)
 
 
 @DATASETS.register_module()
@@ -154,13 +192,10 @@ class RGBXSegDataset:
         frame = self.reader.read(frame_id)
         if 'image_2' not in frame.images:
             raise FormatError(f'frame {frame_id}: no image_2 image in {self.reader.data_dir}')
-        rgb = frame.images['image_2']
-        h0, w0 = rgb.shape[:2]
-        h, w = int(round(h0 * self.scale)), int(round(w0 * self.scale))
-        if (h, w) != (h0, w0):
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        x, valid = build_x_image(frame, self.modality, (h, w), scale=self.scale, max_depth=self.max_depth,
-                                 plane_depth=self.plane_depth, thermal_registration=self.thermal_registration)
+        rgb, x, valid, (h0, w0) = rgbx_frame_inputs(
+            frame, self.modality, scale=self.scale, max_depth=self.max_depth, plane_depth=self.plane_depth,
+            thermal_registration=self.thermal_registration)
+        h, w = rgb.shape[:2]
         label = None
         if self.label_dir is not None:
             from omnifuse.evaluation.segmentation import read_label_png

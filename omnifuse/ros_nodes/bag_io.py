@@ -8,6 +8,12 @@
     /sensors/ultrasonic/<name>              sensor_msgs/Range (one topic per sensor)
     /tf_static                              tf2_msgs/TFMessage: lidar -> every sensor frame
 
+Sensor names: a KITTI / simulator frame calls its colour camera 'image_2' and its thermal camera
+'thermal'; the ROS contract calls both 'front'. By default the writer renames them (`ROS_SENSOR_NAMES`),
+so `omnifuse sim --format bag` writes /sensors/camera/front/... and /sensors/thermal/front/..., the
+names the perception params (configs/ros/perception.yaml) look for. Pass `sensor_names={}` to keep
+the frame's own names.
+
 Stamps: `frame.stamps_ns['camera/<name>']` (or `[<name>]`) etc. when given, else the frame's
 LiDAR stamp; frames without any stamp are placed at 10 Hz. Float thermal images are stored as
 mono16 with a scale recorded in the bag's custom_data (`omnifuse.thermal_scale.<name>`): 0.01
@@ -25,6 +31,7 @@ Distribution detection (`detect_distro`), first rule that answers wins:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -37,12 +44,15 @@ from omnifuse.ros_nodes.codec import RosCodec, StaticTransform
 from omnifuse.ros_nodes.frames import AssembledFrame, FrameAssembler, TopicRoles
 from omnifuse.ros_nodes.msgdefs import DISTROS, check_distro, typestore_for
 from omnifuse.ros_nodes.params import DEFAULT_PARAMS
-from omnifuse.structures import SensorFrame, UltrasonicSensor
+from omnifuse.structures import Calibration, SensorFrame, UltrasonicSensor
 
 __all__ = ['write_frames_to_bag', 'read_bag_frames', 'open_reader', 'detect_distro', 'sensor_frame_ids',
-           'calibration_transforms', 'storage_plugin', 'tf_static_qos', 'writer_version', 'thermal_scales']
+           'calibration_transforms', 'storage_plugin', 'tf_static_qos', 'writer_version', 'thermal_scales',
+           'ROS_SENSOR_NAMES', 'rename_sensors']
 
 PERIOD_NS = 100_000_000  # 10 Hz
+# KITTI / simulator sensor names -> ROS contract names, per kind ('camera', 'thermal').
+ROS_SENSOR_NAMES: dict[str, dict[str, str]] = {'camera': {'image_2': 'front'}, 'thermal': {'thermal': 'front'}}
 
 
 def storage_plugin(storage: str) -> Any:
@@ -95,6 +105,36 @@ def calibration_transforms(frame: SensorFrame, stamp_ns: int, lidar_frame: str =
     return out
 
 
+def rename_sensors(frame: SensorFrame, names: Mapping[str, Mapping[str, str]]) -> SensorFrame:
+    """A shallow copy of `frame` whose cameras / thermal cameras are renamed ({'camera': {old: new}, ...}):
+    images, calibration and stream stamps ('<old>' and 'camera/<old>' keys become 'camera/<new>')."""
+    cams, ths = dict(names.get('camera', {}) or {}), dict(names.get('thermal', {}) or {})
+    if not any(n in frame.images or (frame.calib is not None and n in frame.calib.cameras) for n in cams) and \
+            not any(n in frame.thermal or (frame.calib is not None and n in frame.calib.thermal) for n in ths):
+        return frame
+    for kind, mapping, store in (('camera', cams, frame.images), ('thermal', ths, frame.thermal)):
+        targets = [mapping.get(n, n) for n in store]
+        if len(set(targets)) != len(targets):
+            raise OmnifuseError(f'frame {frame.frame_id}: renaming the {kind} images {sorted(store)} with '
+                                f'{mapping} gives two with the same name')
+    stamps = dict(frame.stamps_ns)
+    for kind, mapping in (('camera', cams), ('thermal', ths)):
+        for old, new in mapping.items():
+            value = stamps.pop(f'{kind}/{old}', None)
+            if value is None and old in stamps and old not in ('lidar', 'ultrasonic'):
+                value = stamps.pop(old)
+            if value is not None:
+                stamps[f'{kind}/{new}'] = value
+    calib = frame.calib
+    if calib is not None:
+        calib = Calibration(cameras={cams.get(n, n): c for n, c in calib.cameras.items()},
+                            thermal={ths.get(n, n): c for n, c in calib.thermal.items()},
+                            ultrasonic=dict(calib.ultrasonic), kitti=dict(calib.kitti))
+    return dataclasses.replace(frame, images={cams.get(n, n): v for n, v in frame.images.items()},
+                               thermal={ths.get(n, n): v for n, v in frame.thermal.items()}, calib=calib,
+                               stamps_ns=stamps)
+
+
 def _stream_stamp(frame: SensorFrame, kind: str, name: str, default: int) -> int:
     for key in (f'{kind}/{name}', name):
         if key in frame.stamps_ns:
@@ -110,7 +150,8 @@ def _thermal_scale(img: np.ndarray) -> float:
 
 def write_frames_to_bag(frames: Iterable[SensorFrame], path: str | Path, *, distro: str = 'humble',
                         storage: str = 'mcap', params: Mapping[str, Any] | None = None,
-                        compressed: bool = False) -> dict[str, int]:
+                        compressed: bool = False,
+                        sensor_names: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, int]:
     """Write SensorFrames as the ROS 2 input topics of the contract (see the module docstring).
 
     Args:
@@ -120,6 +161,8 @@ def write_frames_to_bag(frames: Iterable[SensorFrame], path: str | Path, *, dist
         storage: 'mcap' or 'sqlite3'.
         params: node params whose `inputs` topic names and `lidar_frame` are used (defaults otherwise).
         compressed: write camera images as CompressedImage (png) on .../image_raw/compressed.
+        sensor_names: renaming of the frames' sensors, {'camera': {old: new}, 'thermal': {old: new}};
+            None = `ROS_SENSOR_NAMES` (KITTI / simulator names -> 'front'), {} = keep the names.
 
     Returns:
         messages written per topic.
@@ -152,7 +195,9 @@ def write_frames_to_bag(frames: Iterable[SensorFrame], path: str | Path, *, dist
     try:
         t0: int | None = None
         tf_written = False
+        renames = ROS_SENSOR_NAMES if sensor_names is None else sensor_names
         for i, frame in enumerate(frames):
+            frame = rename_sensors(frame, renames)
             stamp = int(frame.stamps_ns.get('lidar', frame.stamp_ns) or 0)
             if stamp == 0:
                 stamp = (t0 if t0 is not None else 1_000_000_000) + i * PERIOD_NS

@@ -10,7 +10,14 @@ then not produced):
 
 `PerceptionCore.from_params(params)` builds them from the `models` section of the node params:
 `kind: checkpoint` loads a learned model through `build_checkpoint_model` (the one place where the
-real builders are plugged in), `kind: cluster` the geometric `ClusterDetector`, `kind: none` nothing.
+real builders are plugged in; checkpoint "" = the shipped weights of the role), `kind: cluster` the
+geometric `ClusterDetector`, `kind: none` nothing.
+
+Cameras are named as on the ROS contract ('front'). A model that fuses a camera says which one in its
+`camera` attribute (and `thermal` for a thermal camera); when the frame lacks it, or its calibration,
+the core adds a note to `PerceptionOutputs.notes` (published in /diagnostics as a warning) and the
+model runs without it (detector: LiDAR only; segmenter: no output without its colour camera, RGB only
+without its thermal camera; occupancy: ultrasonic only). No model silently takes another camera.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from omnifuse.ros_nodes.codec import OccupancyGridSpec
 from omnifuse.structures import ObjectLabels, SensorFrame
 
 __all__ = ['Detector', 'Segmenter', 'OccupancyModel', 'PerceptionOutputs', 'PerceptionCore',
-           'build_checkpoint_model']
+           'build_checkpoint_model', 'input_notes']
 
 
 class Detector(Protocol):
@@ -60,6 +67,7 @@ class PerceptionOutputs:
         segmentation: (H, W) uint8 class ids.
         occupancy: (H, W) uint8 grid.
         timings_ms: wall time of each model that ran ('detector', 'segmenter', 'occupancy').
+        notes: inputs a model wanted but the frame lacked ("segmenter: thermal camera 'front' missing, ...").
     """
 
     stamp_ns: int
@@ -67,6 +75,7 @@ class PerceptionOutputs:
     segmentation: np.ndarray | None = None
     occupancy: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def model_ms(self) -> float:
@@ -79,28 +88,49 @@ _SHIPPED = {'occupancy': 'nearfield_fused_sim.pth', 'segmenter': 'cmx_rgbt_sim.p
             'detector': 'fast_lidar-cam_sim.pth'}
 
 
-def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
+def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
+                     **_: Any) -> Callable:
     from omnifuse.apis.detection import FrameDetector
 
-    return FrameDetector(config=config or None, checkpoint=checkpoint, device=device, score_threshold=0.0)
+    return FrameDetector(config=config or None, checkpoint=checkpoint, device=device, score_threshold=0.0,
+                         camera=camera or None)
 
 
-def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
+def _segmentation_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
+                        thermal: str = 'front', **_: Any) -> Callable:
+    from omnifuse.apis.segmentation import FrameSegmenter
+
+    return FrameSegmenter(config=config or None, checkpoint=checkpoint, device=device, camera=camera or 'front',
+                          thermal=thermal or 'front')
+
+
+def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
+                     **_: Any) -> Callable:
     from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
 
-    return NearFieldOccupancyPredictor(config=config or None, checkpoint=checkpoint, device=device)
+    return NearFieldOccupancyPredictor(config=config or None, checkpoint=checkpoint, device=device,
+                                       camera=camera or None)
 
 
-def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu') -> Callable:
+def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu',
+                           camera: str = 'front', thermal: str = 'front') -> Callable:
     """Build the learned model of `role` ('detector', 'segmenter', 'occupancy') from a checkpoint.
 
-    ======================================================================================
-    LEAD: this is the single place where the real model builders are plugged in. Map each
-    role to a function (checkpoint, config, device) -> callable with the protocol of the
-    module docstring, e.g. {'detector': omnifuse.detectors.<api>.load_for_inference}.
-    ======================================================================================
+    Args:
+        role: the model's role.
+        checkpoint: weights file; '' = the role's shipped weights in omnifuse/checkpoints/.
+        config: its config ('' = the config the shipped weights were trained with, or the one stored in
+            the checkpoint).
+        device: torch device.
+        camera: the colour camera the model fuses (ROS contract name).
+        thermal: the thermal camera (segmenter).
+
+    Raises:
+        FileNotFoundError: no such checkpoint.
+        OmnifuseError: no builder for `role`, or the checkpoint does not fit the model.
     """
-    builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model, 'detector': _detection_model}
+    builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model, 'detector': _detection_model,
+                                                    'segmenter': _segmentation_model}
     if not checkpoint:  # the shipped model of the role
         from omnifuse.checkpoint import CHECKPOINT_DIR
 
@@ -109,10 +139,36 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
     if not path.is_file():
         raise FileNotFoundError(2, 'checkpoint not found', str(path))
     if role not in builders:
-        raise OmnifuseError(f'models.{role}: no builder for {role} checkpoints is wired in yet '
-                            f'(omnifuse/ros_nodes/core.py: build_checkpoint_model); set models.{role}.kind '
-                            f'to {"cluster" if role == "detector" else "none"} meanwhile')
-    return builders[role](checkpoint=str(path), config=config, device=device)
+        raise OmnifuseError(f'models.{role}: no builder for {role} checkpoints (omnifuse/ros_nodes/core.py: '
+                            f'build_checkpoint_model); expected one of {sorted(builders)}')
+    return builders[role](checkpoint=str(path), config=config, device=device, camera=camera, thermal=thermal)
+
+
+# What a model does without the camera it wants (the note in /diagnostics).
+_WITHOUT_CAMERA = {'detector': 'detections from the LiDAR alone', 'segmenter': 'no segmentation',
+                   'occupancy': 'occupancy from the ultrasonic sensors alone'}
+
+
+def input_notes(role: str, model: object, frame: SensorFrame) -> list[str]:
+    """Notes on the cameras `model` fuses (its `camera` / `thermal` attributes) that `frame` lacks."""
+    notes = []
+    calib = frame.calib
+    camera = getattr(model, 'camera', None)
+    if camera:
+        if camera not in frame.images:
+            have = f' (the frame has {", ".join(sorted(frame.images))})' if frame.images else ''
+            notes.append(f'{role}: camera {camera!r} missing{have}: {_WITHOUT_CAMERA.get(role, "not used")}')
+        elif calib is None or camera not in calib.cameras:
+            notes.append(f'{role}: camera {camera!r} has no calibration yet (camera_info + /tf_static): '
+                         f'{_WITHOUT_CAMERA.get(role, "not used")}')
+    thermal = getattr(model, 'thermal', None)
+    if thermal and camera in frame.images:
+        if thermal not in frame.thermal:
+            notes.append(f'{role}: thermal camera {thermal!r} missing: ran on the colour image alone')
+        elif calib is None or thermal not in calib.thermal or camera not in calib.cameras:
+            notes.append(f'{role}: thermal camera {thermal!r} has no calibration yet (camera_info + /tf_static): '
+                         'ran on the colour image alone')
+    return notes
 
 
 class PerceptionCore:
@@ -123,17 +179,23 @@ class PerceptionCore:
         grid: geometry of the occupancy grid.
         segmentation_camera: camera whose image plane the segmentation is in.
         score_threshold: detections below it are dropped.
+        num_threads: torch intra-op CPU threads while the models run (restored after); 1 (default) gives
+            the same outputs on every machine and keeps a busy CPU from stalling spinning worker threads
+            (measured on 2 cores with two trainings running: conv layers 30-100x slower with 2 threads);
+            0 or None = leave torch's setting (more throughput on an idle many-core CPU).
     """
 
     def __init__(self, *, detector: Detector | None = None, segmenter: Segmenter | None = None,
                  occupancy: OccupancyModel | None = None, grid: OccupancyGridSpec | None = None,
-                 segmentation_camera: str = 'front', score_threshold: float = 0.0) -> None:
+                 segmentation_camera: str = 'front', score_threshold: float = 0.0,
+                 num_threads: int | None = 1) -> None:
         self.detector = detector
         self.segmenter = segmenter
         self.occupancy = occupancy
         self.grid = grid if grid is not None else OccupancyGridSpec()
         self.segmentation_camera = segmentation_camera
         self.score_threshold = float(score_threshold)
+        self.num_threads = int(num_threads or 0)
 
     @property
     def produces(self) -> tuple[str, ...]:
@@ -143,7 +205,23 @@ class PerceptionCore:
 
     def __call__(self, frame: SensorFrame) -> PerceptionOutputs:
         """Run every model on `frame`; exceptions of a model propagate to the caller."""
+        if not self.num_threads:
+            return self._run(frame)
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        try:
+            return self._run(frame)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, frame: SensorFrame) -> PerceptionOutputs:
         out = PerceptionOutputs(frame.stamp_ns)
+        for role, model in (('detector', self.detector), ('segmenter', self.segmenter),
+                            ('occupancy', self.occupancy)):
+            if model is not None:
+                out.notes.extend(input_notes(role, model, frame))
         if self.detector is not None:
             t0 = time.perf_counter()
             objects = self.detector(frame)
@@ -165,7 +243,7 @@ class PerceptionCore:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PerceptionCore:
-        """Build from the node params (`models`, `device`, `occupancy_grid`); see the module docstring."""
+        """Build from the node params (`models`, `device`, `num_threads`, `occupancy_grid`); see the module docstring."""
         models = params.get('models', {}) or {}
         device = str(params.get('device', 'cpu') or 'cpu')
         built: dict[str, Any] = {}
@@ -175,8 +253,10 @@ class PerceptionCore:
             if kind == 'none':
                 built[role] = None
             elif kind == 'checkpoint':
-                built[role] = build_checkpoint_model(role, checkpoint=str(spec.get('checkpoint', '')),
-                                                     config=str(spec.get('config', '')), device=device)
+                built[role] = build_checkpoint_model(role, checkpoint=str(spec.get('checkpoint', '') or ''),
+                                                     config=str(spec.get('config', '') or ''), device=device,
+                                                     camera=str(spec.get('camera', 'front') or 'front'),
+                                                     thermal=str(spec.get('thermal', 'front') or 'front'))
             elif kind == 'cluster' and role == 'detector':
                 built[role] = ClusterDetector(**(models.get('cluster', {}) or {}))
             else:
@@ -187,4 +267,5 @@ class PerceptionCore:
                    grid=OccupancyGridSpec(float(grid.get('resolution', 0.1)), float(grid.get('origin_x', -5.0)),
                                           float(grid.get('origin_y', -5.0))),
                    segmentation_camera=str((models.get('segmenter', {}) or {}).get('camera', 'front')),
-                   score_threshold=float((models.get('detector', {}) or {}).get('score_threshold', 0.0)))
+                   score_threshold=float((models.get('detector', {}) or {}).get('score_threshold', 0.0)),
+                   num_threads=int(params.get('num_threads', 1) or 0))

@@ -20,6 +20,7 @@ _SYNC = {'offset_ms': 0.0, 'window_ms': 50.0, 'timeout_ms': 100.0}
 DEFAULT_PARAMS: dict[str, Any] = {
     'ros_distro': '',
     'device': 'cpu',
+    'num_threads': 1,
     'lidar_frame': 'lidar',
     'calibration_file': '',
     'inputs': {'lidar': '/sensors/lidar/points', 'camera_prefix': '/sensors/camera',
@@ -30,13 +31,15 @@ DEFAULT_PARAMS: dict[str, Any] = {
                 'diagnostics': '/diagnostics'},
     'sync': {'default': dict(_SYNC), 'camera': dict(_SYNC), 'thermal': dict(_SYNC),
              'ultrasonic': dict(_SYNC), 'overrides': {}, 'max_buffer': 32, 'max_pending': 8},
+    # The shipped learned models, as in configs/ros/perception.yaml (checkpoint '' = shipped weights).
     'models': {
-        'detector': {'kind': 'cluster', 'checkpoint': '', 'config': '', 'score_threshold': 0.0},
-        'segmenter': {'kind': 'none', 'checkpoint': '', 'config': '', 'camera': 'front'},
-        'occupancy': {'kind': 'none', 'checkpoint': '', 'config': ''},
+        'detector': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front',
+                     'score_threshold': 0.3},
+        'segmenter': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front', 'thermal': 'front'},
+        'occupancy': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front'},
         'cluster': {},
     },
-    'occupancy_grid': {'resolution': 0.1, 'origin_x': -5.0, 'origin_y': -5.0},
+    'occupancy_grid': {'resolution': 0.1, 'origin_x': -10.0, 'origin_y': -10.0},
 }
 
 

@@ -6,7 +6,8 @@ logged at the LiDAR message's log time:
 
     /perception/objects       vision_msgs/Detection3DArray   (empty when nothing is found)
     /perception/markers       visualization_msgs/MarkerArray (boxes + labels, for Foxglove / RViz)
-    /perception/segmentation  sensor_msgs/Image mono8 class ids (when a segmenter is configured)
+    /perception/segmentation  sensor_msgs/Image mono8 class ids in the segmenter's camera image (when a
+                              segmenter is configured and the frame has that camera)
     /perception/occupancy     nav_msgs/OccupancyGrid          (when an occupancy model is configured)
     /diagnostics              diagnostic_msgs/DiagnosticArray (missing sensors, bad input, timings)
 
@@ -124,6 +125,9 @@ def frame_statuses(af: AssembledFrame, out: PerceptionOutputs, *, bad: list[BadM
     if af.lidar_error:
         level = 2
         problems.append('LiDAR message unusable')
+    if out.notes:  # a configured camera the frame lacks: the models ran without it
+        level = max(level, 1)
+        problems.extend(out.notes)
     if model_error:
         level = 2
         problems.append(f'model error: {model_error}')
@@ -223,15 +227,17 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
     from tqdm import tqdm
 
     params = params or DEFAULT_PARAMS
-    core = core if core is not None else PerceptionCore.from_params(params)
     out_path = Path(out_path)
     src = Path(in_path).resolve()
     if out_path.resolve() == src or out_path.resolve() in src.parents:
         raise OmnifuseError(f'{out_path}: the output bag must not be (or contain) the input bag {in_path}')
     plugin = storage_plugin(storage)
+    if out_path.exists() and not force:  # fail before loading the models
+        raise OmnifuseError(f'{out_path}: exists already (use --force to replace an existing bag)')
     reader = open_reader(in_path)
     summary = ReplaySummary()
     try:
+        core = core if core is not None else PerceptionCore.from_params(params)
         if distro:
             summary.distro, summary.distro_reason = check_distro(distro), 'chosen by the user'
         else:

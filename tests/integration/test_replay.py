@@ -1,5 +1,9 @@
 """Bags written by bag_io read back by rosbags and by the independent mcap + mcap_ros2 reader;
-`omnifuse replay` end to end on small generated bags, and the bad-input cases."""
+`omnifuse replay` end to end on small generated bags, and the bad-input cases.
+
+The plumbing here runs the geometric ClusterDetector (params CLUSTER) on synthetic box worlds, where its
+output is known; the shipped learned models (the default params) are replayed on simulator bags in
+test_replay_sim.py."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from omnifuse.cli import main as cli_main
 from omnifuse.ros_nodes import codec as C
 from omnifuse.ros_nodes.bag_io import read_bag_frames, write_frames_to_bag
 from omnifuse.ros_nodes.cluster import ClusterDetector
+from omnifuse.ros_nodes.params import load_params
 from omnifuse.ros_nodes.replay import replay_bag
 from omnifuse.ros_nodes.synthetic import synthetic_frames
 from omnifuse.structures import SensorFrame
@@ -23,6 +28,9 @@ from omnifuse.structures import SensorFrame
 LIDAR = '/sensors/lidar/points'
 CAM = '/sensors/camera/front/image_raw'
 CAM_INFO = '/sensors/camera/front/camera_info'
+# Only the geometric detector: the plumbing tests compare against it.
+CLUSTER = load_params(overrides={'models': {'detector': {'kind': 'cluster', 'score_threshold': 0.0},
+                                            'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}})
 
 
 @pytest.fixture(scope='module')
@@ -138,7 +146,7 @@ def test_float_thermal_round_trips_through_mono16(tmp_path: Path, frames: list[S
 @pytest.fixture(scope='module')
 def replayed(bags: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp('replay') / 'out'
-    summary = replay_bag(bags['humble_mcap'], out, progress=False)
+    summary = replay_bag(bags['humble_mcap'], out, params=CLUSTER, progress=False)
     return out, summary
 
 
@@ -180,7 +188,7 @@ def test_replay_copies_every_input_topic_and_adds_outputs(replayed, bags: dict[s
 
 
 def test_replay_jazzy_sqlite_bag_into_sqlite(bags: dict[str, Path], tmp_path: Path) -> None:
-    summary = replay_bag(bags['jazzy_sqlite3'], tmp_path / 'out', storage='sqlite3', progress=False)
+    summary = replay_bag(bags['jazzy_sqlite3'], tmp_path / 'out', params=CLUSTER, storage='sqlite3', progress=False)
     assert summary.distro == 'jazzy'
     assert list((tmp_path / 'out').glob('*.db3'))
     msgs = _read_all(tmp_path / 'out')
@@ -224,7 +232,7 @@ def test_replay_reports_and_skips_bad_input(tmp_path: Path) -> None:
             raw = codec.serialize(cloud)
         items.append((LIDAR, 'sensor_msgs/msg/PointCloud2', raw, t))
     _writer_bag(tmp_path / 'bad', 'jazzy', items)
-    summary = replay_bag(tmp_path / 'bad', tmp_path / 'out', progress=False)
+    summary = replay_bag(tmp_path / 'bad', tmp_path / 'out', params=CLUSTER, progress=False)
     assert summary.frames == 6  # never drops a LiDAR frame
     reasons = {(b.topic, b.stamp_ns): b.reason for b in summary.bad}
     assert summary.bad_count == 4
@@ -253,7 +261,7 @@ def test_replay_without_tf_static_writes_one(tmp_path: Path) -> None:
     _writer_bag(tmp_path / 'in', 'humble', [(LIDAR, 'sensor_msgs/msg/PointCloud2',
                                              codec.serialize(codec.pointcloud2(f.points, f.stamp_ns, 'velodyne')),
                                              f.stamp_ns)])
-    summary = replay_bag(tmp_path / 'in', tmp_path / 'out', progress=False, distro='humble')
+    summary = replay_bag(tmp_path / 'in', tmp_path / 'out', params=CLUSTER, progress=False, distro='humble')
     msgs = _read_all(tmp_path / 'out')
     tf = C.decode_tf(msgs['/tf_static'][0][1])
     assert summary.distro_reason == 'chosen by the user'
@@ -263,12 +271,17 @@ def test_replay_without_tf_static_writes_one(tmp_path: Path) -> None:
 
 def test_cli_replay_end_to_end_and_errors(bags: dict[str, Path], tmp_path: Path, capsys) -> None:
     out = tmp_path / 'cli_out'
-    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), '--no-progress']) == 0
+    params = tmp_path / 'cluster.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    models:\n      detector: {kind: cluster}\n'
+                      '      segmenter: {kind: none}\n      occupancy: {kind: none}\n')
+    light = ['--no-progress', '--params', str(params)]
+    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light]) == 0
     text = capsys.readouterr().out
     assert 'frames: 6' in text and 'jazzy definitions' in text and 'Foxglove' in text
-    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), '--no-progress']) == 2
+    assert 'outputs: /diagnostics 6, /perception/markers 6, /perception/objects 6\n' in text
+    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light]) == 2
     assert 'exists already' in capsys.readouterr().err
-    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), '--no-progress', '--force']) == 0
+    assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light, '--force']) == 0
     assert cli_main(['replay', str(tmp_path / 'nope'), str(tmp_path / 'o2')]) == 2
     assert cli_main(['replay', str(out), str(out), '--force', '--no-progress']) == 2  # never overwrite the input
     assert (out / 'metadata.yaml').is_file()

@@ -12,7 +12,8 @@ import pytest
 
 from omnifuse.errors import OmnifuseError
 from omnifuse.ros_nodes import codec as C
-from omnifuse.ros_nodes.cluster import ClusterDetector
+from omnifuse.ros_nodes.bag_io import calibration_transforms
+from omnifuse.ros_nodes.frames import FrameAssembler
 from omnifuse.ros_nodes.node import LATENCY_TOPIC, NodeLogic, choose_distro
 from omnifuse.ros_nodes.params import load_params
 from omnifuse.ros_nodes.synthetic import synthetic_frames
@@ -22,26 +23,35 @@ MS = 1_000_000
 
 @pytest.fixture(scope='module')
 def params(repo_root: Path) -> dict:
+    """The shipped params (the shipped detector, segmenter and occupancy models) with two ultrasonic sensors."""
     return load_params(repo_root / 'configs' / 'ros' / 'perception.yaml',
-                       overrides={'inputs': {'thermal': [''], 'ultrasonic': ['us00', 'us01']}})
+                       overrides={'inputs': {'ultrasonic': ['us00', 'us01']}})
 
 
-def _stream(codec: C.RosCodec, frames: list) -> list[tuple[str, str, bytes, int]]:
-    """(topic, type, raw, receive time) as a robot would deliver them: camera 5 ms after the LiDAR."""
-    items = []
-    cam = frames[0].calib.cameras['front']
+def _stream(codec: C.RosCodec, frames: list, *, camera: bool = True) -> list[tuple[str, str, bytes, int]]:
+    """(topic, type, raw, receive time) as a robot would deliver them: /tf_static first, the cameras 5 ms
+    after the LiDAR."""
+    f0 = frames[0]
+    items = [('/tf_static', 'tf2_msgs/msg/TFMessage',
+              codec.serialize(codec.tf_message(calibration_transforms(f0, f0.stamp_ns))), f0.stamp_ns)]
     for f in frames:
         t = f.stamp_ns
         items.append(('/sensors/lidar/points', 'sensor_msgs/msg/PointCloud2',
                       codec.serialize(codec.pointcloud2(f.points, t, 'lidar')), t + 1 * MS))
         for name in ('us00', 'us01'):
+            us = f.calib.ultrasonic[name]
             items.append((f'/sensors/ultrasonic/{name}', 'sensor_msgs/msg/Range',
                           codec.serialize(codec.range(f.ultrasonic[name], t, f'ultrasonic_{name}',
-                                                      field_of_view=1.0, min_range=0.1, max_range=5.0)), t + 2 * MS))
-        items.append(('/sensors/camera/front/camera_info', 'sensor_msgs/msg/CameraInfo',
-                      codec.serialize(codec.camera_info(cam, t, 'camera_front_optical')), t + 5 * MS))
-        items.append(('/sensors/camera/front/image_raw', 'sensor_msgs/msg/Image',
-                      codec.serialize(codec.image(f.images['front'], t + 5 * MS, 'camera_front_optical')), t + 6 * MS))
+                                                      field_of_view=2 * us.half_angle, min_range=us.min_range,
+                                                      max_range=us.max_range)), t + 2 * MS))
+        if not camera:
+            continue
+        for kind, store, images in (('camera', f.calib.cameras, f.images), ('thermal', f.calib.thermal, f.thermal)):
+            fid = f'{kind}_front_optical'
+            items.append((f'/sensors/{kind}/front/camera_info', 'sensor_msgs/msg/CameraInfo',
+                          codec.serialize(codec.camera_info(store['front'], t, fid)), t + 5 * MS))
+            items.append((f'/sensors/{kind}/front/image_raw', 'sensor_msgs/msg/Image',
+                          codec.serialize(codec.image(images['front'], t + 5 * MS, fid)), t + 6 * MS))
     return items
 
 
@@ -49,49 +59,66 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
     logic = NodeLogic(params, distro='jazzy')
     assert {s.topic for s in logic.subscriptions()} == {
         '/sensors/lidar/points', '/tf_static', '/sensors/camera/front/image_raw',
-        '/sensors/camera/front/camera_info', '/sensors/ultrasonic/us00', '/sensors/ultrasonic/us01'}
+        '/sensors/camera/front/camera_info', '/sensors/thermal/front/image_raw', '/sensors/thermal/front/camera_info',
+        '/sensors/ultrasonic/us00', '/sensors/ultrasonic/us01'}
     assert [s.qos for s in logic.subscriptions() if s.topic == '/tf_static'] == ['latched']
-    assert ('/perception/objects', 'vision_msgs/msg/Detection3DArray') in logic.publications()
-    assert ('/perception/occupancy', 'nav_msgs/msg/OccupancyGrid') in logic.publications()  # shipped model
-    frames = synthetic_frames(4, seed=8, n_points=1500, n_ultrasonic=2)
+    pubs = dict(logic.publications())
+    assert pubs['/perception/objects'] == 'vision_msgs/msg/Detection3DArray'
+    assert pubs['/perception/segmentation'] == 'sensor_msgs/msg/Image'  # shipped models
+    assert pubs['/perception/occupancy'] == 'nav_msgs/msg/OccupancyGrid'
+    frames = synthetic_frames(3, seed=8, n_points=1500, n_ultrasonic=2)
+    stream = _stream(logic.codec, frames)
     published: list[tuple[str, bytes]] = []
-    for topic, msgtype, raw, now in _stream(logic.codec, frames):
+    for topic, msgtype, raw, now in stream:
         published += logic.on_message(topic, msgtype, raw, now)
     published += logic.on_timer(frames[-1].stamp_ns + 500 * MS)  # the timer releases the last frame
     by_topic: dict[str, list] = {}
     for topic, raw in published:
-        msgtype = dict(logic.publications())[topic]
-        by_topic.setdefault(topic, []).append(logic.codec.deserialize(raw, msgtype))
-    objects = by_topic['/perception/objects']
-    assert [C.stamp_to_ns(m.header.stamp) for m in objects] == [f.stamp_ns for f in frames]
-    grids = by_topic['/perception/occupancy']
-    assert [C.stamp_to_ns(m.header.stamp) for m in grids] == [f.stamp_ns for f in frames]
-    assert (grids[0].info.width, grids[0].info.height) == (200, 200)
-    for m, f in zip(objects, frames):
-        direct = ClusterDetector()(f)
-        np.testing.assert_allclose(C.decode_detections(m).boxes.data, direct.boxes.data, atol=1e-9)
+        by_topic.setdefault(topic, []).append(logic.codec.deserialize(raw, pubs[topic]))
+    for topic in ('/perception/objects', '/perception/segmentation', '/perception/occupancy', '/diagnostics'):
+        assert [C.stamp_to_ns(m.header.stamp) for m in by_topic[topic]] == [f.stamp_ns for f in frames], topic
+    assert (by_topic['/perception/occupancy'][0].info.width, by_topic['/perception/occupancy'][0].info.height) == (200, 200)
+
+    # The same core run directly on the frames an independent assembler makes of the same stream.
+    assembler = FrameAssembler(params, logic.codec)
+    assembled = [af for topic, msgtype, raw, now in stream for af in assembler.feed(topic, msgtype, raw, now)]
+    assembled += assembler.flush()
+    assert len(assembled) == len(frames)
+    for af, f, det, seg, occ in zip(assembled, frames, by_topic['/perception/objects'],
+                                    by_topic['/perception/segmentation'], by_topic['/perception/occupancy']):
+        direct = logic.core(af.frame)
+        got = C.decode_detections(det)
+        assert got.names == direct.objects.names
+        np.testing.assert_allclose(got.boxes.data, direct.objects.boxes.data, atol=1e-6)
+        np.testing.assert_array_equal(C.decode_image(seg), direct.segmentation)
+        assert direct.segmentation.shape == f.images['front'].shape[:2]
+        np.testing.assert_array_equal(np.asarray(occ.data, np.int8).reshape(200, 200).astype(np.uint8), direct.occupancy)
     diag = [m.status[0] for m in by_topic['/diagnostics']]
     assert all(s.level == 0 for s in diag), [s.message for s in diag]
     keys = {kv.key for kv in diag[1].values}
-    assert {'processing_ms', 'freshness_ms.camera/front', 'age_ms.camera/front'} <= keys
+    assert {'processing_ms', 'freshness_ms.camera/front', 'age_ms.camera/front', 'segmenter_ms'} <= keys
     latencies = [m.data for m in by_topic[LATENCY_TOPIC]]
-    assert len(latencies) == 4 and all(lat >= 5.0 for lat in latencies)  # waited for the camera at least
+    assert len(latencies) == 3 and all(lat >= 5.0 for lat in latencies)  # waited for the camera at least
     assert all(math.isfinite(lat) for lat in latencies)
 
 
 def test_node_logic_reports_a_silent_camera(params: dict) -> None:
     logic = NodeLogic(params, distro='humble')
     f = synthetic_frames(1, seed=3, n_points=800, n_ultrasonic=2)[0]
-    items = [it for it in _stream(logic.codec, [f]) if 'camera' not in it[0]]
     out = []
-    for topic, msgtype, raw, now in items:
+    for topic, msgtype, raw, now in _stream(logic.codec, [f], camera=False):
         out += logic.on_message(topic, msgtype, raw, now)
-    assert out == []  # still waiting for the camera
-    out = logic.on_timer(f.stamp_ns + 100 * MS)  # camera timeout (100 ms) reached
+    assert out == []  # still waiting for the cameras
+    out = logic.on_timer(f.stamp_ns + 120 * MS)  # camera (100 ms) and thermal (120 ms) timeouts reached
     diag = [logic.codec.deserialize(raw, 'diagnostic_msgs/msg/DiagnosticArray')
             for topic, raw in out if topic == '/diagnostics']
     assert len(diag) == 1 and diag[0].status[0].level == 1
-    assert diag[0].status[0].message == 'missing camera/front'
+    message = diag[0].status[0].message
+    assert message.startswith('missing camera/front, thermal/front; ')
+    assert "segmenter: camera 'front' missing: no segmentation" in message
+    assert "detector: camera 'front' missing: detections from the LiDAR alone" in message
+    assert '/perception/segmentation' not in {topic for topic, _ in out}
+    assert [topic for topic, _ in out].count('/perception/objects') == 1
 
 
 def test_choose_distro() -> None:

@@ -67,17 +67,53 @@ def test_core_score_threshold_drops_weak_detections(frame: SensorFrame) -> None:
 
 
 def test_from_params_default_config(repo_root) -> None:
+    """The shipped params: the three shipped learned models, all on the ROS contract's 'front' camera."""
+    from omnifuse.apis.detection import FrameDetector
+    from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
+    from omnifuse.apis.segmentation import FrameSegmenter
+
     params = load_params(repo_root / 'configs' / 'ros' / 'perception.yaml')
     core = PerceptionCore.from_params(params)
-    assert isinstance(core.detector, ClusterDetector) and core.segmenter is None
-    # The shipped near-field occupancy model is on by default; its grid is the params' occupancy_grid.
-    from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
-    assert isinstance(core.occupancy, NearFieldOccupancyPredictor)
+    assert core.produces == ('objects', 'segmentation', 'occupancy')
+    assert isinstance(core.detector, FrameDetector) and core.detector.camera == 'front'
+    assert isinstance(core.segmenter, FrameSegmenter) and (core.segmenter.camera, core.segmenter.thermal) == (
+        'front', 'front')
+    assert core.segmenter.model.modality == 'thermal' and core.segmentation_camera == 'front'
+    assert isinstance(core.occupancy, NearFieldOccupancyPredictor) and core.occupancy.camera == 'front'
+    # the occupancy grid published is the model's grid
     assert core.grid.origin_x == -core.occupancy.grid.extent == params['occupancy_grid']['origin_x']
-    assert core.detector.min_points == params['models']['cluster']['min_points']
+    assert core.score_threshold == params['models']['detector']['score_threshold'] > 0
+    # kind: cluster still gives the geometric detector with the params' settings
+    cluster = PerceptionCore.from_params(load_params(overrides={'models': {
+        'detector': {'kind': 'cluster'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'},
+        'cluster': {'min_points': 5}}}))
+    assert isinstance(cluster.detector, ClusterDetector) and cluster.detector.min_points == 5
+    assert cluster.produces == ('objects',)
 
 
-def test_from_params_checkpoint_missing_corrupt_or_without_builder_is_an_error(tmp_path) -> None:
+def test_core_says_which_configured_camera_a_frame_lacks(frame: SensorFrame) -> None:
+    """A missing camera is noted (for /diagnostics); the model never falls back to another camera."""
+    import dataclasses
+
+    from omnifuse.apis.segmentation import FrameSegmenter
+
+    seg = FrameSegmenter(camera='front', thermal='front')
+    core = PerceptionCore(detector=ClusterDetector(), segmenter=seg)
+    full = core(frame)
+    assert full.notes == [] and full.segmentation.shape == frame.images['front'].shape[:2]
+    no_thermal = core(dataclasses.replace(frame, thermal={}))
+    assert no_thermal.notes == ["segmenter: thermal camera 'front' missing: ran on the colour image alone"]
+    assert no_thermal.segmentation is not None and no_thermal.objects is not None
+    other = dataclasses.replace(frame, images={'rear': frame.images['front']})
+    out = core(other)
+    assert out.segmentation is None and len(out.objects) == len(full.objects)
+    assert out.notes == ["segmenter: camera 'front' missing (the frame has rear): no segmentation"]
+    calib = dataclasses.replace(frame.calib, cameras={})
+    out = core(dataclasses.replace(frame, calib=calib))
+    assert out.notes[0].startswith("segmenter: camera 'front' has no calibration yet")
+
+
+def test_from_params_checkpoint_missing_or_corrupt_is_an_error(tmp_path) -> None:
     ckpt = tmp_path / 'det.pth'
     params = load_params(overrides={'models': {'detector': {'kind': 'checkpoint', 'checkpoint': str(ckpt)}}})
     with pytest.raises(FileNotFoundError):
@@ -85,9 +121,19 @@ def test_from_params_checkpoint_missing_corrupt_or_without_builder_is_an_error(t
     ckpt.write_bytes(b'not a model')
     with pytest.raises(OmnifuseError, match='not a weights-only checkpoint'):
         PerceptionCore.from_params(params)
-    seg = load_params(overrides={'models': {'segmenter': {'kind': 'checkpoint', 'checkpoint': str(ckpt)}}})
-    with pytest.raises(OmnifuseError, match='build_checkpoint_model'):
+    seg = load_params(overrides={'models': {'segmenter': {'kind': 'checkpoint', 'checkpoint': str(ckpt)},
+                                            'detector': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}})
+    with pytest.raises(OmnifuseError, match='not a weights-only checkpoint'):
         PerceptionCore.from_params(seg)
+    # the occupancy weights are no segmentor: the error names the mismatch instead of loading garbage
+    from omnifuse.checkpoint import CHECKPOINT_DIR
+    wrong = load_params(overrides={'models': {'segmenter': {'checkpoint': str(CHECKPOINT_DIR / 'nearfield_fused_sim.pth')},
+                                              'detector': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}})
+    with pytest.raises(OmnifuseError):
+        PerceptionCore.from_params(wrong)
     bad = load_params(overrides={'models': {'segmenter': {'kind': 'cluster'}}})
     with pytest.raises(OmnifuseError, match="models.segmenter.kind: unknown kind 'cluster'"):
         PerceptionCore.from_params(bad)
+    from omnifuse.ros_nodes.core import build_checkpoint_model
+    with pytest.raises(OmnifuseError, match='no builder for tracker'):
+        build_checkpoint_model('tracker', checkpoint=str(ckpt))

@@ -14,6 +14,13 @@ def test_shipped_params_file_matches_the_defaults(repo_root) -> None:
     assert params['outputs']['objects'] == '/perception/objects'
     assert params['sync']['thermal']['window_ms'] == 60.0
     assert names(params['inputs']['ultrasonic']) == []
+    # the file and the built-in defaults describe the same models: the shipped checkpoints on 'front'
+    for role in ('detector', 'segmenter', 'occupancy'):
+        assert params['models'][role] == DEFAULT_PARAMS['models'][role], role
+        assert params['models'][role]['kind'] == 'checkpoint' and params['models'][role]['checkpoint'] == ''
+        assert params['models'][role]['camera'] == 'front'
+    assert params['models']['segmenter']['thermal'] == 'front'
+    assert params['occupancy_grid'] == DEFAULT_PARAMS['occupancy_grid'] and params['num_threads'] == 1
     # every key of the file is known to the defaults (catches typos in either place)
     assert set(flatten(params)) - set(flatten(DEFAULT_PARAMS)) <= {
         f'models.cluster.{k}' for k in ('cell', 'ground_cell', 'ground_margin', 'max_height', 'range_m',
