@@ -6,5 +6,6 @@ models. `omnifuse.ros_nodes.core` builds its learned models from here.
 
 from omnifuse.apis.detection import FrameDetector
 from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
+from omnifuse.apis.segmentation import FrameSegmenter
 
-__all__ = ['FrameDetector', 'NearFieldOccupancyPredictor']
+__all__ = ['FrameDetector', 'FrameSegmenter', 'NearFieldOccupancyPredictor']
