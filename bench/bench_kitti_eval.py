@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.evaluation.kitti import evaluate_kitti
-from omnifuse.evaluation.kitti_labels import KittiLabels, write_kitti_label
+from omnifuse.structures.kitti_labels import KittiLabels, write_kitti_label
 
 P2 = np.array([[721.54, 0.0, 609.56, 44.86], [0.0, 721.54, 172.85, 0.22], [0.0, 0.0, 1.0, 0.003]])
 IMAGE_W, IMAGE_H = 1242, 375

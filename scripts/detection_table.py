@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.evaluation.kitti import evaluate_kitti
-from omnifuse.evaluation.kitti_labels import KittiLabels, read_kitti_label
+from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label
 
 CLASSES = ('Car', 'Pedestrian', 'Cyclist')
 CONDITIONS = ('day', 'night', 'fog', 'glare')

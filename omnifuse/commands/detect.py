@@ -56,7 +56,7 @@ def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_nam
                             T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> None:
     """Write LiDAR-frame detections ({'bboxes_3d', 'scores_3d', 'labels_3d'}) as a 16-column KITTI label file."""
     from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
-    from omnifuse.evaluation.kitti_labels import write_kitti_label
+    from omnifuse.structures.kitti_labels import write_kitti_label
 
     def arr(v: Any) -> np.ndarray:
         return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)

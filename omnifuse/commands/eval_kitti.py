@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.errors import FormatError
     from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
-    from omnifuse.evaluation.kitti_labels import KittiLabels, read_kitti_label
+    from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label
 
     classes = [c.strip() for c in args.classes.split(',') if c.strip()]
     unknown = [c for c in classes if c not in CLASS_MIN_OVERLAPS]

@@ -8,19 +8,17 @@ unpickler (builtins and numpy only).
 from omnifuse.datasets.infos import InfoFile, InfoReader, load_info_file, load_pickle
 from omnifuse.datasets.kitti import KittiReader, read_bin_points, read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.labels_io import (
-    KittiLabelRow,
-    format_kitti_label,
+    kitti_to_object_labels,
+    object_labels_to_kitti,
     read_kitti_label,
-    read_kitti_label_rows,
     write_kitti_label,
 )
 from omnifuse.datasets.pointcloud_io import read_point_cloud, write_point_cloud
 from omnifuse.datasets.waymo import WaymoReader
 
-__all__ = ['InfoFile', 'InfoReader', 'KittiLabelRow', 'KittiReader', 'WaymoReader', 'format_kitti_label',
-           'load_info_file', 'load_pickle', 'read_bin_points', 'read_kitti_label', 'read_kitti_label_rows',
-           'read_point_cloud', 'read_rgb_image', 'read_ultrasonic_file', 'write_kitti_label',
-           'write_point_cloud']
+__all__ = ['InfoFile', 'InfoReader', 'KittiReader', 'WaymoReader', 'kitti_to_object_labels', 'load_info_file',
+           'load_pickle', 'object_labels_to_kitti', 'read_bin_points', 'read_kitti_label', 'read_point_cloud',
+           'read_rgb_image', 'read_ultrasonic_file', 'write_kitti_label', 'write_point_cloud']
 
 # Registered training datasets (importing registers them in omnifuse's DATASETS).
 from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402

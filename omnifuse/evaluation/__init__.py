@@ -9,12 +9,10 @@ __all__ += ['WaymoObjects', 'compute_mean_average_precision', 'evaluate_waymo', 
 # KITTI (omnifuse/evaluation/kitti*.py)
 from omnifuse.evaluation.kitti import evaluate_kitti, get_thresholds  # noqa: E402
 from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti  # noqa: E402
-from omnifuse.evaluation.kitti_labels import KittiLabels, parse_kitti_label, read_kitti_label  # noqa: E402
 from omnifuse.evaluation.kitti_metric import KittiMetric  # noqa: E402
 from omnifuse.evaluation.kitti_result import KittiResult  # noqa: E402
 
-__all__ += ['evaluate_kitti', 'get_thresholds', 'lidar_detections_to_kitti', 'KittiLabels', 'parse_kitti_label',
-            'read_kitti_label', 'KittiMetric', 'KittiResult']
+__all__ += ['evaluate_kitti', 'get_thresholds', 'lidar_detections_to_kitti', 'KittiMetric', 'KittiResult']
 
 # Near-field occupancy (omnifuse/evaluation/occupancy.py, occupancy_metric.py)
 from omnifuse.evaluation.occupancy import OccupancyScores  # noqa: E402

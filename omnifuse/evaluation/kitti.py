@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from omnifuse.errors import OmnifuseError
-from omnifuse.evaluation.kitti_labels import KittiLabels
 from omnifuse.evaluation.kitti_overlaps import bev_3d_overlap, frame_pairs, image_overlap
 from omnifuse.evaluation.kitti_result import KittiResult
+from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['evaluate_kitti', 'get_thresholds', 'CLASS_MIN_OVERLAPS', 'DIFFICULTIES', 'MIN_HEIGHT',
            'MAX_OCCLUSION', 'MAX_TRUNCATION', 'N_SAMPLE_PTS', 'KittiResult']

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from omnifuse.errors import ShapeError
-from omnifuse.evaluation.kitti_labels import KittiLabels
 from omnifuse.structures.boxes3d import lidar_to_kitti_camera
 from omnifuse.structures.geometry import box_corners, check_boxes
+from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['lidar_detections_to_kitti', 'DEFAULT_LIDAR_RANGE']
 

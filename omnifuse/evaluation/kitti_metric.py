@@ -25,9 +25,9 @@ from mmengine.logging import print_log
 from omnifuse.errors import FormatError
 from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
 from omnifuse.evaluation.kitti_convert import DEFAULT_LIDAR_RANGE, lidar_detections_to_kitti
-from omnifuse.evaluation.kitti_labels import KittiLabels
 from omnifuse.evaluation.kitti_result import KittiResult
 from omnifuse.registry import METRICS
+from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['KittiMetric']
 

@@ -12,7 +12,7 @@ import pytest
 
 from omnifuse.cli import main
 from omnifuse.evaluation.kitti import evaluate_kitti
-from omnifuse.evaluation.kitti_labels import KittiLabels, read_kitti_label, write_kitti_label
+from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label, write_kitti_label
 
 
 def _objects(n_car: int, n_ped: int, seed: int) -> KittiLabels:

@@ -167,7 +167,7 @@ def test_errors_are_one_line_with_exit_code_2(kitti_root: Path, tmp_path: Path, 
     good = 'Car 0.00 0 -1.67 657.39 190.13 700.07 223.39 1.41 1.58 4.36 3.18 2.27 34.38 -1.58'
     (train / 'label_2' / '000002.txt').write_text(f'{good}\nCar 0.00 0 -1.67 657.39\n')
     msg = _one_line_error(_cli('kitti', '--root', str(tmp_path / 'bad'), '--frame', '000002', '--json'))
-    assert 'label_2/000002.txt:2' in msg and '15 fields' in msg
+    assert 'label_2/000002.txt:2' in msg and 'expected 15 columns' in msg
     # an info file that would run a command
     evil = tmp_path / 'evil'
     evil.mkdir()

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from omnifuse.errors import FormatError, OmnifuseError, ShapeError
 from omnifuse.evaluation.kitti import evaluate_kitti, get_thresholds
 from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
-from omnifuse.evaluation.kitti_labels import KittiLabels, format_kitti_label, parse_kitti_label
 from omnifuse.evaluation.kitti_metric import KittiMetric
 from omnifuse.evaluation.kitti_overlaps import bev_3d_overlap
 from omnifuse.registry import METRICS
+from omnifuse.structures.kitti_labels import KittiLabels, format_kitti_label, parse_kitti_label
 
 CLASSES3 = ('Pedestrian', 'Cyclist', 'Car')  # the order of mmdet3d's tests (current_classes [1, 2, 0])
 

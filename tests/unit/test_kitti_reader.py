@@ -11,11 +11,17 @@ import cv2
 import numpy as np
 import pytest
 
-from omnifuse.datasets import KittiReader, format_kitti_label, read_kitti_label_rows, write_kitti_label
+from omnifuse.datasets import (
+    KittiReader,
+    kitti_to_object_labels,
+    object_labels_to_kitti,
+    read_kitti_label,
+    write_kitti_label,
+)
 from omnifuse.datasets.kitti import read_ultrasonic_file
-from omnifuse.datasets.labels_io import parse_kitti_label_text
 from omnifuse.errors import FormatError
-from omnifuse.structures import Boxes3D, Calibration, CameraModel, ObjectLabels
+from omnifuse.structures import Boxes3D, Calibration, CameraModel, KittiLabels, ObjectLabels
+from omnifuse.structures.kitti_labels import format_kitti_label, parse_kitti_label
 
 FRAMES = ('000000', '000002')
 
@@ -218,40 +224,92 @@ def test_missing_stream_file_and_bad_files_raise_format_errors(tmp_path: Path) -
         KittiReader(tmp_path / 'training' / 'calib')
 
 
-def test_malformed_label_line_names_file_and_line(tmp_path: Path) -> None:
+def test_malformed_label_line_names_file_line_and_field(tmp_path: Path) -> None:
+    calib = _sim_calib()
     path = tmp_path / '000000.txt'
     path.write_text('Car 0.00 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2\nCar 0.00 0 -1.5 1 2 3 4 1.5 1.6\n')
-    with pytest.raises(FormatError, match=r'000000\.txt:2: .*15 fields'):
-        read_kitti_label_rows(path)
+    with pytest.raises(FormatError, match=r'000000\.txt:2: expected 15 columns .*got 10'):
+        read_kitti_label(path, calib)
     path.write_text('Car 0.00 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 six 1.2\n')
-    with pytest.raises(FormatError, match=r"000000\.txt:1: non-numeric field 'six'"):
-        read_kitti_label_rows(path)
+    with pytest.raises(FormatError,
+                       match=r"000000\.txt:1: field \"z\" \(column 14\) must be a number, got 'six'"):
+        read_kitti_label(path, calib)
+    path.write_text('Car 0.00 1.5 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2\n')
+    with pytest.raises(FormatError, match=r'000000\.txt:1: field "occluded"'):
+        read_kitti_label(path, calib)
+
+
+def test_label_file_mixing_15_and_16_columns_is_refused_as_object_labels(tmp_path: Path) -> None:
+    calib = _sim_calib()
+    path = tmp_path / '000007.txt'
+    path.write_text('Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2 0.9\n'
+                    'Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 9 1.2\n')
+    with pytest.raises(FormatError, match=r'000007\.txt: some lines have a 16th score column and others'):
+        read_kitti_label(path, calib)
+    path.write_text('Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2 0.9\n'
+                    'Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 9 1.2 0.25\n')
+    np.testing.assert_array_equal(read_kitti_label(path, calib).scores, [0.9, 0.25])
+    path.write_text('')
+    empty = read_kitti_label(path, calib)
+    assert len(empty) == 0 and empty.scores is None and empty.boxes.data.shape == (0, 7)
 
 
 def test_label_text_round_trips_with_dontcare_and_scores(kitti_root: Path) -> None:
     calib = Calibration.from_kitti_file(kitti_root / 'training' / 'calib' / '000002.txt')
     text = (kitti_root / 'training' / 'label_2' / '000002.txt').read_text()
     text += 'DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10\n'
-    rows = parse_kitti_label_text(text)
-    from omnifuse.datasets.labels_io import rows_to_labels
-
-    labels = rows_to_labels(rows, calib)
-    assert labels.names == ['Misc', 'Car', 'DontCare']
+    parsed = parse_kitti_label(text)
+    labels = kitti_to_object_labels(parsed, calib)
+    assert labels.names == ['Misc', 'Car', 'DontCare'] and labels.scores is None
     assert len(labels.without_dontcare()) == 2
-    out = format_kitti_label(labels, calib)
+    kitti = object_labels_to_kitti(labels, calib)
+    out = format_kitti_label(kitti, decimals=2)
     assert out.splitlines()[2] == ('DontCare -1.00 -1 -10.00 503.89 169.71 590.61 190.13 '
                                    '-1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00')
-    for a, b in zip(parse_kitti_label_text(out), rows, strict=True):
-        assert a.type == b.type and a.occluded == b.occluded
-        np.testing.assert_allclose([a.truncated, a.alpha, *a.bbox, *a.camera_box],
-                                   [b.truncated, b.alpha, *b.bbox, *b.camera_box], atol=0.0051)
+    again = parse_kitti_label(out)
+    assert again.name.tolist() == parsed.name.tolist()
+    np.testing.assert_array_equal(again.occluded, parsed.occluded)
+    assert np.isnan(again.score).all()
+    for key in ('truncated', 'alpha', 'bbox', 'dimensions', 'location', 'rotation_y'):
+        np.testing.assert_allclose(getattr(again, key), getattr(parsed, key), atol=0.0051, err_msg=key)
     scored = ObjectLabels(labels.boxes, labels.names, labels.truncation, labels.occlusion, labels.alpha,
                           labels.bbox_2d, scores=np.array([0.9, 0.5, 0.1]))
-    written = format_kitti_label(scored, calib, decimals=6)
+    written = format_kitti_label(object_labels_to_kitti(scored, calib), decimals=6)
     assert all(len(line.split()) == 16 for line in written.splitlines())
-    back = parse_kitti_label_text(written)
-    assert [r.score for r in back] == [0.9, 0.5, 0.1]
-    np.testing.assert_allclose(rows_to_labels(back, calib).boxes.data[:2], labels.boxes.data[:2], atol=2e-6)
+    back = kitti_to_object_labels(parse_kitti_label(written), calib)
+    np.testing.assert_array_equal(back.scores, [0.9, 0.5, 0.1])
+    np.testing.assert_allclose(back.boxes.data[:2], labels.boxes.data[:2], atol=2e-6)
+
+
+def test_written_label_file_has_two_decimals_like_kitti_and_refuses_unwritable_fields(tmp_path: Path) -> None:
+    calib = _sim_calib()
+    boxes = Boxes3D(np.array([[10.0, 2.0, -0.5, 4.0, 1.8, 1.5, 0.3], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]]))
+    labels = ObjectLabels(boxes, ['Car', 'DontCare'], np.array([0.3, 0.0]), np.array([1, 0]),
+                          np.array([0.1, -10.0]), np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]))
+    path = tmp_path / '000005.txt'
+    write_kitti_label(path, labels, calib)
+    lines = [line.split() for line in path.read_text().splitlines()]
+    assert [len(parts) for parts in lines] == [15, 15]
+    assert lines[0][:4] == ['Car', '0.30', '1', '0.10'] and lines[1][0] == 'DontCare'
+    floats = [tok for parts in lines for tok in parts[1:2] + parts[3:]]  # every column but type, occluded
+    assert len(floats) == 26 and all(len(tok.split('.')[1]) == 2 for tok in floats)
+    assert lines[1][8:] == ['-1.00', '-1.00', '-1.00', '-1000.00', '-1000.00', '-1000.00', '-10.00']
+    camera = boxes.to_kitti_camera(calib.T_rect_lidar)[0]
+    np.testing.assert_allclose([float(t) for t in lines[0][8:]], camera, atol=0.005)
+    bad_alpha = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion,
+                             np.array([np.nan, 0.0]), labels.bbox_2d)
+    with pytest.raises(FormatError, match=r'000005\.txt: .*object 0 \(Car\): field "alpha" is nan'):
+        write_kitti_label(path, bad_alpha, calib)
+    bad_score = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion, labels.alpha,
+                             labels.bbox_2d, scores=np.array([0.5, np.inf]))
+    with pytest.raises(FormatError, match=r'object 1 \(DontCare\): field "score" is inf'):
+        write_kitti_label(path, bad_score, calib)
+    two_words = ObjectLabels(boxes, ['Car', 'Police car'], labels.truncation, labels.occlusion, labels.alpha,
+                             labels.bbox_2d)
+    with pytest.raises(FormatError, match=r"object 1: class name 'Police car' must be one word"):
+        write_kitti_label(path, two_words, calib)
+    assert isinstance(object_labels_to_kitti(ObjectLabels.empty(), calib), KittiLabels)
+    assert format_kitti_label(object_labels_to_kitti(ObjectLabels.empty(), calib)) == ''
 
 
 def test_write_kitti_label_file_reads_back_through_the_reader(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""KITTI object label text <-> arrays, for the evaluation (pure text and numpy, no calibration).
+"""KITTI object label text <-> column arrays: the one parser and formatter of KITTI label files.
 
 One object per line, space separated (the KITTI object devkit's readme):
 
@@ -6,10 +6,13 @@ One object per line, space separated (the KITTI object devkit's readme):
 
 15 columns in ground-truth files, 16 in result files (the last one the detection score). The 3D box
 is in the rectified camera frame (x right, y down, z forward), (x, y, z) its bottom centre, `ry` the
-rotation about the camera's y axis. `DontCare` rows mark image regions without 3D annotations.
+rotation about the camera's y axis. `DontCare` rows mark image regions without 3D annotations (KITTI
+fills their 3D fields with the placeholders -1 -1 -1 -1000 -1000 -1000 -10).
 
 `KittiLabels` keeps one frame's objects as column arrays, in file order, in exactly these fields
-(the "KITTI camera-label form" used by `omnifuse.evaluation.kitti` and `KittiMetric`).
+(the "KITTI camera-label form"). Pure text and numpy, no calibration: the KITTI evaluation
+(`omnifuse.evaluation.kitti`, `KittiMetric`) works on this form directly, and
+`omnifuse.datasets.labels_io` converts it to and from `ObjectLabels` (LiDAR-frame boxes).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ __all__ = ['KittiLabels', 'parse_kitti_label', 'read_kitti_label', 'format_kitti
 # Column names of a label line, in file order (the three 'bbox', 'dimensions', 'location' groups spelled out).
 LABEL_FIELDS = ('type', 'truncated', 'occluded', 'alpha', 'bbox x1', 'bbox y1', 'bbox x2', 'bbox y2',
                 'height', 'width', 'length', 'x', 'y', 'z', 'rotation_y', 'score')
+# The float fields of a line (every column but type and occluded), in file order.
+_FLOAT_FIELDS = tuple(f for f in LABEL_FIELDS if f not in ('type', 'occluded'))
 
 
 def _column(value: Any, dtype: Any, shape_tail: tuple[int, ...], name: str) -> np.ndarray:
@@ -199,23 +204,36 @@ def format_kitti_label(labels: KittiLabels, *, with_score: bool | None = None, d
         labels: the objects.
         with_score: write the 16th column; by default when every score is finite.
         decimals: digits after the point for the float fields (KITTI's own files use 2).
+
+    Raises:
+        FormatError: a class name that is empty or not one word, or a written field that is not
+            finite (the file could not be read back), naming the object and the field.
     """
     if with_score is None:
         with_score = len(labels) > 0 and bool(np.isfinite(labels.score).all())
     lines = []
     for i in range(len(labels)):
-        floats = [labels.alpha[i], *labels.bbox[i], *labels.dimensions[i], *labels.location[i],
-                  labels.rotation_y[i]]
+        name = str(labels.name[i])
+        if name.split() != [name]:
+            raise FormatError(f'KITTI label: object {i}: class name {name!r} must be one word')
+        floats = [labels.truncated[i], labels.alpha[i], *labels.bbox[i], *labels.dimensions[i],
+                  *labels.location[i], labels.rotation_y[i]]
         if with_score:
             floats.append(labels.score[i])
-        body = ' '.join(f'{v:.{decimals}f}' for v in floats)
-        head = f'{labels.name[i]} {labels.truncated[i]:.{decimals}f} {int(labels.occluded[i])}'
-        lines.append(f'{head} {body}\n')
+        for value, field in zip(floats, _FLOAT_FIELDS, strict=False):
+            if not math.isfinite(value):
+                raise FormatError(f'KITTI label: object {i} ({name}): field "{field}" is {value}, '
+                                  'must be finite')
+        text = [f'{v:.{decimals}f}' for v in floats]
+        lines.append(' '.join([name, text[0], str(int(labels.occluded[i])), *text[1:]]) + '\n')
     return ''.join(lines)
 
 
 def write_kitti_label(path: str | Path, labels: KittiLabels, *, with_score: bool | None = None,
                       decimals: int = 4) -> None:
-    """Write `labels` to `path` as KITTI label text (see `format_kitti_label`)."""
-    text = format_kitti_label(labels, with_score=with_score, decimals=decimals)
+    """Write `labels` to `path` as KITTI label text (see `format_kitti_label`; errors name `path`)."""
+    try:
+        text = format_kitti_label(labels, with_score=with_score, decimals=decimals)
+    except FormatError as exc:
+        raise FormatError(f'{path}: {exc}') from None
     Path(path).write_text(text, encoding='utf-8')
