@@ -206,25 +206,35 @@ class ExtrinsicNoise:
     The LiDAR->camera transform gains a rotation of `rot_deg` about a random axis and a translation of
     `trans_m` in a random direction (seeded), applied in the camera frame: lidar2img' = P4 · E · T_cam_lidar
     = P4 · E · P4⁻¹ · lidar2img, with P4 the camera's projection (cams[name]['P'], (3, 4)) made 4x4.
+    As a training augmentation: `prob` applies it to that fraction of samples and `uniform` draws each
+    error's magnitudes uniformly up to rot_deg / trans_m. Put it before any image resize.
     """
 
-    def __init__(self, *, rot_deg: float = 1.0, trans_m: float = 0.2, seed: int = 0) -> None:
+    def __init__(self, *, rot_deg: float = 1.0, trans_m: float = 0.2, seed: int = 0, prob: float = 1.0,
+                 uniform: bool = False) -> None:
         self.rot = math.radians(rot_deg)
         self.trans = trans_m
+        self.prob = float(prob)
+        self.uniform = bool(uniform)
         self.rng = np.random.default_rng(seed)
 
     def _error(self) -> np.ndarray:
         axis = self.rng.normal(size=3)
         axis /= np.linalg.norm(axis)
+        rot, trans = self.rot, self.trans
+        if self.uniform:  # training augmentation: any error up to the given magnitudes
+            rot, trans = rot * self.rng.uniform(), trans * self.rng.uniform()
         K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-        R = np.eye(3) + math.sin(self.rot) * K + (1 - math.cos(self.rot)) * K @ K
+        R = np.eye(3) + math.sin(rot) * K + (1 - math.cos(rot)) * K @ K
         t = self.rng.normal(size=3)
         E = np.eye(4)
         E[:3, :3] = R
-        E[:3, 3] = t / np.linalg.norm(t) * self.trans
+        E[:3, 3] = t / np.linalg.norm(t) * trans
         return E
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        if self.prob < 1.0 and self.rng.uniform() >= self.prob:
+            return results
         for cam in results.get('cams', {}).values():
             l2i = np.asarray(cam['lidar2img'], dtype=np.float64)
             P4 = np.eye(4)

@@ -95,6 +95,24 @@ def test_extrinsic_noise_moves_projections_by_the_error(results) -> None:
     assert shift.max() < 2.5 * f * math.radians(1.0)  # at most ~ (f + image radius) * angle
 
 
+def test_extrinsic_noise_as_augmentation_prob_and_uniform_magnitude(results) -> None:
+    never = ExtrinsicNoise(rot_deg=1.0, trans_m=0.2, prob=0.0)(_copy(results))
+    np.testing.assert_array_equal(never['cams']['image_2']['lidar2img'], results['cams']['image_2']['lidar2img'])
+    xyz = results['points'][results['points'][:, 0] > 20][:, :3].astype(np.float64)
+    uv0 = _project(results['cams']['image_2']['lidar2img'], xyz)
+    f = results['cams']['image_2']['P'][0, 0]
+    noise = ExtrinsicNoise(rot_deg=1.0, trans_m=0.0, prob=0.5, uniform=True, seed=3)
+    shifts = []
+    for _ in range(40):
+        out = noise(_copy(results))
+        shifts.append(np.median(np.linalg.norm(_project(out['cams']['image_2']['lidar2img'], xyz) - uv0, axis=1)))
+    shifts = np.array(shifts)
+    assert 8 <= (shifts == 0).sum() <= 32  # about half the samples untouched
+    moved = shifts[shifts > 0]
+    assert moved.max() < 2.5 * f * math.radians(1.0)  # never more than the full 1 degree error can move
+    assert moved.min() < 0.5 * moved.max()  # magnitudes vary (uniform), not all the full error
+
+
 def test_filters_shuffle_and_drop(results) -> None:
     pr = (0, -20, -3, 40, 20, 1)
     res = PointRangeFilter(point_range=pr)(_copy(results))
