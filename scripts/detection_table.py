@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,14 @@ def breakdown(root: Path, pred_dir: Path, ids: list[str]) -> dict[str, dict[str,
     """{slice name: {class: 3D AP|R40 moderate}} for all frames, each condition and each range."""
     gts = [read_kitti_label(root / 'training' / 'label_2' / f'{i}.txt') for i in ids]
     preds = []
+    missing = 0
     for i in ids:
         path = pred_dir / f'{i}.txt'
         preds.append(read_kitti_label(path, require_score=True) if path.is_file() else KittiLabels.empty())
+        missing += not path.is_file()
+    if missing:  # `omnifuse test --out` writes a file for every frame, even without detections
+        print(f'warning: {pred_dir}: {missing} of {len(ids)} frames have no prediction file (scored as no '
+              'detections); is that run finished?', file=sys.stderr)
     cond = [json.loads((root / 'training' / 'meta' / f'{i}.json').read_text())['condition'] for i in ids]
     out = {'all': _moderate_3d(gts, preds)}
     for c in CONDITIONS:
