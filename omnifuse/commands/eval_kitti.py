@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='score only objects whose ground distance from the camera, sqrt(x^2 + z^2) of '
                         'the label location, is in [LO, HI) metres (ground truth and detections outside are '
                         'ignored, not counted as misses or false positives); not part of the official protocol')
+    parser.add_argument('--no-height-limit', action='store_true',
+                        help='do not apply the difficulties\' minimum 2D box height (40/25/25 px): with --range '
+                        'beyond ~43 m no object is 25 px tall in a KITTI image, so far ranges need this '
+                        '(occlusion and truncation limits still apply); not part of the official protocol')
     parser.add_argument('--json', metavar='OUT', default=None,
                         help='also write the AP values as JSON to OUT (shape below; folders are created)')
 
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             preds.append(KittiLabels.empty())
             missing_pred += 1
-    result = evaluate_kitti(gts, preds, classes=classes, distance_range=args.distance_range, progress=True)
+    result = evaluate_kitti(gts, preds, classes=classes, distance_range=args.distance_range,
+                            height_limit=not args.no_height_limit, progress=True)
     print(result.table(), end='')
     if missing_pred:
         print(f'\n{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')

@@ -133,12 +133,27 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert 'nope' in capsys.readouterr().err
 
 
+def test_range_option_scores_only_that_distance(tmp_path, capsys):
+    gt_dir, pred_dir, gts, preds = _write_dataset(tmp_path, 2)
+    out = tmp_path / 'near.json'
+    assert main(['eval', 'kitti', '--gt', str(gt_dir), '--pred', str(pred_dir), '--range', '0', '20',
+                 '--no-height-limit', '--json', str(out)]) == 0
+    near = json.loads(out.read_text())
+    expected = evaluate_kitti(gts, preds, distance_range=(0, 20), height_limit=False)
+    assert near['Car']['strict']['3d']['AP40'] == pytest.approx(list(expected.ap['Car']['strict']['3d']['AP40']))
+    whole = evaluate_kitti(gts, preds)
+    # fewer cars in range than 41 -> the official curve caps AP|R40 below the whole set's 100
+    assert near['Car']['strict']['3d']['AP40'][1] < whole.ap['Car']['strict']['3d']['AP40'][1]
+    assert main(['eval', 'kitti', '--gt', str(gt_dir), '--pred', str(pred_dir), '--range', '20', '20']) == 2
+    assert 'empty' in capsys.readouterr().err
+
+
 def test_help_explains_every_option(capsys):
     with pytest.raises(SystemExit) as exc:
         main(['eval', 'kitti', '--help'])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ('--gt', '--pred', '--split', '--classes', '--json'):
+    for option in ('--gt', '--pred', '--split', '--classes', '--range', '--no-height-limit', '--json'):
         assert option in text
     assert 'AP|R40' in text and 'DontCare' in text
 
