@@ -136,16 +136,52 @@ class KittiDetDataset(_FrameDataset):
         max_frames: use only the first N frames (quick runs).
         conditions: keep only frames whose simulator meta (`<split>/meta/<id>.json`) has one of these
             conditions ('day', 'night', 'fog', ...); None keeps every frame.
+        load_semantics: also read the simulator's per-pixel class ids of each loaded image
+            (`<split>/semantic_2/<id>.png` for image_2, `<split>/semantic_thermal/<id>.png` for thermal;
+            uint8 ids of omnifuse.datasets.sim.classes, 255 = ignore) into results['semantics'] =
+            {camera name: (H, W) uint8}. A missing label file gives no entry.
         test_mode: mmengine's flag (no effect on loading).
     """
 
+    # camera name -> folder of its per-pixel class ids (the simulator's KITTI writer)
+    SEMANTIC_FOLDERS: dict[str, str] = {'image_2': 'semantic_2', 'thermal': 'semantic_thermal'}
+
     def __init__(self, *, data_root: str, split: str = 'training', image_set: str | None = None,
-                 conditions: Sequence[str] | None = None, **kwargs: Any) -> None:
+                 conditions: Sequence[str] | None = None, load_semantics: bool = False,
+                 **kwargs: Any) -> None:
         self.kitti_root = data_root
         self.split = split
         self.image_set = image_set
         self.conditions = tuple(conditions) if conditions is not None else None
+        self.load_semantics = bool(load_semantics)
         super().__init__(**kwargs)
+
+    def _semantics(self, frame_id: str, results: dict[str, Any]) -> dict[str, np.ndarray]:
+        """{camera name: (H, W) uint8 class ids} of the loaded images whose label file exists."""
+        import cv2
+
+        from omnifuse.errors import FormatError
+
+        out: dict[str, np.ndarray] = {}
+        for field in ('images', 'thermal'):
+            for name, img in results.get(field, {}).items():
+                folder = self.SEMANTIC_FOLDERS.get(name)
+                if folder is None:
+                    continue
+                path = Path(self.reader.data_dir) / folder / f'{frame_id}.png'
+                if not path.is_file():
+                    continue
+                sem = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+                if sem is None:
+                    raise FormatError(f'{path}: not a readable PNG')
+                if sem.ndim != 2 or sem.dtype != np.uint8:
+                    raise FormatError(f'{path}: a semantic label image must be one-channel uint8, '
+                                      f'found shape {sem.shape} {sem.dtype}')
+                if sem.shape != img.shape[:2]:
+                    raise FormatError(f'{path}: size {sem.shape[1]}x{sem.shape[0]} differs from its image '
+                                      f'{name!r} ({img.shape[1]}x{img.shape[0]})')
+                out[name] = sem
+        return out
 
     def _frame_meta(self, frame_id: str) -> dict:
         import json
@@ -166,9 +202,12 @@ class KittiDetDataset(_FrameDataset):
         return [it for it in items if self._frame_meta(it['frame_id']).get('condition') in self.conditions]
 
     def get_data_info(self, idx: int) -> dict:
-        """As the base class, plus the simulator's per-frame meta (`<split>/meta/<id>.json`: condition, ...)."""
+        """As the base class, plus the simulator's per-frame meta (`<split>/meta/<id>.json`: condition, ...)
+        and, with load_semantics, the per-pixel class ids (results['semantics'])."""
         res = super().get_data_info(idx)
         res['meta'].update(self._frame_meta(res['frame_id']))
+        if self.load_semantics:
+            res['semantics'] = self._semantics(res['frame_id'], res)
         return res
 
     def _reader(self) -> Any:

@@ -4,6 +4,7 @@ The results dict of one frame (made by omnifuse.datasets.det_dataset.frame_to_re
     points      (N, C) float32, LiDAR frame (x y z intensity ...)
     gt_boxes    (M, 7) float64 boxes, LiDAR frame;  gt_names: M class names;  gt_labels: (M,) int64 (-1 unknown)
     images      {camera name: (H, W, 3) uint8 RGB};  thermal: {name: (H, W) float32/uint16}
+    semantics   optional {camera name: (H, W) uint8 class ids, 255 = ignore}, same size as that camera's image
     cams        {name: {'lidar2img': (4, 4) LiDAR -> pixels, 'P': (3, 4) projection, 'img_hw': (h, w),
                  'modality': 'camera'|'thermal'}}
     aug_matrix  (4, 4) the global augmentation applied so far (augmented = aug_matrix · original)
@@ -168,13 +169,20 @@ class RandomDropModality:
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         for field, prob in (('images', self.camera_prob), ('thermal', self.thermal_prob)):
             if results.get(field) and self.rng.random() < prob:
+                dropped = set(results[field])
                 results[field] = {}
+                if results.get('semantics'):  # the labels of a dropped image go with it
+                    results['semantics'] = {n: m for n, m in results['semantics'].items() if n not in dropped}
         return results
 
 
 @TRANSFORMS.register_module()
 class ImageResize:
-    """Resize every colour (and thermal) image by `scale`; lidar2img is scaled to match."""
+    """Resize every colour (and thermal) image by `scale`; lidar2img is scaled to match.
+
+    An image's semantic labels (results['semantics'][name]) are resized with it, nearest neighbour, to exactly
+    the image's new size (so only ids of the source appear).
+    """
 
     def __init__(self, *, scale: float = 0.5, thermal: bool = True) -> None:
         self.scale = float(scale)
@@ -192,6 +200,11 @@ class ImageResize:
                 h, w = img.shape[:2]
                 size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
                 results[field][name] = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+                sem = (results.get('semantics') or {}).get(name)
+                if sem is not None:
+                    # nearest with pixel-centre alignment, as the image's INTER_LINEAR (INTER_NEAREST is
+                    # top-left aligned: up to half a pixel off the image)
+                    results['semantics'][name] = cv2.resize(sem, size, interpolation=cv2.INTER_NEAREST_EXACT)
                 cam = results['cams'][name]
                 cam['lidar2img'] = S @ np.asarray(cam['lidar2img'], dtype=np.float64)
                 cam['P'] = S[:3, :3] @ np.asarray(cam['P'], dtype=np.float64)
@@ -248,7 +261,9 @@ class PackDetInputs:
     """Pack a results dict into {'inputs': {'points'}, 'data_samples': BaseDataElement} for the detector.
 
     The data sample holds gt_boxes (M, 7) float32, gt_labels (M,) int64, images {name: (3, H, W) uint8},
-    thermal {name: (1, H, W) float32}, gt_kitti (for KittiMetric) and metainfo: frame_id, cams, aug_matrix,
+    thermal {name: (1, H, W) float32}, semantics {name: (H, W) int64 class ids, 255 = ignore} (only when the
+    results have semantics, and only for cameras whose image is still there), gt_kitti (for KittiMetric)
+    and metainfo: frame_id, cams, aug_matrix,
     condition, and the KITTI-metric calibration T_cam_lidar, P, image_size of the main camera when known.
     """
 
@@ -273,6 +288,11 @@ class PackDetInputs:
                          for n, im in results.get('images', {}).items()}
         sample.thermal = {n: torch.from_numpy(np.asarray(im, dtype=np.float32)[None].copy())
                           for n, im in results.get('thermal', {}).items()}
+        sems = results.get('semantics') or {}
+        if sems:
+            kept = set(results.get('images', {})) | set(results.get('thermal', {}))
+            sample.semantics = {n: torch.from_numpy(np.asarray(m, dtype=np.int64))
+                                for n, m in sems.items() if n in kept}
         if 'gt_kitti' in results:
             sample.gt_kitti = results['gt_kitti']
         points = torch.from_numpy(np.ascontiguousarray(results['points'], dtype=np.float32))

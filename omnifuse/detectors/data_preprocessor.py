@@ -3,7 +3,8 @@
 A packed sample (omnifuse.datasets.transforms.PackDetInputs) is
     {'inputs': {'points': (N, C) float32 tensor}, 'data_samples': BaseDataElement}
 with data_sample fields `images` ({camera name: (3, H, W) uint8 tensor}), `thermal` ({name: (1, H, W)
-float32}) and metainfo `cams` ({name: {'lidar2img': (4, 4), 'img_hw': (h, w), 'modality': 'camera'|'thermal'}}).
+float32}), optionally `semantics` ({name: (H, W) int64 class ids, 255 = ignore}) and metainfo `cams`
+({name: {'lidar2img': (4, 4), 'img_hw': (h, w), 'modality': 'camera'|'thermal'}}).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ class DetDataPreprocessor(BaseDataPreprocessor):
 
     Output `inputs`: {'points': list of B (N_b, C) tensors, 'images': {modality: {camera name:
     {'img': (B, C, H, W), 'lidar2img': (B, 4, 4), 'img_hw': (B, 2), 'valid': (B,) bool}}}}.
+    When any sample of the batch has semantic labels for a camera, its entry also holds 'semantics':
+    (B, H, W) int64 class ids padded like 'img' (same H, W), 255 where padded or where a sample has no labels.
     """
+
+    SEMANTIC_IGNORE = 255
 
     def __init__(self, *, mean: Sequence[float] = (123.675, 116.28, 103.53),
                  std: Sequence[float] = (58.395, 57.12, 57.375), pad_divisor: int = 32) -> None:
@@ -78,4 +83,19 @@ class DetDataPreprocessor(BaseDataPreprocessor):
             l2i[b] = torch.as_tensor(np.asarray(cam['lidar2img'], dtype=np.float32), device=self.device)
             hw[b] = torch.tensor([float(x.shape[2]), float(x.shape[3])])
             valid[b] = True
-        return {'img': batch, 'lidar2img': l2i, 'img_hw': hw, 'valid': valid}
+        out = {'img': batch, 'lidar2img': l2i, 'img_hw': hw, 'valid': valid}
+        sems = [(s.get('semantics') or {}).get(name) if im is not None else None
+                for im, s in zip(imgs, samples)]
+        if any(m is not None for m in sems):
+            labels = torch.full((len(imgs), H, W), self.SEMANTIC_IGNORE, dtype=torch.long, device=self.device)
+            for b, (m, im) in enumerate(zip(sems, imgs)):
+                if m is None:
+                    continue
+                if tuple(m.shape) != tuple(im.shape[1:]):
+                    from omnifuse.errors import FormatError
+                    frame = samples[b].metainfo.get('frame_id', b)
+                    raise FormatError(f'frame {frame}: semantics of camera {name!r} are {tuple(m.shape)}, '
+                                      f'its image is {tuple(im.shape[1:])} (resize them together)')
+                labels[b, :m.shape[0], :m.shape[1]] = m.to(self.device).long()
+            out['semantics'] = labels
+        return out

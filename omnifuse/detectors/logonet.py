@@ -6,6 +6,10 @@
 
 `roi_head=None` gives a one-stage model (proposals are the output). Image encoders are optional; a
 configured modality missing at run time gives zero image features (never an error).
+
+`image_aux` adds, in training only, a per-pixel semantic loss on each image encoder's map (a 1x1 conv head
+per modality): it makes the image features carry class meaning early, which the second-stage fusion alone
+teaches slowly. Inference never runs those heads.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModel
-from torch import Tensor
+from torch import Tensor, nn
 
 from omnifuse.detectors.centre_head import Proposals
 from omnifuse.ops.features import ImageFeatures
@@ -38,6 +43,12 @@ class LoGoNetDetector(BaseModel):
         image_encoder: config of the camera encoder (ImageEncoder), or None.
         thermal_encoder: config of the thermal encoder (ImageEncoder with in_channels=1), or None.
         data_preprocessor: config of the preprocessor (DetDataPreprocessor by default).
+        image_aux: None, or the auxiliary image-semantics loss, dict(num_classes=13, loss_weight=0.5,
+            ignore_index=255): a 1x1 Conv2d head per configured image modality on its encoder's map; in
+            mode 'loss' it adds 'loss_img_sem_<modality>' = loss_weight · cross-entropy between the head's
+            logits, bilinearly upsampled to the padded image size, and the batch's per-pixel labels
+            (inputs['images'][modality][name]['semantics'], (B, H, W) int64). Without labels the loss is
+            zero (heads kept in the graph). Never run at inference.
 
     Predictions are set on each data sample as `pred_instances_3d` = {'bboxes_3d': (K, 7) LiDAR frame,
     'scores_3d': (K,), 'labels_3d': (K,) int64 indices into class_names} (mmdet3d's names; KittiMetric reads them).
@@ -46,7 +57,7 @@ class LoGoNetDetector(BaseModel):
     def __init__(self, *, class_names: Sequence[str], lidar_encoder: dict, bev_neck: dict, dense_head: dict,
                  roi_head: dict | None = None, image_encoder: dict | None = None,
                  thermal_encoder: dict | None = None, data_preprocessor: dict | Any = None,
-                 init_cfg: dict | None = None) -> None:
+                 image_aux: dict | None = None, init_cfg: dict | None = None) -> None:
         pre = data_preprocessor or dict(type='DetDataPreprocessor')
         if isinstance(pre, dict):  # BaseModel would look in mmengine's root registry, not omnifuse's
             pre = MODELS.build(pre)
@@ -77,6 +88,22 @@ class LoGoNetDetector(BaseModel):
                 raise ValueError(f'roi_head.bev_channels = {cfg["bev_channels"]}, the BEV neck gives '
                                  f'{self.bev_neck.out_channels}')
             self.roi_head = MODELS.build(cfg)
+        self.image_aux_heads: nn.ModuleDict | None = None
+        self.image_aux_weight = 0.0
+        self.image_aux_ignore = 255
+        if image_aux:
+            aux = dict(image_aux)
+            unknown = set(aux) - {'num_classes', 'loss_weight', 'ignore_index'}
+            if unknown or 'num_classes' not in aux:
+                raise ValueError(f'image_aux: expected num_classes (required), loss_weight, ignore_index; '
+                                 f'got {sorted(aux)}')
+            if not self.image_channels:
+                raise ValueError('image_aux needs an image_encoder or a thermal_encoder')
+            n = int(aux['num_classes'])
+            self.image_aux_weight = float(aux.get('loss_weight', 1.0))
+            self.image_aux_ignore = int(aux.get('ignore_index', 255))
+            self.image_aux_heads = nn.ModuleDict({m: nn.Conv2d(c, n, 1)
+                                                  for m, c in self.image_channels.items()})
 
     @property
     def image_channels(self) -> dict[str, int]:
@@ -108,6 +135,41 @@ class LoGoNetDetector(BaseModel):
             out[modality] = ImageFeatures(maps, meta, encoder.out_stride, encoder.out_channels) if maps else None
         return out
 
+    def image_aux_loss(self, images: Mapping[str, Mapping[str, Mapping[str, Tensor]]],
+                       features: Mapping[str, ImageFeatures | None]) -> dict[str, Tensor]:
+        """{'loss_img_sem_<modality>': weighted pixel cross-entropy} for each modality with an aux head.
+
+        Args:
+            images: the preprocessor's inputs['images']; a camera entry's 'semantics' is (B, H, W) int64
+                labels aligned with its padded 'img' (255 = ignore).
+            features: _encode_images' output ((B, C, h, w) maps at the encoder's stride).
+        The mean is over every labelled pixel of every camera of the modality; no labelled pixel gives an
+        exact zero that still depends on the head's parameters.
+        """
+        losses: dict[str, Tensor] = {}
+        if self.image_aux_heads is None:
+            return losses
+        for modality, head in self.image_aux_heads.items():
+            total = sum(p.sum() for p in head.parameters()) * 0.0  # keeps the head in the graph (DDP)
+            feats = features.get(modality)
+            count = 0
+            if feats is not None:
+                for name, fmap in feats.maps.items():
+                    labels = (images.get(modality) or {}).get(name, {}).get('semantics')
+                    if labels is None:
+                        continue
+                    labels = labels.to(fmap.device).long()
+                    n = int((labels != self.image_aux_ignore).sum())
+                    if n == 0:
+                        continue
+                    logits = F.interpolate(head(fmap), size=labels.shape[-2:], mode='bilinear',
+                                           align_corners=False)
+                    total = total + F.cross_entropy(logits, labels, ignore_index=self.image_aux_ignore,
+                                                    reduction='sum')
+                    count += n
+            losses[f'loss_img_sem_{modality}'] = self.image_aux_weight * total / max(count, 1)
+        return losses
+
     def _first_stage(self, points: Sequence[Tensor]) -> tuple[Any, Tensor, Tensor, Tensor]:
         lidar = self.lidar_encoder(points)
         with stage('bev_neck'):
@@ -138,6 +200,9 @@ class LoGoNetDetector(BaseModel):
             gt_labels = [s.gt_labels.long() for s in data_samples]
             with stage('dense_loss'):
                 losses = self.dense_head.loss(heat, reg, gt_boxes, gt_labels)
+            if self.image_aux_heads is not None:
+                with stage('image_aux_loss'):
+                    losses.update(self.image_aux_loss(inputs.get('images') or {}, images))
             if self.roi_head is not None:
                 with stage('nms'):
                     proposals = self.dense_head.decode(heat.detach(), reg.detach())

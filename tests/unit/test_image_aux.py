@@ -1,0 +1,267 @@
+"""Auxiliary image semantics: labels loaded with their image, resized/dropped/packed/padded with it, and the
+detector's per-modality aux loss (finite, positive, trainable, absent unless configured, never at inference).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+
+import omnifuse.detectors  # noqa: F401
+from omnifuse.datasets.det_dataset import KittiDetDataset
+from omnifuse.datasets.sim import LidarModel, generate_frame, write_kitti
+from omnifuse.datasets.transforms import ImageResize, PackDetInputs, RandomDropModality
+from omnifuse.detectors import DetDataPreprocessor
+from omnifuse.registry import MODELS
+
+RANGE = [0.0, -12.8, -3.0, 25.6, 12.8, 1.0]
+CLASSES = ['Car', 'Pedestrian', 'Cyclist']
+NUM_SEM = 13
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One torch thread for these small models (on a busy 2-core machine two threads mostly wait)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='module')
+def sim_root(tmp_path_factory) -> tuple[Path, list]:
+    """A two-frame KITTI-layout folder written by the simulator; frame 000001 has no thermal labels."""
+    root = tmp_path_factory.mktemp('sim_kitti')
+    frames = [generate_frame(seed, lidar=LidarModel(n_azimuth=500)) for seed in (3, 4)]
+    write_kitti(frames, root)
+    (root / 'training' / 'semantic_thermal' / '000001.png').unlink()
+    return root, frames
+
+
+def _dataset(root: Path, *, pipeline: list | tuple = (), load_semantics: bool = True) -> KittiDetDataset:
+    return KittiDetDataset(data_root=str(root), class_names=CLASSES, pipeline=list(pipeline),
+                           use_thermal=True, load_semantics=load_semantics)
+
+
+def _copy(res: dict) -> dict:
+    out = dict(res)
+    out['cams'] = {k: dict(v) for k, v in res['cams'].items()}
+    for key in ('images', 'thermal', 'semantics'):
+        out[key] = dict(res.get(key, {}))
+    return out
+
+
+def test_semantics_are_loaded_per_camera(sim_root) -> None:
+    root, frames = sim_root
+    ds = _dataset(root)
+    res = ds.get_data_info(0)
+    assert set(res['semantics']) == {'image_2', 'thermal'}
+    np.testing.assert_array_equal(res['semantics']['image_2'], frames[0].semantic_2)
+    np.testing.assert_array_equal(res['semantics']['thermal'], frames[0].semantic_thermal)
+    assert res['semantics']['image_2'].shape == res['images']['image_2'].shape[:2]
+    assert res['semantics']['thermal'].shape == res['thermal']['thermal'].shape[:2]
+    assert all(m.dtype == np.uint8 for m in res['semantics'].values())
+    # a missing label file is no entry, not an error
+    assert set(ds.get_data_info(1)['semantics']) == {'image_2'}
+    # off by default; and no label for an image that is not loaded
+    assert 'semantics' not in _dataset(root, load_semantics=False).get_data_info(0)
+    no_thermal = KittiDetDataset(data_root=str(root), class_names=CLASSES, use_thermal=False,
+                                 load_semantics=True)
+    assert set(no_thermal.get_data_info(0)['semantics']) == {'image_2'}
+
+
+@pytest.mark.parametrize('scale', [0.5, 0.37])
+def test_resize_keeps_labels_aligned_and_nearest(sim_root, scale: float) -> None:
+    root, _ = sim_root
+    src = _dataset(root).get_data_info(0)
+    res = ImageResize(scale=scale)(_copy(src))
+    for field, name in (('images', 'image_2'), ('thermal', 'thermal')):
+        sem, img, orig = res['semantics'][name], res[field][name], src['semantics'][name]
+        assert sem.shape == img.shape[:2] == tuple(res['cams'][name]['img_hw'])
+        assert sem.dtype == np.uint8
+        assert set(np.unique(sem)) <= set(np.unique(orig))  # nearest: no blended ids
+        # each label is the source label of a pixel within one source pixel of the mapped position
+        h, w = orig.shape
+        rows = np.clip(np.floor((np.arange(sem.shape[0]) + 0.5) * h / sem.shape[0]).astype(int), 0, h - 1)
+        cols = np.clip(np.floor((np.arange(sem.shape[1]) + 0.5) * w / sem.shape[1]).astype(int), 0, w - 1)
+        agree = np.zeros(sem.shape, dtype=bool)
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                r, c = np.clip(rows + dr, 0, h - 1), np.clip(cols + dc, 0, w - 1)
+                agree |= orig[np.ix_(r, c)] == sem
+        assert agree.all()
+
+
+def test_drop_removes_only_the_dropped_images_labels(sim_root) -> None:
+    root, _ = sim_root
+    src = _dataset(root).get_data_info(0)
+    res = RandomDropModality(camera_prob=1.0, seed=0)(_copy(src))
+    assert res['images'] == {} and set(res['semantics']) == {'thermal'}
+    res = RandomDropModality(thermal_prob=1.0, seed=0)(_copy(src))
+    assert res['thermal'] == {} and set(res['semantics']) == {'image_2'}
+    packed = PackDetInputs()(RandomDropModality(camera_prob=1.0, thermal_prob=1.0, seed=0)(_copy(src)))
+    assert not (packed['data_samples'].get('semantics') or {})
+
+
+def test_pack_and_pad_with_ignore(sim_root) -> None:
+    root, _ = sim_root
+    ds = _dataset(root, pipeline=[dict(type='ImageResize', scale=0.25), dict(type='PackDetInputs')])
+    a, b = ds[0], ds[1]
+    sa = a['data_samples']
+    assert set(sa.semantics) == {'image_2', 'thermal'}
+    for name, sem in sa.semantics.items():
+        assert sem.dtype == torch.int64 and sem.ndim == 2
+        img = sa.images.get(name, sa.thermal.get(name))
+        assert tuple(sem.shape) == tuple(img.shape[1:])
+    # give the second sample a smaller camera image so that padding differs between the two
+    sb = b['data_samples']
+    sb.images['image_2'] = sb.images['image_2'][:, :20, :50].contiguous()
+    sb.semantics['image_2'] = sb.semantics['image_2'][:20, :50].contiguous()
+    pre = DetDataPreprocessor(pad_divisor=32)
+    out = pre(pseudo_collate([a, b]), True)['inputs']['images']
+    cam, th = out['camera']['image_2'], out['thermal']['thermal']
+    for entry in (cam, th):
+        assert entry['semantics'].dtype == torch.int64
+        assert entry['semantics'].shape == (2, *entry['img'].shape[-2:])
+    h, w = sa.semantics['image_2'].shape
+    assert torch.equal(cam['semantics'][0, :h, :w], sa.semantics['image_2'])
+    assert (cam['semantics'][0, h:] == 255).all() and (cam['semantics'][0, :, w:] == 255).all()
+    assert torch.equal(cam['semantics'][1, :20, :50], sb.semantics['image_2'])
+    assert (cam['semantics'][1, 20:] == 255).all() and (cam['semantics'][1, :, 50:] == 255).all()
+    # sample 1 has a thermal image but no thermal labels: all ignore
+    assert 'thermal' not in sb.semantics and (th['semantics'][1] == 255).all()
+    assert (th['semantics'][0] != 255).any()
+
+
+def _model_cfg(*, image_aux: dict | None) -> dict:
+    return dict(
+        type='LoGoNetDetector', class_names=CLASSES,
+        lidar_encoder=dict(type='SecondLidarEncoder', voxel_size=[0.4, 0.4, 0.25], point_range=RANGE,
+                           channels=[8, 8, 16, 16], out_channels=16, max_voxels=[8000, 8000]),
+        bev_neck=dict(type='BevNeck', layer_nums=[1, 1], layer_strides=[1, 2], num_filters=[16, 16],
+                      upsample_strides=[1, 2], out_channels=[16, 16]),
+        dense_head=dict(type='CentreHead', head_channels=16, post_max=[16, 8]),
+        image_encoder=dict(type='ImageEncoder', stem_channels=8, channels=[8, 16, 16], out_channels=8),
+        thermal_encoder=dict(type='ImageEncoder', in_channels=1, stem_channels=8, channels=[8, 16, 16],
+                             out_channels=8),
+        roi_head=dict(type='LoGoRoIHead', level_channels={'x_conv3': 16, 'x_conv4': 16}, bev_channels=32,
+                      grid_channels=8, fc_channels=[32, 32], num_rois=8, gof_levels=['x_conv3'], fda_heads=2),
+        image_aux=image_aux)
+
+
+@pytest.fixture(scope='module')
+def batch(sim_root) -> dict:
+    root, _ = sim_root
+    ds = _dataset(root, pipeline=[dict(type='PointRangeFilter', point_range=RANGE),
+                                  dict(type='ObjectRangeFilter', point_range=RANGE),
+                                  dict(type='ObjectNameFilter', classes=CLASSES),
+                                  dict(type='ImageResize', scale=0.25), dict(type='PackDetInputs')])
+    return pseudo_collate([ds[0], ds[1]])
+
+
+def test_aux_loss_is_finite_positive_and_trains(batch) -> None:
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
+    model.train()
+    assert set(model.image_aux_heads) == {'camera', 'thermal'}
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss')  # the full training forward reports both aux losses
+    for key in ('loss_img_sem_camera', 'loss_img_sem_thermal'):
+        assert torch.isfinite(losses[key]) and float(losses[key]) > 0
+    model.zero_grad()
+    (losses['loss_img_sem_camera'] + losses['loss_img_sem_thermal']).backward()
+    for m in ('camera', 'thermal'):  # the aux loss alone reaches both heads and both encoders
+        assert float(model.image_aux_heads[m].weight.grad.abs().sum()) > 0
+    for enc in (model.image_encoder, model.thermal_encoder):
+        assert float(enc.stem[0].weight.grad.abs().sum()) > 0
+    # a few SGD steps on the image path alone (encoders + heads, as in forward) lower the aux loss
+    params = [p for n, p in model.named_parameters() if n.startswith(('image_encoder', 'thermal_encoder',
+                                                                       'image_aux_heads'))]
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    images = data['inputs']['images']
+    history = []
+    for _ in range(8):
+        aux = model.image_aux_loss(images, model._encode_images(images))
+        total = aux['loss_img_sem_camera'] + aux['loss_img_sem_thermal']
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        history.append(float(total.detach()))
+    assert all(np.isfinite(history)) and history[-1] < 0.7 * history[0], history
+    # the loss is weighted: twice the weight, twice the loss on the same features
+    heavy = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=1.0)))
+    heavy.load_state_dict(model.state_dict())
+    model.eval()
+    heavy.eval()
+    with torch.no_grad():
+        feats = model._encode_images(data['inputs']['images'])
+        a = model.image_aux_loss(data['inputs']['images'], feats)
+        b = heavy.image_aux_loss(data['inputs']['images'], feats)
+    torch.testing.assert_close(b['loss_img_sem_camera'], 2 * a['loss_img_sem_camera'])
+
+
+def test_no_labels_gives_a_zero_loss_in_the_graph(batch) -> None:
+    torch.manual_seed(0)
+    model = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
+    model.train()
+    unlabelled = {'inputs': batch['inputs'], 'data_samples': [s.clone() for s in batch['data_samples']]}
+    for s in unlabelled['data_samples']:
+        s.semantics = {}
+    data = model.data_preprocessor(unlabelled, True)
+    assert all('semantics' not in cam for mod in data['inputs']['images'].values() for cam in mod.values())
+    losses = model(**data, mode='loss')
+    for key in ('loss_img_sem_camera', 'loss_img_sem_thermal'):
+        assert float(losses[key]) == 0.0 and losses[key].requires_grad
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.image_aux_heads.parameters())
+
+
+def test_without_image_aux_no_head_and_inference_skips_it(batch) -> None:
+    torch.manual_seed(0)
+    plain = MODELS.build(_model_cfg(image_aux=None))
+    assert plain.image_aux_heads is None
+    assert not any('image_aux' in k for k in plain.state_dict())
+    aux = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM)))
+    extra = set(aux.state_dict()) - set(plain.state_dict())
+    assert extra == {f'image_aux_heads.{m}.{p}' for m in ('camera', 'thermal') for p in ('weight', 'bias')}
+    plain.train()
+    losses = plain(**plain.data_preprocessor(batch, True), mode='loss')
+    assert not any(k.startswith('loss_img_sem') for k in losses)
+    # inference never runs the heads, and predicts exactly what the same weights without them predict
+    aux.load_state_dict({**plain.state_dict(), **{k: aux.state_dict()[k] for k in extra}})
+    calls = []
+    for head in aux.image_aux_heads.values():
+        head.register_forward_hook(lambda *_: calls.append(1))
+    plain.eval()
+    aux.eval()
+    with torch.no_grad():
+        p1 = plain.test_step(batch)
+        p2 = aux.test_step(batch)
+    assert calls == []
+    for s1, s2 in zip(p1, p2):
+        torch.testing.assert_close(s1.pred_instances_3d['bboxes_3d'], s2.pred_instances_3d['bboxes_3d'])
+
+
+def test_image_aux_config_errors() -> None:
+    with pytest.raises(ValueError, match='num_classes'):
+        MODELS.build(_model_cfg(image_aux=dict(loss_weight=0.5)))
+    cfg = _model_cfg(image_aux=dict(num_classes=NUM_SEM))
+    cfg.update(image_encoder=None, thermal_encoder=None, roi_head=None)
+    with pytest.raises(ValueError, match='image_encoder'):
+        MODELS.build(cfg)
+
+
+def test_label_of_the_wrong_size_is_a_format_error(tmp_path) -> None:
+    import cv2
+
+    from omnifuse.errors import FormatError
+
+    write_kitti([generate_frame(5, lidar=LidarModel(n_azimuth=500))], tmp_path)
+    path = tmp_path / 'training' / 'semantic_2' / '000000.png'
+    cv2.imwrite(str(path), np.zeros((10, 20), np.uint8))
+    with pytest.raises(FormatError, match=r'semantic_2/000000\.png.*differs'):
+        _dataset(tmp_path).get_data_info(0)
