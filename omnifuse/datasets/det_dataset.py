@@ -16,6 +16,7 @@ from mmengine.dataset import BaseDataset
 from omnifuse.datasets import transforms as _transforms  # noqa: F401  (registers the transforms)
 from omnifuse.registry import DATASETS, TRANSFORMS
 from omnifuse.structures import SensorFrame
+from omnifuse.structures.label_image import read_label_png
 
 __all__ = ['frame_to_results', 'KittiDetDataset', 'WaymoDetDataset']
 
@@ -158,8 +159,6 @@ class KittiDetDataset(_FrameDataset):
 
     def _semantics(self, frame_id: str, results: dict[str, Any]) -> dict[str, np.ndarray]:
         """{camera name: (H, W) uint8 class ids} of the loaded images whose label file exists."""
-        import cv2
-
         from omnifuse.errors import FormatError
 
         out: dict[str, np.ndarray] = {}
@@ -171,12 +170,10 @@ class KittiDetDataset(_FrameDataset):
                 path = Path(self.reader.data_dir) / folder / f'{frame_id}.png'
                 if not path.is_file():
                     continue
-                sem = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-                if sem is None:
-                    raise FormatError(f'{path}: not a readable PNG')
-                if sem.ndim != 2 or sem.dtype != np.uint8:
-                    raise FormatError(f'{path}: a semantic label image must be one-channel uint8, '
-                                      f'found shape {sem.shape} {sem.dtype}')
+                sem = read_label_png(path)
+                if sem.max(initial=0) > 255:
+                    raise FormatError(f'{path}: class ids must fit in uint8 (255 = ignore), found {int(sem.max())}')
+                sem = sem.astype(np.uint8)
                 if sem.shape != img.shape[:2]:
                     raise FormatError(f'{path}: size {sem.shape[1]}x{sem.shape[0]} differs from its image '
                                       f'{name!r} ({img.shape[1]}x{img.shape[0]})')

@@ -25,6 +25,7 @@ from omnifuse.datasets.rgbt import (normalize_thermal, render_depth_image, scale
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import SensorFrame
+from omnifuse.structures.label_image import read_label_png
 
 __all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_frame_inputs']
 
@@ -198,8 +199,6 @@ class RGBXSegDataset:
         h, w = rgb.shape[:2]
         label = None
         if self.label_dir is not None:
-            from omnifuse.evaluation.segmentation import read_label_png
-
             path = self.reader.data_dir / self.label_dir / f'{frame_id}.png'
             label = read_label_png(path).astype(np.uint8)
             if label.shape != (h0, w0):

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import FormatError, ShapeError
+from omnifuse.structures.label_image import read_label_png
 
-__all__ = ['confusion_matrix', 'iou_from_confusion', 'scores_from_confusion', 'read_label_png',
+__all__ = ['confusion_matrix', 'iou_from_confusion', 'scores_from_confusion',
            'evaluate_label_dirs', 'format_table']
 
 
@@ -94,32 +95,6 @@ def scores_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> dict[st
         'num_pixels': total,
         'confusion_matrix': cm.tolist(),
     }
-
-
-def read_label_png(path: str | Path) -> np.ndarray:
-    """Read a label image as (H, W) int64 class ids (8- or 16-bit single-channel PNG).
-
-    Raises:
-        FileNotFoundError: no such file.
-        FormatError: unreadable, or not a single-channel image.
-    """
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such file', str(path))
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not a readable image')
-    if img.ndim == 3:
-        if img.shape[2] >= 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]):
-            img = img[..., 0]
-        else:
-            raise FormatError(f'{path}: a label image must hold one channel of class ids, found {img.shape[2]} '
-                              'different channels (a colour visualisation?)')
-    if img.dtype not in (np.uint8, np.uint16):
-        raise FormatError(f'{path}: label ids must be 8- or 16-bit, found {img.dtype}')
-    return img.astype(np.int64)
 
 
 def evaluate_label_dirs(gt_dir: str | Path, pred_dir: str | Path, *, class_names: Sequence[str] | None = None,

@@ -593,14 +593,22 @@ def test_distance_range_equals_evaluating_only_the_objects_in_range():
 
 
 def test_distance_range_edge_object_is_neither_miss_nor_false_positive():
-    gt = _ring_cars(np.array([29.9, 20.0]), seed=0)
-    gt = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 29.9], [0.0, 1.7, 20.0]])))
-    pred = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 30.05], [0.0, 1.7, 20.0]]),
-                              score=np.array([0.9, 0.8])))
+    # cars at 29.9, 20 and 40 m; the 29.9 m car is detected at 30.05 m (across the 30 m edge) with the top score
+    gt = _ring_cars(np.array([29.9, 20.0, 40.0]), seed=0)
+    gt = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 29.9], [0.0, 1.7, 20.0], [0.0, 1.7, 40.0]])))
+    pred = KittiLabels(**dict(gt.as_dict(), location=np.array([[0.0, 1.7, 30.05], [0.0, 1.7, 20.0], [0.0, 1.7, 40.0]]),
+                              score=np.array([0.9, 0.8, 0.7])))
     near = evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(0, 30))
     far = evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(30, 50))
-    # 0-30 m: one valid car, found (the edge car's match is ignored); 30-50 m: no valid car, no false positive
+    # One valid car per bin, found with precision 1 -> AP|R11 = 100/11 (the protocol's single-object value).
+    # Were the edge car a miss in 0-30 m, recall would be 1/2; were its detection a false positive in 30-50 m
+    # (it outscores the true one), precision would be 1/2: either gives 50/11.
     assert near.ap['Car']['loose']['3d']['AP11'][0] == pytest.approx(100 / 11)
-    assert far.ap['Car']['loose']['3d']['AP11'][0] == 0.0
+    assert far.ap['Car']['loose']['3d']['AP11'][0] == pytest.approx(100 / 11)
+    # the same detection 5 m further on matches nothing: then it is a false positive of the 30-50 m bin
+    stray = KittiLabels(**dict(pred.as_dict(), location=np.array([[0.0, 1.7, 35.0], [0.0, 1.7, 20.0],
+                                                                  [0.0, 1.7, 40.0]])))
+    assert evaluate_kitti([gt], [stray], classes=('Car',), distance_range=(30, 50)).ap['Car']['loose']['3d'][
+        'AP11'][0] == pytest.approx(50 / 11)
     with pytest.raises(OmnifuseError, match='empty'):
         evaluate_kitti([gt], [pred], classes=('Car',), distance_range=(30, 30))

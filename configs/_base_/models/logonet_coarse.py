@@ -20,3 +20,7 @@ model = dict(
                   fc_channels=[256, 256], dropout=0.3, num_rois=64, fg_ratio=0.5, fg_iou=0.55,
                   score_iou=[0.25, 0.75], gt_jitter=True, score_mode='sqrt', nms_iou=0.1, score_thr=0.05),
 )
+# The thermal branch of the logonet_thermal variants (set as model.thermal_encoder there): a second,
+# 1-channel image encoder whose features GoF and LoF sample beside the camera's.
+thermal_encoder_cfg = dict(type='ImageEncoder', in_channels=1, stem_channels=16, channels=[16, 32, 64],
+                           blocks=[1, 1, 1], out_channels=32, out_stride=4)
