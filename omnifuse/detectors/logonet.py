@@ -1,8 +1,9 @@
 """The assembled two-stage LiDAR–camera(–thermal) detector, an mmengine `BaseModel`.
 
-    points ─ LiDAR encoder (voxels/pillars → sparse levels + BEV) ─ BEV neck ─ centre head ─ proposals
-                                                   │                                          │
-    images ─ image encoder(s) ────────────────── LoGoRoIHead (RoI-grid 6³ + GoF/LoF/FDA) ── boxes, scores
+    points ─ LiDAR encoder (voxels/pillars → sparse levels + BEV) ─┬─ BEV neck ─ centre head ─ proposals
+                                                   │              │(image_bev)                 │
+    images ─ image encoder(s) ─────────────────────┴──────────────┴─ LoGoRoIHead (RoI-grid 6³ + GoF/LoF/FDA)
+                                                                                               └─ boxes, scores
 
 `roi_head=None` gives a one-stage model (proposals are the output). Image encoders are optional; a
 configured modality missing at run time gives zero image features (never an error).
@@ -10,6 +11,10 @@ configured modality missing at run time gives zero image features (never an erro
 `image_aux` adds, in training only, a per-pixel semantic loss on each image encoder's map (a 1x1 conv head
 per modality): it makes the image features carry class meaning early, which the second-stage fusion alone
 teaches slowly. Inference never runs those heads.
+
+`image_bev` (a `PointImageBEV` config) also gives the first stage image evidence: image features lifted to
+the LiDAR BEV through the points and concatenated to the LiDAR BEV before the neck, so proposals no longer
+come from the LiDAR alone.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class LoGoNetDetector(BaseModel):
         image_encoder: config of the camera encoder (ImageEncoder), or None.
         thermal_encoder: config of the thermal encoder (ImageEncoder with in_channels=1), or None.
         data_preprocessor: config of the preprocessor (DetDataPreprocessor by default).
+        image_bev: None, or a PointImageBEV config (type may be omitted); image_channels and point_range
+            are filled in, and the neck's in_channels default to the LiDAR BEV's plus its out_channels.
         image_aux: None, or the auxiliary image-semantics loss, dict(num_classes=13, loss_weight=0.5,
             ignore_index=255): a 1x1 Conv2d head per configured image modality on its encoder's map; in
             mode 'loss' it adds 'loss_img_sem_<modality>' = loss_weight · cross-entropy between the head's
@@ -57,23 +64,33 @@ class LoGoNetDetector(BaseModel):
     def __init__(self, *, class_names: Sequence[str], lidar_encoder: dict, bev_neck: dict, dense_head: dict,
                  roi_head: dict | None = None, image_encoder: dict | None = None,
                  thermal_encoder: dict | None = None, data_preprocessor: dict | Any = None,
-                 image_aux: dict | None = None, init_cfg: dict | None = None) -> None:
+                 image_aux: dict | None = None, image_bev: dict | None = None, init_cfg: dict | None = None) -> None:
         pre = data_preprocessor or dict(type='DetDataPreprocessor')
         if isinstance(pre, dict):  # BaseModel would look in mmengine's root registry, not omnifuse's
             pre = MODELS.build(pre)
         super().__init__(data_preprocessor=pre, init_cfg=init_cfg)
         self.class_names = tuple(class_names)
         self.lidar_encoder = MODELS.build(lidar_encoder)
+        self.image_encoder = MODELS.build(image_encoder) if image_encoder else None
+        self.thermal_encoder = MODELS.build(thermal_encoder) if thermal_encoder else None
+        self.image_bev: nn.Module | None = None
+        if image_bev:
+            if not self.image_channels:
+                raise ValueError('image_bev needs an image_encoder or a thermal_encoder')
+            ib = dict(image_bev)
+            ib.setdefault('type', 'PointImageBEV')
+            ib.setdefault('image_channels', self.image_channels)
+            ib.setdefault('point_range', self.lidar_encoder.point_range)
+            self.image_bev = MODELS.build(ib)
         neck_cfg = dict(bev_neck)
-        neck_cfg.setdefault('in_channels', self.lidar_encoder.bev_channels)
+        neck_cfg.setdefault('in_channels', self.lidar_encoder.bev_channels
+                            + (self.image_bev.out_channels if self.image_bev is not None else 0))
         self.bev_neck = MODELS.build(neck_cfg)
         head_cfg = dict(dense_head)
         head_cfg.setdefault('in_channels', self.bev_neck.out_channels)
         head_cfg.setdefault('num_classes', len(self.class_names))
         head_cfg.setdefault('point_range', self.lidar_encoder.point_range)
         self.dense_head = MODELS.build(head_cfg)
-        self.image_encoder = MODELS.build(image_encoder) if image_encoder else None
-        self.thermal_encoder = MODELS.build(thermal_encoder) if thermal_encoder else None
         self.roi_head = None
         if roi_head:
             cfg = dict(roi_head)
@@ -170,10 +187,16 @@ class LoGoNetDetector(BaseModel):
             losses[f'loss_img_sem_{modality}'] = self.image_aux_weight * total / max(count, 1)
         return losses
 
-    def _first_stage(self, points: Sequence[Tensor]) -> tuple[Any, Tensor, Tensor, Tensor]:
+    def _first_stage(self, points: Sequence[Tensor], images: Mapping[str, ImageFeatures | None] | None = None
+                     ) -> tuple[Any, Tensor, Tensor, Tensor]:
         lidar = self.lidar_encoder(points)
+        bev_in = lidar.bev
+        if self.image_bev is not None:
+            with stage('image_bev'):
+                img_bev = self.image_bev(points, images or {}, tuple(bev_in.shape[-2:]))
+            bev_in = torch.cat([bev_in, img_bev.to(bev_in.dtype)], 1)
         with stage('bev_neck'):
-            bev = self.bev_neck(lidar.bev)
+            bev = self.bev_neck(bev_in)
         with stage('dense_head'):
             heat, reg = self.dense_head(bev)
         return lidar, bev, heat, reg
@@ -189,12 +212,11 @@ class LoGoNetDetector(BaseModel):
     def forward(self, inputs: dict, data_samples: list | None = None, mode: str = 'tensor') -> Any:
         """mode 'loss' -> dict of losses; 'predict' -> data samples with predictions; 'tensor' -> raw maps."""
         points = inputs['points']
-        if mode == 'tensor':
-            _, bev, heat, reg = self._first_stage(points)
-            return heat, reg
         with stage('image_backbone'):
             images = self._encode_images(inputs.get('images') or {})
-        lidar, bev, heat, reg = self._first_stage(points)
+        lidar, bev, heat, reg = self._first_stage(points, images)
+        if mode == 'tensor':
+            return heat, reg
         if mode == 'loss':
             gt_boxes = [s.gt_boxes.to(reg.dtype) for s in data_samples]
             gt_labels = [s.gt_labels.long() for s in data_samples]
