@@ -137,20 +137,8 @@ def test_pack_and_pad_with_ignore(sim_root) -> None:
     assert (th['semantics'][0] != 255).any()
 
 
-def _model_cfg(*, image_aux: dict | None) -> dict:
-    return dict(
-        type='LoGoNetDetector', class_names=CLASSES,
-        lidar_encoder=dict(type='SecondLidarEncoder', voxel_size=[0.4, 0.4, 0.25], point_range=RANGE,
-                           channels=[8, 8, 16, 16], out_channels=16, max_voxels=[8000, 8000]),
-        bev_neck=dict(type='BevNeck', layer_nums=[1, 1], layer_strides=[1, 2], num_filters=[16, 16],
-                      upsample_strides=[1, 2], out_channels=[16, 16]),
-        dense_head=dict(type='CentreHead', head_channels=16, post_max=[16, 8]),
-        image_encoder=dict(type='ImageEncoder', stem_channels=8, channels=[8, 16, 16], out_channels=8),
-        thermal_encoder=dict(type='ImageEncoder', in_channels=1, stem_channels=8, channels=[8, 16, 16],
-                             out_channels=8),
-        roi_head=dict(type='LoGoRoIHead', level_channels={'x_conv3': 16, 'x_conv4': 16}, bev_channels=32,
-                      grid_channels=8, fc_channels=[32, 32], num_rois=8, gof_levels=['x_conv3'], fda_heads=2),
-        image_aux=image_aux)
+def _model_cfg(tiny_detector_cfg, *, image_aux: dict | None) -> dict:
+    return tiny_detector_cfg(point_range=RANGE, thermal=True, image_aux=image_aux)
 
 
 @pytest.fixture(scope='module')
@@ -163,9 +151,9 @@ def batch(sim_root) -> dict:
     return pseudo_collate([ds[0], ds[1]])
 
 
-def test_aux_loss_is_finite_positive_and_trains(batch) -> None:
+def test_aux_loss_is_finite_positive_and_trains(batch, tiny_detector_cfg) -> None:
     torch.manual_seed(0)
-    model = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
+    model = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
     model.train()
     assert set(model.image_aux_heads) == {'camera', 'thermal'}
     data = model.data_preprocessor(batch, True)
@@ -193,7 +181,7 @@ def test_aux_loss_is_finite_positive_and_trains(batch) -> None:
         history.append(float(total.detach()))
     assert all(np.isfinite(history)) and history[-1] < 0.7 * history[0], history
     # the loss is weighted: twice the weight, twice the loss on the same features
-    heavy = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=1.0)))
+    heavy = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM, loss_weight=1.0)))
     heavy.load_state_dict(model.state_dict())
     model.eval()
     heavy.eval()
@@ -204,9 +192,9 @@ def test_aux_loss_is_finite_positive_and_trains(batch) -> None:
     torch.testing.assert_close(b['loss_img_sem_camera'], 2 * a['loss_img_sem_camera'])
 
 
-def test_no_labels_gives_a_zero_loss_in_the_graph(batch) -> None:
+def test_no_labels_gives_a_zero_loss_in_the_graph(batch, tiny_detector_cfg) -> None:
     torch.manual_seed(0)
-    model = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
+    model = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
     model.train()
     unlabelled = {'inputs': batch['inputs'], 'data_samples': [s.clone() for s in batch['data_samples']]}
     for s in unlabelled['data_samples']:
@@ -220,12 +208,12 @@ def test_no_labels_gives_a_zero_loss_in_the_graph(batch) -> None:
     assert all(p.grad is not None for p in model.image_aux_heads.parameters())
 
 
-def test_without_image_aux_no_head_and_inference_skips_it(batch) -> None:
+def test_without_image_aux_no_head_and_inference_skips_it(batch, tiny_detector_cfg) -> None:
     torch.manual_seed(0)
-    plain = MODELS.build(_model_cfg(image_aux=None))
+    plain = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=None))
     assert plain.image_aux_heads is None
     assert not any('image_aux' in k for k in plain.state_dict())
-    aux = MODELS.build(_model_cfg(image_aux=dict(num_classes=NUM_SEM)))
+    aux = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM)))
     extra = set(aux.state_dict()) - set(plain.state_dict())
     assert extra == {f'image_aux_heads.{m}.{p}' for m in ('camera', 'thermal') for p in ('weight', 'bias')}
     plain.train()
@@ -246,10 +234,10 @@ def test_without_image_aux_no_head_and_inference_skips_it(batch) -> None:
         torch.testing.assert_close(s1.pred_instances_3d['bboxes_3d'], s2.pred_instances_3d['bboxes_3d'])
 
 
-def test_image_aux_config_errors() -> None:
+def test_image_aux_config_errors(tiny_detector_cfg) -> None:
     with pytest.raises(ValueError, match='num_classes'):
-        MODELS.build(_model_cfg(image_aux=dict(loss_weight=0.5)))
-    cfg = _model_cfg(image_aux=dict(num_classes=NUM_SEM))
+        MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(loss_weight=0.5)))
+    cfg = _model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM))
     cfg.update(image_encoder=None, thermal_encoder=None, roi_head=None)
     with pytest.raises(ValueError, match='image_encoder'):
         MODELS.build(cfg)

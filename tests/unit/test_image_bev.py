@@ -99,24 +99,6 @@ def test_missing_images_give_zeros_and_bad_points_a_named_error() -> None:
         PointImageBEV(image_channels={}, point_range=RANGE)
 
 
-def _model_cfg(*, roi: bool, image_bev: bool) -> dict:
-    cfg = dict(
-        type='LoGoNetDetector', class_names=CLASSES,
-        lidar_encoder=dict(type='SecondLidarEncoder', voxel_size=[0.4, 0.4, 0.25], point_range=RANGE,
-                           channels=[8, 8, 16, 16], out_channels=16, max_voxels=[8000, 8000]),
-        bev_neck=dict(type='BevNeck', layer_nums=[1, 1], layer_strides=[1, 2], num_filters=[16, 16],
-                      upsample_strides=[1, 2], out_channels=[16, 16]),
-        dense_head=dict(type='CentreHead', head_channels=16, post_max=[16, 8]),
-        image_encoder=dict(type='ImageEncoder', stem_channels=8, channels=[8, 16, 16], out_channels=8))
-    if roi:
-        cfg['roi_head'] = dict(type='LoGoRoIHead', level_channels={'x_conv3': 16, 'x_conv4': 16},
-                               bev_channels=32, grid_channels=8, fc_channels=[32, 32], num_rois=8,
-                               gof_levels=['x_conv3'], fda_heads=2)
-    if image_bev:
-        cfg['image_bev'] = dict(out_channels=8)
-    return cfg
-
-
 @pytest.fixture(scope='module')
 def batch(tmp_path_factory) -> dict:
     root: Path = tmp_path_factory.mktemp('sim_ibev')
@@ -132,11 +114,11 @@ def _drop_camera(data: dict) -> dict:
     return {'points': data['points'], 'images': {}}
 
 
-def test_detector_proposals_use_the_image_and_survive_a_dropped_camera(batch) -> None:
+def test_detector_proposals_use_the_image_and_survive_a_dropped_camera(batch, tiny_detector_cfg) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = MODELS.build(_model_cfg(roi=True, image_bev=True))
-    plain = MODELS.build(_model_cfg(roi=True, image_bev=False))
+    model = MODELS.build(tiny_detector_cfg(point_range=RANGE, roi=True, image_bev=dict(out_channels=8)))
+    plain = MODELS.build(tiny_detector_cfg(point_range=RANGE, roi=True))
     neck_in = [m for m in model.bev_neck.modules() if isinstance(m, torch.nn.Conv2d)][0].in_channels
     plain_in = [m for m in plain.bev_neck.modules() if isinstance(m, torch.nn.Conv2d)][0].in_channels
     assert neck_in == plain_in + 8
@@ -149,21 +131,21 @@ def test_detector_proposals_use_the_image_and_survive_a_dropped_camera(batch) ->
         preds = model(_drop_camera(data['inputs']), data['data_samples'], mode='predict')
     assert all(p.pred_instances_3d['bboxes_3d'].shape[1] == 7 for p in preds)
     with pytest.raises(ValueError, match='image_bev needs'):
-        cfg = _model_cfg(roi=False, image_bev=True)
+        cfg = tiny_detector_cfg(point_range=RANGE, roi=False, image_bev=dict(out_channels=8))
         del cfg['image_encoder']
         MODELS.build(cfg)
 
 
-def test_one_stage_model_trains_its_image_encoder_through_the_bev(batch) -> None:
+def test_one_stage_model_trains_its_image_encoder_through_the_bev(batch, tiny_detector_cfg) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = MODELS.build(_model_cfg(roi=False, image_bev=True))
+    model = MODELS.build(tiny_detector_cfg(point_range=RANGE, roi=False, image_bev=dict(out_channels=8)))
     model.train()
     losses = model(**model.data_preprocessor(batch, True), mode='loss')
     sum(losses.values()).backward()
     assert float(model.image_bev.lift[0].weight.grad.abs().sum()) > 0
     assert float(model.image_encoder.stem[0].weight.grad.abs().sum()) > 0
-    without = MODELS.build(_model_cfg(roi=False, image_bev=False))
+    without = MODELS.build(tiny_detector_cfg(point_range=RANGE, roi=False))
     without.train()
     losses = without(**without.data_preprocessor(batch, True), mode='loss')
     sum(losses.values()).backward()
