@@ -96,17 +96,15 @@ def _write_png(path: Path, image, *, rgb: bool) -> None:  # type: ignore[no-unty
 
 def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-untyped-def]
     """(rgb, x or None) for the single-pair mode; x normalised as in training."""
-    import cv2
     import numpy as np
 
     from omnifuse.datasets.rgbt import normalize_thermal, read_color_image, read_mfnet, read_thermal_image
     from omnifuse.errors import FormatError
+    from omnifuse.structures.image_file import read_image_unchanged
 
-    raw = cv2.imread(args.rgb, cv2.IMREAD_UNCHANGED) if Path(args.rgb).is_file() else None
-    if raw is None and not Path(args.rgb).is_file():
-        raise FileNotFoundError(2, 'No such file', args.rgb)
+    raw = read_image_unchanged(args.rgb)
     thermal = None
-    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and args.x is None:
+    if raw.ndim == 3 and raw.shape[2] == 4 and args.x is None:
         sample = read_mfnet(args.rgb)
         rgb, thermal = sample.rgb, sample.thermal
     else:
@@ -123,11 +121,7 @@ def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-unty
             raise FormatError(f'{args.x}: thermal size {t.shape[1]}x{t.shape[0]} differs from the RGB image '
                               f'{rgb.shape[1]}x{rgb.shape[0]}; the pair must be registered')
         return rgb, normalize_thermal(t, valid=t > 0)
-    depth_raw = cv2.imread(args.x, cv2.IMREAD_UNCHANGED) if Path(args.x).is_file() else None
-    if depth_raw is None:
-        if not Path(args.x).is_file():
-            raise FileNotFoundError(2, 'No such file', args.x)
-        raise FormatError(f'{args.x}: not an image OpenCV can decode')
+    depth_raw = read_image_unchanged(args.x)
     if depth_raw.ndim != 2 or depth_raw.dtype != np.uint16:
         raise FormatError(f'{args.x}: a depth image must be a 16-bit single-channel PNG (metres x 256), '
                           f'found {depth_raw.shape} {depth_raw.dtype}')

@@ -7,21 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import FormatError
+from omnifuse.structures.image_file import read_image_unchanged
 
 __all__ = ['read_image_unchanged', 'read_rgb_image']
-
-
-def read_image_unchanged(path: str | Path) -> np.ndarray:
-    """The file as OpenCV decodes it (any depth and channel count; colour channels in BGR order)."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such file or directory', str(path))
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not an image OpenCV can decode')
-    return img
 
 
 def read_rgb_image(path: str | Path) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import FormatError
+from omnifuse.structures.image_file import read_image_unchanged
 
 __all__ = ['read_label_png']
 
@@ -18,14 +19,7 @@ def read_label_png(path: str | Path) -> np.ndarray:
         FileNotFoundError: no such file.
         FormatError: unreadable, or not a single-channel image.
     """
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(2, 'No such file', str(path))
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FormatError(f'{path}: not a readable image')
+    img = read_image_unchanged(path)
     if img.ndim == 3:
         if img.shape[2] >= 3 and np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2]):
             img = img[..., 0]
