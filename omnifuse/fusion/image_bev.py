@@ -71,6 +71,9 @@ class PointImageBEV(nn.Module):
         self.point_range = tuple(float(v) for v in point_range)
         self.out_channels = out_channels
         cin = sum(c + 1 for c in self.image_channels.values())
+        # column of each modality's visible flag in sample_modalities' output (modalities in sorted order)
+        widths = torch.tensor([c + 1 for _, c in sorted(self.image_channels.items())])
+        self.register_buffer('flag_columns', torch.cumsum(widths, 0) - 1, persistent=False)
         self.lift = nn.Sequential(nn.Linear(cin, out_channels, bias=False), nn.BatchNorm1d(out_channels),
                                   nn.ReLU(inplace=True))
 
@@ -89,8 +92,7 @@ class PointImageBEV(nn.Module):
         keep = inside.nonzero(as_tuple=True)[0]
         xyz, batch, index = xyz[keep], batch[keep], index[keep]
         sampled = sample_modalities(images, self.image_channels, xyz, batch)  # (N, Σ(C_m + 1))
-        flags = torch.cumsum(torch.tensor([c + 1 for _, c in sorted(self.image_channels.items())]), 0) - 1
-        seen = sampled[:, flags.to(sampled.device)].amax(1) > 0 if sampled.shape[0] else sampled.new_zeros(0).bool()
+        seen = sampled[:, self.flag_columns].amax(1) > 0 if sampled.shape[0] else sampled.new_zeros(0).bool()
         rows = seen.nonzero(as_tuple=True)[0]
         out = xyz.new_zeros((B * H * W, self.out_channels))
         if rows.numel() >= 2 or (rows.numel() == 1 and not self.training):  # BN needs two rows to train
