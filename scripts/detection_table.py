@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/detection_table.py --root data/sim_val NAME=PRED_DIR [NAME=PRED_DIR ...]
-        [--split ImageSets/trainval.txt] [--json OUT]
+        [--split ImageSets/trainval.txt] [--json OUT] [--png OUT.png]
 
 ROOT is a simulator KITTI-layout folder (training/label_2 and training/meta/<id>.json with the
 condition); each PRED_DIR holds one 16-column label file per frame, as `omnifuse test --out` writes.
@@ -10,7 +10,8 @@ Conditions select frames by their meta file and use the official protocol. Range
 distance of the object from the camera (0-30, 30-50, 50+ m), scored with
 `evaluate_kitti(..., distance_range=..., height_limit=False)`: moderate occlusion and truncation limits
 but no 25 px minimum height, which no object beyond ~43 m meets in a 375-px-high image.
-Each cell is "AP (number of objects scored)".
+Each cell is "AP (number of objects scored)". `--png` also draws one bar chart per class (groups: the slices,
+bars: the models).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument('--root', required=True, type=Path, help='simulator KITTI-layout folder (ground truth)')
     parser.add_argument('--split', default='ImageSets/trainval.txt', help='frame list, relative to --root')
     parser.add_argument('--json', type=Path, default=None, help='also write every figure as JSON here')
+    parser.add_argument('--png', type=Path, default=None, help='also draw the table as bar charts, one per class')
     parser.add_argument('preds', nargs='+', metavar='NAME=PRED_DIR')
     args = parser.parse_args()
     ids = [line.strip() for line in (args.root / args.split).read_text().splitlines() if line.strip()]
@@ -94,6 +96,26 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(table, indent=2) + '\n')
+    if args.png:
+        write_charts(table, args.png)
+
+
+def write_charts(table: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+    """One grouped bar chart per class (groups: slices, bars: models), stacked into one PNG."""
+    import cv2
+
+    from omnifuse.viz import grouped_bar_chart, stack_vertically
+
+    slices = list(next(iter(table.values())))
+    charts = []
+    for c in CLASSES:
+        values = {sl.split(' (')[0]: {name: rows[sl][c] for name, rows in table.items() if sl in rows}
+                  for sl in slices}
+        charts.append(grouped_bar_chart(values, title=f'{c}: 3D AP|R40 moderate (%)'))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(stack_vertically(charts), cv2.COLOR_RGB2BGR)):
+        raise OSError(f'could not write {path}')
+    print(f'wrote {path}')
 
 
 if __name__ == '__main__':
