@@ -193,7 +193,8 @@ class LoGoNetDetector(BaseModel):
         bev_in = lidar.bev
         if self.image_bev is not None:
             with stage('image_bev'):
-                img_bev = self.image_bev(points, images or {}, tuple(bev_in.shape[-2:]))
+                flat, pbatch = self._flat_points(points)
+                img_bev = self.image_bev(flat, pbatch, len(points), images or {}, tuple(bev_in.shape[-2:]))
             bev_in = torch.cat([bev_in, img_bev.to(bev_in.dtype)], 1)
         with stage('bev_neck'):
             bev = self.bev_neck(bev_in)

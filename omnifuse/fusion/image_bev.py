@@ -56,8 +56,9 @@ class PointImageBEV(nn.Module):
         out_channels: C of the output map.
 
     Shapes:
-        points: B tensors (N_b, >=3) LiDAR frame; images: per modality ImageFeatures or None;
-        hw: (H, W) of the LiDAR BEV map. Returns (B, out_channels, H, W), zero where no visible point falls.
+        xyz: (N, >=3) points of the whole batch, LiDAR frame; batch_idx: (N,) int64 sample of each point;
+        images: per modality ImageFeatures or None; hw: (H, W) of the LiDAR BEV map.
+        Returns (B, out_channels, H, W), zero where no visible point falls.
     """
 
     def __init__(self, *, image_channels: Mapping[str, int], point_range: Sequence[float],
@@ -77,17 +78,14 @@ class PointImageBEV(nn.Module):
         self.lift = nn.Sequential(nn.Linear(cin, out_channels, bias=False), nn.BatchNorm1d(out_channels),
                                   nn.ReLU(inplace=True))
 
-    def forward(self, points: Sequence[Tensor], images: Mapping[str, ImageFeatures | None],
-                hw: tuple[int, int]) -> Tensor:
-        H, W = int(hw[0]), int(hw[1])
-        B = len(points)
-        for b, p in enumerate(points):
-            if p.ndim != 2 or p.shape[1] < 3:
-                raise ShapeError(f'PointImageBEV: points[{b}] must be (N, >=3), got {tuple(p.shape)}')
-        device = points[0].device if B else torch.device('cpu')
-        xyz = torch.cat([p[:, :3] for p in points]) if B else torch.zeros((0, 3), device=device)
-        batch = torch.cat([torch.full((p.shape[0],), b, dtype=torch.long, device=p.device)
-                           for b, p in enumerate(points)]) if B else torch.zeros(0, dtype=torch.long)
+    def forward(self, xyz: Tensor, batch_idx: Tensor, batch_size: int,
+                images: Mapping[str, ImageFeatures | None], hw: tuple[int, int]) -> Tensor:
+        H, W, B = int(hw[0]), int(hw[1]), int(batch_size)
+        if xyz.ndim != 2 or xyz.shape[1] < 3 or batch_idx.shape != xyz.shape[:1]:
+            raise ShapeError(f'PointImageBEV: expected (N, >=3) points and (N,) batch indices, got '
+                             f'{tuple(xyz.shape)} and {tuple(batch_idx.shape)}')
+        xyz = xyz[:, :3]
+        batch = batch_idx.long()
         index, inside = bev_cell_index(xyz, batch, self.point_range, (H, W))
         keep = inside.nonzero(as_tuple=True)[0]
         xyz, batch, index = xyz[keep], batch[keep], index[keep]
