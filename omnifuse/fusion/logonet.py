@@ -104,7 +104,17 @@ class GlobalFusion(nn.Module):
         """Fuse the images into `level` (see the class docstring); `points` (N, >=3) with batch (N,)."""
         xyz = self.voxel_centroids(level, points, points_batch)
         img = sample_modalities(images, self.image_channels, xyz, level.coords[:, 0])
-        fused = self.fuse(torch.cat([level.features, img.to(level.features.dtype)], 1))
+        x = torch.cat([level.features, img.to(level.features.dtype)], 1)
+        if self.training and x.shape[0] == 1:
+            # one voxel near the RoIs (a very sparse scan): BatchNorm has no batch statistics for a single
+            # row, so this step normalises with the running ones, as at inference
+            self.fuse.eval()
+            try:
+                fused = self.fuse(x)
+            finally:
+                self.fuse.train()
+        else:
+            fused = self.fuse(x)
         return SparseLevel(fused, level.coords, level.origin, level.spacing, level.shape)
 
 

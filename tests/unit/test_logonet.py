@@ -63,6 +63,19 @@ def test_gof_uses_raw_point_centroids_and_keeps_coords() -> None:
     assert not torch.allclose(out.features, out_without.features)  # the image does change the voxels
 
 
+def test_gof_trains_on_a_single_voxel_with_running_statistics() -> None:
+    level = SparseLevel(torch.randn(1, 4), torch.tensor([[0, 0, 0, 0]]), origin=(0.5, 0.5, 0.5),
+                        spacing=(1.0, 1.0, 1.0), shape=(1, 1, 2))
+    points, batch = torch.tensor([[0.2, 0.4, 0.6]]), torch.zeros(1, dtype=torch.long)
+    gof = GlobalFusion(voxel_channels=4, image_channels={'camera': 2})
+    images = {'camera': ImageFeatures({'cam': _coordinate_map()}, _cams(), STRIDE, 2)}
+    out = gof.train()(level, points, batch, images)  # plain BatchNorm1d raises on one row in training
+    assert gof.training and gof.fuse.training  # the mode is restored
+    out.features.sum().backward()
+    assert gof.fuse[0].weight.grad is not None and float(gof.fuse[0].weight.grad.abs().sum()) > 0
+    torch.testing.assert_close(out.features.detach(), gof.eval()(level, points, batch, images).features)
+
+
 def test_lof_output_shape_and_image_dependence() -> None:
     torch.manual_seed(0)
     lof = LocalFusion(image_channels={'camera': 2}, out_channels=8).eval()
