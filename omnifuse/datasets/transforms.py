@@ -24,7 +24,7 @@ import numpy as np
 
 from omnifuse.registry import TRANSFORMS
 
-__all__ = ['GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PointShuffle',
+__all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PointShuffle',
            'RandomDropModality', 'ImageResize', 'ExtrinsicNoise', 'PackDetInputs', 'apply_global_transform']
 
 
@@ -88,6 +88,61 @@ def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.nd
     lo = np.asarray(point_range[:dims])
     hi = np.asarray(point_range[3:3 + dims])
     return ((xyz[:, :dims] >= lo) & (xyz[:, :dims] < hi)).all(1)
+
+
+def beam_index(xyz: np.ndarray, elevations: np.ndarray) -> np.ndarray:
+    """(N,) index of the beam that fired each point: the beam elevation nearest the point's.
+
+    Args:
+        xyz: (N, 3) points, LiDAR frame with the sensor at the origin (x forward, z up).
+        elevations: (B,) beam elevations [rad], any order.
+    """
+    elev = np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1]))
+    order = np.argsort(elevations)
+    sorted_el = np.asarray(elevations, dtype=np.float64)[order]
+    right = np.clip(np.searchsorted(sorted_el, elev), 1, len(sorted_el) - 1)
+    nearer_left = (elev - sorted_el[right - 1]) < (sorted_el[right] - elev)
+    return order[np.where(nearer_left, right - 1, right)]
+
+
+@TRANSFORMS.register_module()
+class BeamSubsample:
+    """Make a sparser LiDAR out of a denser one: keep every `keep_every`-th beam (laser ring).
+
+    Each point's beam is the one whose elevation is nearest the point's elevation seen from the sensor
+    (`beam_index`), so the scan must still be in the LiDAR frame with the sensor at the origin: put this
+    first in a pipeline. Beams are numbered from the top (0) down; beam b is kept when
+    b % keep_every == offset. With the default HDL-64E elevations, keep_every=4 leaves a 16-beam LiDAR with
+    the HDL-64E's vertical field (1.3-2.0 deg between beams), keep_every=2 a 32-beam one.
+
+    Args:
+        keep_every: keep one beam in this many (1 keeps all).
+        offset: which beam of each group to keep, 0 <= offset < keep_every.
+        elevations_deg: the beam elevations [deg]; None = the HDL-64E of KITTI and of omnifuse's simulator.
+    """
+
+    def __init__(self, *, keep_every: int = 4, offset: int = 0, elevations_deg: Sequence[float] | None = None) -> None:
+        if keep_every < 1 or not 0 <= offset < keep_every:
+            raise ValueError(f'BeamSubsample: need keep_every >= 1 and 0 <= offset < keep_every, got keep_every='
+                             f'{keep_every}, offset={offset}')
+        if elevations_deg is None:
+            from omnifuse.datasets.sim.lidar import hdl64_elevations
+            elevations = hdl64_elevations()
+        else:
+            elevations = np.radians(np.asarray(elevations_deg, dtype=np.float64))
+        if elevations.ndim != 1 or len(elevations) < 2:
+            raise ValueError(f'BeamSubsample: elevations_deg must list at least 2 beams, got {elevations_deg!r}')
+        self.keep_every = int(keep_every)
+        self.offset = int(offset)
+        self.elevations = np.sort(elevations)[::-1].copy()  # beam 0 = top
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        if self.keep_every == 1:
+            return results
+        pts = results['points']
+        beam = beam_index(np.asarray(pts[:, :3], dtype=np.float64), self.elevations)
+        results['points'] = pts[beam % self.keep_every == self.offset]
+        return results
 
 
 @TRANSFORMS.register_module()

@@ -7,9 +7,10 @@ import pytest
 
 from omnifuse.datasets.sim import classes as C
 from omnifuse.datasets.sim.generate import generate_frame
-from omnifuse.datasets.sim.lidar import LidarModel, render_lidar
+from omnifuse.datasets.sim.lidar import LidarModel, hdl64_elevations, render_lidar
 from omnifuse.datasets.sim.raycast import HIT_GROUND
 from omnifuse.datasets.sim.world import EGO_LANE_Y, GROUND_Z, make_scene, scene_from_boxes
+from omnifuse.datasets.transforms import BeamSubsample, beam_index
 from omnifuse.structures.geometry import points_in_boxes
 
 
@@ -88,3 +89,13 @@ def test_fog_removes_far_returns_first():
     near_ratio = (r_fog < 10).sum() / max((r_clear < 10).sum(), 1)
     far_ratio = (r_fog > 40).sum() / max((r_clear > 40).sum(), 1)
     assert far_ratio < near_ratio
+
+
+def test_beam_index_recovers_the_ring_that_fired_each_point(scan_and_snap):
+    scan, _ = scan_and_snap
+    beam = beam_index(scan.points[:, :3].astype(np.float64), hdl64_elevations())
+    assert (beam == scan.ring).mean() > 0.999
+    kept = BeamSubsample(keep_every=4)(dict(points=scan.points.copy()))['points']
+    expected = scan.points[scan.ring % 4 == 0]
+    assert abs(len(kept) - len(expected)) <= 0.001 * len(scan.points)
+    assert len(np.unique(beam_index(kept[:, :3].astype(np.float64), hdl64_elevations()))) == 16

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from omnifuse.datasets.det_dataset import KittiDetDataset, frame_to_results
 from omnifuse.datasets.kitti import KittiReader
-from omnifuse.datasets.transforms import (ExtrinsicNoise, GlobalRotScaleFlip, ImageResize, ObjectNameFilter,
+from omnifuse.datasets.transforms import (BeamSubsample, ExtrinsicNoise, GlobalRotScaleFlip, ImageResize, ObjectNameFilter,
                                           ObjectRangeFilter, PackDetInputs, PointRangeFilter, PointShuffle,
                                           RandomDropModality, apply_global_transform)
 from omnifuse.structures.geometry import box_corners
@@ -148,3 +148,21 @@ def test_pack_and_dataset_give_tensors_and_metric_fields(kitti_root) -> None:
     assert sample.T_cam_lidar.shape == (4, 4) and sample.P.shape == (3, 4)
     packed = PackDetInputs()(dict(points=np.zeros((3, 4), np.float32)))
     assert packed['data_samples'].gt_boxes.shape == (0, 7)
+
+
+def test_beam_subsample_partitions_a_real_kitti_scan(results) -> None:
+    pts = results['points']
+    parts = [BeamSubsample(keep_every=4, offset=k)(dict(points=pts.copy()))['points'] for k in range(4)]
+    assert sum(len(p) for p in parts) == len(pts)  # every point in exactly one group
+    for p in parts:
+        assert 0.12 < len(p) / len(pts) < 0.38
+    rows = {tuple(r) for r in parts[0].tolist()}
+    assert not rows & {tuple(r) for r in parts[1].tolist()}
+    assert len(BeamSubsample(keep_every=1)(dict(points=pts.copy()))['points']) == len(pts)
+
+
+@pytest.mark.parametrize('kwargs, word', [(dict(keep_every=0), 'keep_every'), (dict(keep_every=2, offset=2), 'offset'),
+                                          (dict(elevations_deg=[1.0]), 'elevations_deg')])
+def test_beam_subsample_rejects_bad_arguments(kwargs, word) -> None:
+    with pytest.raises(ValueError, match=word):
+        BeamSubsample(**kwargs)
