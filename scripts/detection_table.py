@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/detection_table.py --root data/sim_val NAME=PRED_DIR [NAME=PRED_DIR ...]
-        [--split ImageSets/trainval.txt] [--json OUT] [--png OUT.png]
+        [--split ImageSets/trainval.txt] [--json OUT] [--png OUT.png] [--condition-ranges night,fog]
 
 ROOT is a simulator KITTI-layout folder (training/label_2 and training/meta/<id>.json with the
 condition); each PRED_DIR holds one 16-column label file per frame, as `omnifuse test --out` writes.
@@ -10,7 +10,7 @@ Conditions select frames by their meta file and use the official protocol. Range
 distance of the object from the camera (0-30, 30-50, 50+ m), scored with
 `evaluate_kitti(..., distance_range=..., height_limit=False)`: moderate occlusion and truncation limits
 but no 25 px minimum height, which no object beyond ~43 m meets in a 375-px-high image.
-Each cell is "AP (number of objects scored)". `--png` also draws one bar chart per class (groups: the slices,
+Each cell is "AP (number of objects scored)"; NAME=DIR1,DIR2 (one folder per seed) gives the mean AP of the runs. `--png` also draws one bar chart per class (groups: the slices,
 bars: the models).
 """
 
@@ -50,8 +50,10 @@ def _moderate_3d(gts: list[KittiLabels], preds: list[KittiLabels],
     return out
 
 
-def breakdown(root: Path, pred_dir: Path, ids: list[str]) -> dict[str, dict[str, float]]:
-    """{slice name: {class: 3D AP|R40 moderate}} for all frames, each condition and each range."""
+def breakdown(root: Path, pred_dir: Path, ids: list[str], condition_ranges: tuple[str, ...] = ()
+              ) -> dict[str, dict[str, float]]:
+    """{slice name: {class: 3D AP|R40 moderate}} for all frames, each condition and each range, and each range
+    within each of `condition_ranges` ('night, 30-50 m')."""
     gts = [read_kitti_label(root / 'training' / 'label_2' / f'{i}.txt') for i in ids]
     preds = []
     missing = 0
@@ -70,7 +72,17 @@ def breakdown(root: Path, pred_dir: Path, ids: list[str]) -> dict[str, dict[str,
             out[f'{c} ({len(pick)} frames)'] = _moderate_3d([gts[k] for k in pick], [preds[k] for k in pick])
     for name, rng in RANGES.items():
         out[name] = _moderate_3d(gts, preds, rng)
+    for c in condition_ranges:
+        pick = [k for k, ck in enumerate(cond) if ck == c]
+        for name, rng in RANGES.items():
+            out[f'{c}, {name}'] = _moderate_3d([gts[k] for k in pick], [preds[k] for k in pick], rng)
     return out
+
+
+def mean_of_runs(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The per-slice, per-class mean AP of several runs (seeds) scored on the same frames."""
+    return {sl: {k: (float(np.mean([r[sl][k] for r in runs])) if k in CLASSES else v) for k, v in cells.items()}
+            for sl, cells in runs[0].items()}
 
 
 def main() -> None:
@@ -79,15 +91,23 @@ def main() -> None:
     parser.add_argument('--split', default='ImageSets/trainval.txt', help='frame list, relative to --root')
     parser.add_argument('--json', type=Path, default=None, help='also write every figure as JSON here')
     parser.add_argument('--png', type=Path, default=None, help='also draw the table as bar charts, one per class')
-    parser.add_argument('preds', nargs='+', metavar='NAME=PRED_DIR')
+    parser.add_argument('--condition-ranges', default='', metavar='COND[,COND]',
+                        help='also break these conditions down by range, e.g. night,fog (rows "night, 30-50 m")')
+    parser.add_argument('preds', nargs='+', metavar='NAME=PRED_DIR[,PRED_DIR...]',
+                        help='a model and its predictions; several folders (e.g. seeds) give their mean AP')
     args = parser.parse_args()
+    condition_ranges = tuple(c for c in args.condition_ranges.split(',') if c)
+    for c in condition_ranges:
+        if c not in CONDITIONS:
+            parser.error(f'--condition-ranges: unknown condition {c!r}; choose from {", ".join(CONDITIONS)}')
     ids = [line.strip() for line in (args.root / args.split).read_text().splitlines() if line.strip()]
     table = {}
     for item in args.preds:
         name, _, folder = item.partition('=')
         if not folder:
             parser.error(f'{item!r}: expected NAME=PRED_DIR')
-        table[name] = breakdown(args.root, Path(folder), ids)
+        runs = [breakdown(args.root, Path(f), ids, condition_ranges) for f in folder.split(',')]
+        table[name] = mean_of_runs(runs)
     print('| model | slice | Car | Pedestrian | Cyclist |')
     print('|---|---|---|---|---|')
     for name, rows in table.items():
