@@ -13,7 +13,7 @@ from typing import Any
 PATH = ('test',)
 HELP = 'evaluate a detector checkpoint on the config\'s test set; --out writes KITTI label files'
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'make_writer_hook']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'make_writer_hook', 'robustness_steps']
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,12 +24,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('checkpoint', help='weights (.pth; weights-only export or mmengine checkpoint)')
     parser.add_argument('--out', help='folder for one KITTI label file per frame (16 columns with score)')
     parser.add_argument('--drop-camera', action='store_true',
-                        help='robustness: run without the colour and thermal images')
+                        help='robustness: run without the colour and thermal images (= --drop camera thermal)')
+    parser.add_argument('--drop', nargs='+', choices=('camera', 'thermal'), default=[], metavar='MODALITY',
+                        help='robustness: run without these images (camera, thermal), e.g. `--drop thermal`')
     parser.add_argument('--extrinsic-error', nargs=2, type=float, metavar=('DEG', 'M'),
                         help='robustness: perturb every camera\'s extrinsics by DEG degrees and M metres')
     parser.add_argument('--conditions', nargs='+', metavar='COND',
                         help='evaluate only simulator frames of these conditions (day, night, fog, ...)')
     add_config_options(parser)
+
+
+def robustness_steps(drop: list[str], extrinsic_error: tuple[float, float] | list[float] | None
+                     ) -> list[dict[str, Any]]:
+    """Pipeline steps to prepend for a robustness test: drop these modalities ('camera', 'thermal') in every
+    frame, and/or perturb every camera's extrinsics by (degrees, metres) with a fixed seed."""
+    unknown = set(drop) - {'camera', 'thermal'}
+    if unknown:
+        raise ValueError(f'cannot drop {sorted(unknown)}: the modalities are camera and thermal')
+    steps: list[dict[str, Any]] = []
+    if drop:
+        steps.append(dict(type='RandomDropModality', camera_prob=float('camera' in drop),
+                          thermal_prob=float('thermal' in drop)))
+    if extrinsic_error:
+        steps.append(dict(type='ExtrinsicNoise', rot_deg=float(extrinsic_error[0]),
+                          trans_m=float(extrinsic_error[1]), seed=0))
+    return steps
 
 
 def make_writer_hook(out_dir: str | Path, class_names: list[str]) -> Any:
@@ -67,12 +86,8 @@ def run(args: argparse.Namespace) -> int:
     cfg.load_from = None
     cfg.resume = False
     dataset = cfg.test_dataloader.dataset
-    extra = []
-    if args.drop_camera:
-        extra.append(dict(type='RandomDropModality', camera_prob=1.0, thermal_prob=1.0))
-    if args.extrinsic_error:
-        extra.append(dict(type='ExtrinsicNoise', rot_deg=args.extrinsic_error[0], trans_m=args.extrinsic_error[1],
-                          seed=0))
+    dropped = ['camera', 'thermal'] if args.drop_camera else list(args.drop)
+    extra = robustness_steps(dropped, args.extrinsic_error)
     if extra:
         dataset.pipeline = extra + list(dataset.pipeline)
     if args.conditions:
