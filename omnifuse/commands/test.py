@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('config', help='mmengine config file the checkpoint was trained with')
     parser.add_argument('checkpoint', help='weights (.pth; weights-only export or mmengine checkpoint)')
     parser.add_argument('--out', help='folder for one KITTI label file per frame (16 columns with score)')
-    parser.add_argument('--drop-camera', action='store_true',
+    parser.add_argument('--drop-camera', dest='drop', action='store_const', const=['camera', 'thermal'], default=[],
                         help='robustness: run without the colour and thermal images (= --drop camera thermal)')
     parser.add_argument('--drop', nargs='+', choices=('camera', 'thermal'), default=[], metavar='MODALITY',
                         help='robustness: run without these images (camera, thermal), e.g. `--drop thermal`')
@@ -86,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.load_from = None
     cfg.resume = False
     dataset = cfg.test_dataloader.dataset
-    dropped = ['camera', 'thermal'] if args.drop_camera else list(args.drop)
-    extra = robustness_steps(dropped, args.extrinsic_error)
+    extra = robustness_steps(list(args.drop), args.extrinsic_error)
     if extra:
         dataset.pipeline = extra + list(dataset.pipeline)
     if args.conditions:

@@ -7,10 +7,11 @@ import numpy as np
 
 from omnifuse.apis.detection import FrameDetector
 from omnifuse.datasets.sim import LidarModel, generate_frame
+from omnifuse.structures import ObjectLabels
 from omnifuse.structures.geometry import box_iou_3d
 
 
-def _cars_ahead(labels) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _cars_ahead(labels: ObjectLabels) -> np.ndarray:
     """(K, 7) Car boxes ahead of the vehicle (camera side) within 40 m."""
     boxes = labels.boxes.data[np.array([n == 'Car' for n in labels.names], dtype=bool)]
     return boxes[(np.hypot(boxes[:, 0], boxes[:, 1]) < 40) & (boxes[:, 0] > 0)]
@@ -36,4 +37,3 @@ def test_shipped_detector_finds_cars_in_unseen_day_streets() -> None:
     assert total >= 15, 'the simulated streets should hold cars ahead'
     assert recall >= 0.6, f'recall at 3D IoU 0.7: {recall:.2f} of {total}'
     assert precision >= 0.8, f'precision of score >= 0.5 cars at 3D IoU 0.5: {precision:.2f}'
-

@@ -35,7 +35,7 @@ def test_drop_removes_exactly_the_named_modalities(night_results, drop, camera_k
     assert len(out['points']) == len(night_results['points'])
 
 
-def test_drop_camera_flag_means_every_image_and_options_parse() -> None:
+def test_options_parse_and_drop_camera_means_every_image() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(['c.py', 'w.pth', '--drop', 'thermal', '--extrinsic-error', '1', '0.2'])
@@ -43,6 +43,8 @@ def test_drop_camera_flag_means_every_image_and_options_parse() -> None:
     steps = robustness_steps(args.drop, args.extrinsic_error)
     assert [s['type'] for s in steps] == ['RandomDropModality', 'ExtrinsicNoise']
     assert steps[0]['camera_prob'] == 0.0 and steps[0]['thermal_prob'] == 1.0
+    assert parser.parse_args(['c.py', 'w.pth', '--drop-camera']).drop == ['camera', 'thermal']
+    assert parser.parse_args(['c.py', 'w.pth']).drop == []
     with pytest.raises(SystemExit):
         parser.parse_args(['c.py', 'w.pth', '--drop', 'lidar'])
     with pytest.raises(ValueError, match='lidar'):
