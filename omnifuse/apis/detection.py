@@ -86,6 +86,16 @@ class Detector:
             steps.append(TRANSFORMS.build(step))
         self.pipeline = Compose(steps)
         self.main_camera = main_camera
+        # steps that change which points the sensor delivers (a thinner LiDAR), for pictures of what the model saw
+        self._sensor_steps = [s for s in steps if type(s).__name__ == 'BeamSubsample']
+
+    def sensed_points(self, points: np.ndarray) -> np.ndarray:
+        """(N, C) points, LiDAR frame -> the (M <= N, C) points this model's pipeline keeps as its LiDAR
+        (e.g. the 16 beams a `BeamSubsample` step leaves); unchanged when the pipeline has no such step."""
+        res = {'points': points}
+        for step in self._sensor_steps:
+            res = step(res)
+        return res['points']
 
     def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
@@ -101,8 +111,6 @@ class Detector:
             out = self.model.test_step(batch)[0].pred_instances_3d
         return (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
                 out['labels_3d'].cpu().numpy())
-
-
 
 
 class FrameDetector:

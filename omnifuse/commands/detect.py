@@ -69,7 +69,10 @@ def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_nam
     write_kitti_label(path, labels, with_score=True)
 
 
-def _picture(frame: Any, boxes: np.ndarray, scores: np.ndarray, names: list[str], camera: str) -> np.ndarray:
+def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, names: list[str],
+             camera: str) -> np.ndarray:
+    """The camera view and the BEV of `points` ((N, C), LiDAR frame: the points the model saw) with the
+    predicted (K, 7) `boxes` in green and the frame's true boxes in red; (H, W, 3) RGB."""
     from omnifuse.structures.geometry import box_corners
     from omnifuse.viz.draw import draw_bev, draw_boxes_on_image, project_box_edges, side_by_side
 
@@ -88,7 +91,7 @@ def _picture(frame: Any, boxes: np.ndarray, scores: np.ndarray, names: list[str]
     groups = [(gt, red)] if len(gt) else []
     if len(boxes):
         groups.append((boxes, green, tags))
-    panels.append(draw_bev(frame.points, groups))
+    panels.append(draw_bev(points, groups))
     return side_by_side(panels)
 
 
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                     lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
                                              'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
         if png:
-            pic = _picture(frame, boxes, scores, names, camera)
+            pic = _picture(frame, detector.sensed_points(frame.points), boxes, scores, names, camera)
             cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
     if out and args.waymo_root:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -181,3 +181,21 @@ def test_checkpoint_round_trip_and_mismatch_messages(model, tmp_path) -> None:
         load_weights(other, evil)
     with pytest.raises(FileNotFoundError):
         load_weights(other, tmp_path / 'missing.pth')
+
+
+def test_sensed_points_follow_the_pipelines_lidar(model, kitti_root) -> None:
+    from mmengine.config import ConfigDict
+
+    from omnifuse.apis.detection import Detector
+    from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.datasets.transforms import BeamSubsample
+
+    points = KittiReader(kitti_root).read('000000').points
+    pipeline = [dict(type='PointRangeFilter', point_range=RANGE), dict(type='PackDetInputs')]
+    plain = Detector(model, ConfigDict(test_dataloader=dict(dataset=dict(pipeline=pipeline))))
+    assert plain.sensed_points(points) is points  # range filtering is the model's business, not the sensor's
+    thin = Detector(model, ConfigDict(test_dataloader=dict(dataset=dict(
+        pipeline=[dict(type='BeamSubsample', keep_every=4), *pipeline]))))
+    seen = thin.sensed_points(points)
+    assert 0.12 < len(seen) / len(points) < 0.38
+    assert (seen == BeamSubsample(keep_every=4)(dict(points=points.copy()))['points']).all()
