@@ -72,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
               ['eval', 'kitti', '--gt', str(sim_root / 'training' / 'label_2'), '--pred', str(out / 'det_pred'),
                '--json', str(out / 'det_eval.json')])
         pictures.extend(sorted((out / 'det_png').glob('*.png')))
+        thermal16 = ckpt_dir / 'fast_lidar16-cam-thermal_sim.pth'
+        if thermal16.is_file():
+            _step('detect with the shipped 16-beam LiDAR + camera + thermal model (the scan thinned to every 4th beam)',
+                  ['detect', '--kitti-root', str(sim_root), '--checkpoint', str(thermal16),
+                   '--out', str(out / 'det16_pred'), '--png', str(out / 'det16_png')])
+            pictures.extend(sorted((out / 'det16_png').glob('*.png')))
 
     shared = Path(args.shared_kitti)
     if _available('inspect'):

@@ -3,6 +3,8 @@ Car threshold) and its confident boxes are real. Worlds made here from seeds out
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from omnifuse.apis.detection import FrameDetector
@@ -34,6 +36,20 @@ def _recall_precision(detector: FrameDetector, seeds: range, condition: str) -> 
 
 def test_shipped_detector_finds_cars_in_unseen_day_streets() -> None:
     total, recall, precision = _recall_precision(FrameDetector(score_threshold=0.5), range(910_000, 910_006), 'day')
+    assert total >= 15, 'the simulated streets should hold cars ahead'
+    assert recall >= 0.6, f'recall at 3D IoU 0.7: {recall:.2f} of {total}'
+    assert precision >= 0.8, f'precision of score >= 0.5 cars at 3D IoU 0.5: {precision:.2f}'
+
+
+def test_shipped_16_beam_thermal_detector_finds_cars_at_night() -> None:
+    import omnifuse
+
+    checkpoint = Path(omnifuse.__file__).parent / 'checkpoints' / 'fast_lidar16-cam-thermal_sim.pth'
+    detector = FrameDetector(checkpoint=str(checkpoint), score_threshold=0.5)
+    pipeline = detector.cfg.test_dataloader.dataset.pipeline
+    assert pipeline[0]['type'] == 'BeamSubsample' and pipeline[0]['keep_every'] == 4, 'the model sees 16 beams'
+    assert detector.model.thermal_encoder is not None
+    total, recall, precision = _recall_precision(detector, range(920_000, 920_006), 'night')
     assert total >= 15, 'the simulated streets should hold cars ahead'
     assert recall >= 0.6, f'recall at 3D IoU 0.7: {recall:.2f} of {total}'
     assert precision >= 0.8, f'precision of score >= 0.5 cars at 3D IoU 0.5: {precision:.2f}'
