@@ -70,7 +70,7 @@ class Detector:
     def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2') -> None:
         from mmengine.dataset import Compose
 
-        import omnifuse.datasets.transforms  # noqa: F401
+        from omnifuse.datasets.transforms import BeamSubsample
         from omnifuse.registry import TRANSFORMS
 
         self.model = model
@@ -87,7 +87,7 @@ class Detector:
         self.pipeline = Compose(steps)
         self.main_camera = main_camera
         # steps that change which points the sensor delivers (a thinner LiDAR), for pictures of what the model saw
-        self._sensor_steps = [s for s in steps if type(s).__name__ == 'BeamSubsample']
+        self._sensor_steps = [s for s in steps if isinstance(s, BeamSubsample)]
 
     def sensed_points(self, points: np.ndarray) -> np.ndarray:
         """(N, C) points, LiDAR frame -> the (M <= N, C) points this model's pipeline keeps as its LiDAR
