@@ -100,6 +100,11 @@ def main() -> None:
     for c in condition_ranges:
         if c not in CONDITIONS:
             parser.error(f'--condition-ranges: unknown condition {c!r}; choose from {", ".join(CONDITIONS)}')
+    if args.png:
+        from omnifuse.viz.charts import SERIES_COLORS
+        if len(args.preds) > len(SERIES_COLORS):
+            parser.error(f'--png draws at most {len(SERIES_COLORS)} models per chart, got {len(args.preds)}: '
+                         'make the picture from fewer NAME=PRED_DIR arguments')
     ids = [line.strip() for line in (args.root / args.split).read_text().splitlines() if line.strip()]
     table = {}
     for item in args.preds:

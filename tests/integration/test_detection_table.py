@@ -71,3 +71,6 @@ def test_command_line_mean_and_bad_condition(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, str(SCRIPT), '--root', str(root), '--condition-ranges', 'dusk',
                           f'x={tmp_path / "a"}'], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown condition 'dusk'" in bad.stderr
+    too_many = subprocess.run([sys.executable, str(SCRIPT), '--root', str(root), '--png', str(tmp_path / 'c.png'),
+                               *[f'm{k}={tmp_path / "a"}' for k in range(7)]], capture_output=True, text=True)
+    assert too_many.returncode == 2 and 'at most 6 models' in too_many.stderr and not (tmp_path / 'c.png').exists()
