@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from omnifuse.viz.draw import put_text
+from omnifuse.viz.draw import put_text, text_width
 
 __all__ = ['SERIES_COLORS', 'grouped_bar_chart']
 
@@ -35,7 +35,9 @@ def grouped_bar_chart(values: Mapping[str, Mapping[str, float]], *, title: str =
         raise ValueError(f'grouped_bar_chart: at most {len(SERIES_COLORS)} series, got {len(series)}')
     left, top, bottom = 44, 40 + 18 * ((len(series) + 2) // 3), 40
     group_w = bar_width * len(series) + group_gap
-    width = max(left + group_w * len(values) + 10, left + 200 * min(3, len(series)))  # room for the legend
+    # legend: three columns, each as wide as the longest name needs (swatch + gap + text + margin)
+    legend_w = max(200, max(text_width(s, scale=0.4) for s in series) + 36)
+    width = max(left + group_w * len(values) + 10, left + legend_w * min(3, len(series)))
     img = np.full((top + height + bottom, width, 3), 255, np.uint8)
     y0 = top + height  # the value-0 line
     for tick in np.linspace(0, y_max, 5):
@@ -56,7 +58,7 @@ def grouped_bar_chart(values: Mapping[str, Mapping[str, float]], *, title: str =
     cv2.line(img, (left, y0), (width - 5, y0), (0, 0, 0), 1)
     put_text(img, title, (left, 18), color=(0, 0, 0), scale=0.5, background=None)
     for si, name in enumerate(series):
-        x, y = left + (si % 3) * 200, 36 + 18 * (si // 3)
+        x, y = left + (si % 3) * legend_w, 36 + 18 * (si // 3)
         cv2.rectangle(img, (x, y - 10), (x + 12, y), SERIES_COLORS[si], -1)
         put_text(img, name, (x + 16, y), color=(0, 0, 0), scale=0.4, background=None)
     return img

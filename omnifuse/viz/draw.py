@@ -15,7 +15,7 @@ from omnifuse.errors import ShapeError
 from omnifuse.structures import CameraModel
 from omnifuse.viz.colors import colormap, depth_colors
 
-__all__ = ['BOX_EDGES', 'project_box_edges', 'draw_points_on_image', 'draw_boxes_on_image', 'draw_bev',
+__all__ = ['BOX_EDGES', 'text_width', 'project_box_edges', 'draw_points_on_image', 'draw_boxes_on_image', 'draw_bev',
            'side_by_side', 'stack_vertically', 'text_panel', 'depth_colorbar', 'put_text']
 
 # 12 box edges, then the 2 diagonals of the front face (0, 1, 4, 5).
@@ -34,6 +34,13 @@ def _check_image(img: np.ndarray) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ShapeError(f'expected an (H, W, 3) uint8 RGB image, got {arr.shape} {arr.dtype}')
     return arr
+
+
+def text_width(text: str, *, scale: float = 0.5, thickness: int = 1) -> int:
+    """Width in pixels of `text` as put_text draws it."""
+    import cv2
+
+    return int(cv2.getTextSize(text, _FONT, scale, thickness)[0][0])
 
 
 def put_text(img: np.ndarray, text: str, org: tuple[int, int], *, color: Sequence[int] = (255, 255, 255),

@@ -35,3 +35,13 @@ def test_nothing_to_draw_is_an_error() -> None:
         grouped_bar_chart({})
     with pytest.raises(ValueError, match='at most'):
         grouped_bar_chart({'g': {str(i): 1.0 for i in range(len(SERIES_COLORS) + 1)}})
+
+
+def test_long_series_names_do_not_overlap_in_the_legend() -> None:
+    names = ['logonet_thermal, camera and thermal dropped', 'logonet, 1°/0.2 m', 'x']
+    img = grouped_bar_chart({'all': {n: 50.0 for n in names}})
+    legend = img[20:40]
+    # the second swatch starts right of where the first name's text ends: no dark text pixels under it
+    x2 = int(np.nonzero((legend == np.array(SERIES_COLORS[1], np.uint8)).all(2).any(0))[0][0])
+    text_cols = np.nonzero((legend[:, :x2] < 100).all(2).any(0))[0]
+    assert text_cols.size and text_cols[-1] < x2 - 4
