@@ -15,8 +15,8 @@ from omnifuse.errors import ShapeError
 from omnifuse.structures import CameraModel
 from omnifuse.viz.colors import colormap, depth_colors
 
-__all__ = ['BOX_EDGES', 'text_width', 'project_box_edges', 'draw_points_on_image', 'draw_boxes_on_image', 'draw_bev',
-           'side_by_side', 'stack_vertically', 'text_panel', 'depth_colorbar', 'put_text']
+__all__ = ['BOX_EDGES', 'project_box_edges', 'draw_points_on_image', 'draw_boxes_on_image', 'draw_bev',
+           'side_by_side', 'stack_vertically', 'text_panel', 'depth_colorbar', 'put_text', 'text_width']
 
 # 12 box edges, then the 2 diagonals of the front face (0, 1, 4, 5).
 BOX_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
