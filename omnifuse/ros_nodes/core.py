@@ -168,6 +168,9 @@ def input_notes(role: str, model: object, frame: SensorFrame) -> list[str]:
         elif calib is None or thermal not in calib.thermal or camera not in calib.cameras:
             notes.append(f'{role}: thermal camera {thermal!r} has no calibration yet (camera_info + /tf_static): '
                          'ran on the colour image alone')
+    if role == 'occupancy' and not frame.ultrasonic:
+        notes.append('occupancy: no ultrasonic readings (name the sensors in inputs.ultrasonic): '
+                     'ran on the camera alone')
     return notes
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,9 @@ class AssembledFrame:
         lidar_frame_id: frame_id of the LiDAR cloud (the frame of every output).
         log_time_ns: bag/receive time of the LiDAR message.
         missing: sensors that were not attached ('camera/front', ...).
-        late, duplicate: see SyncedFrame.
+        late, duplicate, reset: see SyncedFrame.
         lidar_error: why the LiDAR message itself was unusable (frame has no points), or ''.
+        bad: input messages found bad since the previous frame (reported in this frame's diagnostics).
     """
 
     frame: SensorFrame
@@ -73,6 +74,8 @@ class AssembledFrame:
     late: bool = False
     duplicate: bool = False
     lidar_error: str = ''
+    reset: bool = False
+    bad: list[BadMessage] = field(default_factory=list)
 
 
 @dataclass
@@ -374,6 +377,6 @@ class FrameAssembler:
             frame.meta['lidar_frame_id'] = lidar.frame_id
             frame.meta['frame_ids'] = {key: fid for key, (_, fid) in self.infos.items()}
             out.append(AssembledFrame(frame, lidar.frame_id, lidar.log_time_ns, s.missing, s.late, s.duplicate,
-                                      lidar.error))
+                                      lidar.error, s.reset))
         return out
 

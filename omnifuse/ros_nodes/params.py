@@ -30,7 +30,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
                 'occupancy': '/perception/occupancy', 'segmentation': '/perception/segmentation',
                 'diagnostics': '/diagnostics'},
     'sync': {'default': dict(_SYNC), 'camera': dict(_SYNC), 'thermal': dict(_SYNC),
-             'ultrasonic': dict(_SYNC), 'overrides': {}, 'max_buffer': 32, 'max_pending': 8},
+             'ultrasonic': dict(_SYNC), 'overrides': {}, 'max_buffer': 32, 'max_pending': 8,
+             'max_queue': 1},
     # The shipped learned models, as in configs/ros/perception.yaml (checkpoint '' = shipped weights).
     'models': {
         'detector': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front',

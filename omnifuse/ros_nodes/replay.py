@@ -109,10 +109,17 @@ class ReplaySummary:
 
 
 def frame_statuses(af: AssembledFrame, out: PerceptionOutputs, *, bad: list[BadMessage],
-                   model_error: str = '', processing_ms: float | None = None) -> list[dict[str, Any]]:
-    """DiagnosticStatus dicts for one frame: the pipeline status, then one ERROR per bad input."""
+                   model_error: str = '', processing_ms: float | None = None,
+                   skipped: str = '') -> list[dict[str, Any]]:
+    """DiagnosticStatus dicts for one frame: the pipeline status, then one ERROR per bad input.
+
+    `skipped` says why the models did not run on this frame (its outputs are empty); a WARN.
+    """
     frame = af.frame
     level, problems = 0, []
+    if skipped:
+        level = 1
+        problems.append(f'skipped: {skipped}')
     if af.missing:
         level = 1
         problems.append('missing ' + ', '.join(af.missing))
@@ -122,6 +129,9 @@ def frame_statuses(af: AssembledFrame, out: PerceptionOutputs, *, bad: list[BadM
     if af.duplicate:
         level = max(level, 1)
         problems.append('duplicate LiDAR stamp')
+    if af.reset:
+        level = max(level, 1)
+        problems.append('time jumped backwards: synchronisation reset')
     if af.lidar_error:
         level = 2
         problems.append('LiDAR message unusable')
@@ -137,6 +147,8 @@ def frame_statuses(af: AssembledFrame, out: PerceptionOutputs, *, bad: list[BadM
         'objects': '' if out.objects is None else len(out.objects),
         'missing': ','.join(af.missing),
     }
+    if skipped:
+        values['skipped'] = 'true'
     for key, stamp in sorted(frame.stamps_ns.items()):
         if key != 'lidar':
             values[f'age_ms.{key}'] = f'{(stamp - frame.stamp_ns) / 1e6:.1f}'

@@ -15,6 +15,10 @@ Edge cases:
     - A LiDAR message older than a frame already emitted is emitted at once (flagged `late`), with
       whatever the buffers hold; a LiDAR message that repeats a stamp is still its own frame
       (flagged `duplicate`), so the output count always equals the LiDAR input count.
+    - Time jumping backwards (a looping bag, a restarted simulation): a LiDAR stamp more than
+      `jump_back_ns` older than the newest frame emitted resets the synchroniser: waiting frames are
+      emitted first, sensor messages from before the jump are forgotten, and the new frame carries
+      `reset=True` (so the diagnostics can say so). Smaller steps back are `late` frames, as above.
     - Memory is bounded: at most `max_buffer` messages per sensor, at most `max_pending` LiDAR
       frames waiting (the oldest is forced out), and sensor messages too old to match any future
       LiDAR frame are pruned.
@@ -61,6 +65,7 @@ class SyncedFrame:
         missing: sensors with no message in their window, sorted.
         late: the LiDAR message arrived after a newer frame had been emitted.
         duplicate: another LiDAR message had the same stamp.
+        reset: time jumped backwards before this frame; the synchroniser started afresh.
     """
 
     stamp_ns: int
@@ -69,6 +74,7 @@ class SyncedFrame:
     missing: tuple[str, ...] = ()
     late: bool = False
     duplicate: bool = False
+    reset: bool = False
 
 
 @dataclass
@@ -77,6 +83,7 @@ class _Pending:
     seq: int
     lidar: Any
     duplicate: bool = False
+    reset: bool = False
 
 
 class SensorSync:
@@ -86,22 +93,27 @@ class SensorSync:
         sensors: sensor name -> SensorSyncSpec.
         max_buffer: messages kept per sensor.
         max_pending: LiDAR frames allowed to wait at once.
+        jump_back_ns: a LiDAR stamp this much older than the newest emitted frame resets the
+            synchroniser (time jumped backwards); smaller steps back are `late` frames.
     """
 
     def __init__(self, sensors: Mapping[str, SensorSyncSpec], *, max_buffer: int = 32,
-                 max_pending: int = 8) -> None:
+                 max_pending: int = 8, jump_back_ns: int = 1_000_000_000) -> None:
         if max_buffer < 1 or max_pending < 1:
             raise ValueError('SensorSync: max_buffer and max_pending must be >= 1')
+        if jump_back_ns <= 0:
+            raise ValueError(f'SensorSync: jump_back_ns must be > 0, got {jump_back_ns}')
         self.specs = dict(sensors)
         self.max_buffer = max_buffer
         self.max_pending = max_pending
+        self.jump_back_ns = int(jump_back_ns)
         self._buffers: dict[str, list[tuple[int, Any]]] = {name: [] for name in self.specs}
         self._newest: dict[str, int] = {}
         self._pending: list[_Pending] = []
         self._seq = 0
         self._last_emitted: int | None = None
         self._lidar_seen: Counter[int] = Counter()
-        self.stats = {'frames': 0, 'late': 0, 'duplicate': 0, 'forced': 0,
+        self.stats = {'frames': 0, 'late': 0, 'duplicate': 0, 'forced': 0, 'resets': 0,
                       'attached': Counter(), 'dropped_sensor_msgs': Counter()}
 
     # ---- input
@@ -131,14 +143,17 @@ class SensorSync:
     def push_lidar(self, stamp_ns: int, payload: Any, now_ns: int | None = None) -> list[SyncedFrame]:
         """Add a LiDAR message; returns the frames that became complete (in LiDAR stamp order)."""
         stamp = int(stamp_ns)
+        out: list[SyncedFrame] = []
+        reset = self._last_emitted is not None and stamp < self._last_emitted - self.jump_back_ns
+        if reset:
+            out.extend(self._reset(stamp))
         duplicate = self._lidar_seen[stamp] > 0
         self._lidar_seen[stamp] += 1
         if len(self._lidar_seen) > 4 * self.max_pending + 64:  # bounded: forget the oldest stamps
             for old in sorted(self._lidar_seen)[: len(self._lidar_seen) // 2]:
                 del self._lidar_seen[old]
         self._seq += 1
-        entry = _Pending(stamp, self._seq, payload, duplicate)
-        out: list[SyncedFrame] = []
+        entry = _Pending(stamp, self._seq, payload, duplicate, reset)
         if self._last_emitted is not None and stamp < self._last_emitted:
             frame = self._build(entry, give_up=True)
             frame.late = True
@@ -150,6 +165,21 @@ class SensorSync:
             out.append(self._build(self._pending.pop(0), give_up=True))
             self.stats['forced'] += 1
         out.extend(self._emit_ready(now_ns if now_ns is not None else stamp))
+        return out
+
+    def _reset(self, stamp: int) -> list[SyncedFrame]:
+        """Time jumped back to `stamp`: emit the waiting frames, forget what came before the jump."""
+        out = self.flush()
+        horizon = stamp + self.jump_back_ns  # messages newer than this are from before the jump
+        for name, buf in self._buffers.items():
+            buf[:] = [item for item in buf if item[0] <= horizon]
+            if buf:
+                self._newest[name] = buf[-1][0]
+            else:
+                self._newest.pop(name, None)
+        self._last_emitted = None
+        self._lidar_seen.clear()
+        self.stats['resets'] += 1
         return out
 
     def advance(self, now_ns: int) -> list[SyncedFrame]:
@@ -193,7 +223,7 @@ class SensorSync:
         return now >= stamp + spec.timeout_ns
 
     def _build(self, entry: _Pending, *, give_up: bool) -> SyncedFrame:
-        frame = SyncedFrame(entry.stamp_ns, entry.lidar, duplicate=entry.duplicate)
+        frame = SyncedFrame(entry.stamp_ns, entry.lidar, duplicate=entry.duplicate, reset=entry.reset)
         missing = []
         for name in self.specs:
             hit = self._match(name, entry.stamp_ns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,17 @@ def test_colcon_build_installs_node_launch_and_configs(tmp_path: Path) -> None:
         assert (install / 'share' / 'omnifuse' / rel).is_file(), rel
     site = next((install / 'lib').glob('python3*/site-packages'))
     assert (site / 'omnifuse' / 'cli.py').is_file()
+    # The installed package finds the installed configs (not the Python prefix's share/): what a
+    # node configured from a colcon install reads. Run from elsewhere, the install tree first on the path.
+    probe = ('import omnifuse.checkpoint as c, omnifuse.apis.segmentation as s; '
+             'print(c.CONFIG_DIR); print(c.__file__); print(s.DEFAULT_CONFIG.is_file())')
+    found = subprocess.run([sys.executable, '-c', probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, 'PYTHONPATH': str(site)})
+    assert found.returncode == 0, found.stderr[-3000:]
+    config_dir, module, default_exists = found.stdout.split()
+    assert Path(module).resolve().is_relative_to(site.resolve())
+    assert Path(config_dir).resolve() == (install / 'share' / 'omnifuse' / 'configs').resolve()
+    assert default_exists == 'True'
 
 
 def test_package_xml_declares_ament_python_and_ros_dependencies() -> None:
@@ -56,9 +68,24 @@ def test_package_xml_declares_ament_python_and_ros_dependencies() -> None:
     assert root.findtext('name') == 'omnifuse'
     assert root.find('export').findtext('build_type') == 'ament_python'
     deps = {e.text for e in root.findall('exec_depend')}
-    for dep in ('rclpy', 'sensor_msgs', 'vision_msgs', 'visualization_msgs', 'nav_msgs',
-                'diagnostic_msgs', 'tf2_ros', 'launch', 'launch_ros'):
+    for dep in ('rclpy', 'launch', 'launch_ros', 'ament_index_python', 'lifecycle_msgs'):
         assert dep in deps
+    # Every message package the node subscribes to or publishes (what rosdep must install).
+    from omnifuse.ros_nodes.cluster import ClusterDetector
+    from omnifuse.ros_nodes.core import PerceptionCore
+    from omnifuse.ros_nodes.node import NodeLogic
+    from omnifuse.ros_nodes.params import DEFAULT_PARAMS
+
+    logic = NodeLogic(DEFAULT_PARAMS, core=PerceptionCore(detector=ClusterDetector(), segmenter=lambda f: None,
+                                                          occupancy=lambda f: None), distro='jazzy')
+    types = [s.msgtype for s in logic.subscriptions()] + [t for _, t in logic.publications()]
+    assert {t.split('/')[0] for t in types} <= deps
+    # The launch file's imports.
+    launch = (REPO / 'launch' / 'perception.launch.py').read_text()
+    for pkg in ('launch', 'launch_ros', 'lifecycle_msgs', 'ament_index_python'):
+        assert f'from {pkg}' in launch and pkg in deps
+    # Python libraries by their rosdep keys; torch and numpy are what every model needs.
+    assert {'python3-torch', 'python3-numpy', 'python3-yaml'} <= deps
 
 
 def test_ros_imports_are_confined_to_the_node_module() -> None:

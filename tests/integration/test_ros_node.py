@@ -180,3 +180,46 @@ def test_launch_description_declares_the_arguments(repo_root: Path) -> None:
     spec.loader.exec_module(module)
     names = {a.name for a in module.generate_launch_description().entities if hasattr(a, 'default_value')}
     assert {'params_file', 'checkpoint', 'device', 'lidar_topic', 'objects_topic'} <= names
+
+
+def test_subscriptions_take_calibration_before_images_and_lidar_last(params: dict) -> None:
+    order = [s.topic for s in NodeLogic(params, distro='jazzy').subscriptions()]
+    assert order[0] == '/tf_static' and order[-1] == '/sensors/lidar/points'
+    for kind in ('camera', 'thermal'):
+        assert order.index(f'/sensors/{kind}/front/camera_info') < order.index(f'/sensors/{kind}/front/image_raw')
+
+
+def test_frame_queue_keeps_the_newest_and_hands_back_the_evicted() -> None:
+    from omnifuse.ros_nodes.node import FrameQueue
+
+    q = FrameQueue(1)
+    assert q.put('a') == [] and q.put('b') == ['a'] and len(q) == 1  # type: ignore[arg-type]
+    assert q.get(timeout=0.1) == 'b' and q.get(timeout=0.01) is None
+    q.put('c')  # type: ignore[arg-type]
+    assert q.close() == ['c'] and q.get() is None and q.put('d') == ['d']  # type: ignore[arg-type]
+    with pytest.raises(OmnifuseError, match='max_queue'):
+        FrameQueue(0)
+
+
+def test_skipped_frames_still_get_their_objects_flagged_in_diagnostics(params: dict) -> None:
+    """What the node does when the models fall behind: the evicted frame is answered empty, WARN."""
+    from omnifuse.ros_nodes.node import FrameQueue
+
+    logic = NodeLogic(params, distro='jazzy')
+    frames = synthetic_frames(3, seed=5, n_points=800, n_ultrasonic=2)
+    queue, published = FrameQueue(1), []
+    for topic, msgtype, raw, now in _stream(logic.codec, frames):
+        for af in logic.receive(topic, msgtype, raw, now):
+            for old in queue.put(af):  # no worker: every frame but the last is evicted
+                published += logic.skip(old, now, 'models busy')
+    last = queue.get(timeout=0.1) or logic.release(frames[-1].stamp_ns + 500 * MS)[0]
+    published += logic.process(last, frames[-1].stamp_ns + 500 * MS)
+    pubs = dict(logic.publications())
+    objects = [logic.codec.deserialize(raw, pubs[t]) for t, raw in published if t == '/perception/objects']
+    diags = [logic.codec.deserialize(raw, pubs[t]) for t, raw in published if t == '/diagnostics']
+    assert [C.stamp_to_ns(m.header.stamp) for m in objects] == [f.stamp_ns for f in frames]
+    assert all(len(m.detections) == 0 for m in objects[:-1])
+    assert [d.status[0].level for d in diags][:-1] == [1, 1]
+    assert all(d.status[0].message.startswith('skipped: models busy') for d in diags[:-1])
+    assert not diags[-1].status[0].message.startswith('skipped')
+    assert logic.counts == {'frames': 3, 'processed': 1, 'skipped': 2}

@@ -185,3 +185,28 @@ def test_every_lidar_message_yields_exactly_one_frame(events: list[tuple[str, in
         for name, (stamp, _) in f.attached.items():
             assert abs(stamp - f.stamp_ns) <= s.specs[name].window_ns
     assert s.buffered('camera/front') <= 8 and s.pending == 0
+
+
+def test_time_jumping_backwards_resets_instead_of_flagging_every_frame_late() -> None:
+    s = SensorSync({'camera/front': SensorSyncSpec(0, 20 * MS, 100 * MS)})
+    for t in (1000, 1500, 2500):  # a bag's first pass
+        s.push('camera/front', t * MS, f'C{t}')
+        assert len(s.push_lidar(t * MS, f'L{t}')) == 1
+    # the bag loops: its first camera image, then its first LiDAR message (stamps 1.5 s back)
+    s.push('camera/front', 1000 * MS, 'C1000-again')
+    out = s.push_lidar(1000 * MS, 'L1000-again')
+    assert len(out) == 1 and out[0].reset and not out[0].late
+    assert out[0].attached['camera/front'] == (1000 * MS, 'C1000-again') and out[0].missing == ()
+    s.push('camera/front', 1500 * MS, 'C1500-again')
+    nxt = s.push_lidar(1500 * MS, 'L1500-again')
+    assert len(nxt) == 1 and not nxt[0].late and not nxt[0].reset and not nxt[0].duplicate
+    assert s.stats['resets'] == 1
+
+
+def test_a_small_step_back_is_a_late_frame_not_a_reset() -> None:
+    s = SensorSync({}, jump_back_ns=1000 * MS)
+    s.push_lidar(2000 * MS, 'a')
+    out = s.push_lidar(1500 * MS, 'b')  # 0.5 s back: late
+    assert len(out) == 1 and out[0].late and not out[0].reset
+    with pytest.raises(ValueError, match='jump_back_ns'):
+        SensorSync({}, jump_back_ns=0)
