@@ -9,7 +9,6 @@ Shipped checkpoints live in `omnifuse/checkpoints/`, trained with the config of 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,46 +17,15 @@ import torch
 from torch import nn
 
 from omnifuse.errors import FormatError
+from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 from omnifuse.registry import MODELS
 
 __all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'FORMAT_VERSION', 'build_model', 'load_config', 'load_weights',
            'read_state_dict', 'save_weights', 'export_weights', 'mmengine_safe_globals']
 
 FORMAT_VERSION = 1
-CHECKPOINT_DIR = Path(__file__).resolve().parent / 'checkpoints'
 
 
-def _config_dir_candidates() -> list[Path]:
-    """Where the model configs may be installed, most specific first."""
-    package = Path(__file__).resolve().parent
-    # Source checkout / editable install: <repo>/configs.
-    candidates = [package.parent / 'configs']
-    # colcon (ament_python): the package's share directory, as ament_index knows it ...
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        candidates.append(Path(get_package_share_directory('omnifuse')) / 'configs')
-    except Exception:  # no ROS, or omnifuse not in the ament index: the other candidates decide
-        pass
-    # ... and, without ament_index, the same place found from the install prefix around this file
-    # (<prefix>/lib/python3.X/site-packages/omnifuse -> <prefix>/share/omnifuse/configs).
-    if len(package.parents) > 3:
-        candidates.append(package.parents[3] / 'share' / 'omnifuse' / 'configs')
-    # pip / wheel install: data_files land under the Python prefix.
-    candidates.append(Path(sys.prefix) / 'share' / 'omnifuse' / 'configs')
-    return candidates
-
-
-def _config_dir() -> Path:
-    """The first candidate folder that holds the configs (checked by a file every install has)."""
-    candidates = _config_dir_candidates()
-    for candidate in candidates:
-        if (candidate / 'cmx' / 'rgbt_cmx.py').is_file():
-            return candidate
-    return candidates[0]
-
-
-CONFIG_DIR = _config_dir()
 
 
 def mmengine_safe_globals() -> list[Any]:

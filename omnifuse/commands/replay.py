@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from omnifuse.install_paths import ROS_PARAMS_FILE
+
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'foxglove_hint']
 
 PATH = ('replay',)
 HELP = 'replay a ROS 2 bag (MCAP or sqlite3, Humble or Jazzy) through perception into a new bag'
 
-DEFAULT_PARAMS_FILE = Path(__file__).resolve().parents[2] / 'configs' / 'ros' / 'perception.yaml'
+DEFAULT_PARAMS_FILE = ROS_PARAMS_FILE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
