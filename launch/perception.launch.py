@@ -5,12 +5,18 @@
 
 Arguments (all optional): params_file, checkpoint (a detector checkpoint; empty keeps the params
 file's detector, by default the shipped one), segmenter_checkpoint, occupancy_checkpoint (likewise),
-device, num_threads, ros_distro, lidar_topic, camera_topic, camera_info_topic,
+device, num_threads, ros_distro, use_sim_time, lidar_topic, camera_topic, camera_info_topic,
 thermal_topic, thermal_info_topic, objects_topic, markers_topic, occupancy_topic,
 segmentation_topic, diagnostics_topic, namespace, autostart.
 
 Topic arguments remap the node's default topic names (docs/ros.md), so the params file can keep
 the contract's names. With autostart:=true (default) the node is configured, then activated.
+Play bags with `ros2 bag play --clock` and launch with use_sim_time:=true, so that a slow CPU does not
+find every stamp overdue.
+
+Cyclone DDS drops multi-MB best-effort point clouds when its socket receive buffer (kernel default
+208 KiB) overflows; unless CYCLONEDDS_URI is set, the node asks for a 4 MB buffer (the kernel caps it
+at net.core.rmem_max; docs/ros.md).
 """
 
 import os
@@ -48,11 +54,22 @@ TOPICS = {
 }
 
 
+CYCLONEDDS_BUFFER = ('<CycloneDDS><Domain><Internal><SocketReceiveBufferSize min="4MB"/></Internal></Domain>'
+                     '</CycloneDDS>')
+
+
+def _dds_env():
+    """A larger DDS receive buffer for 64-beam clouds, unless the user configured Cyclone DDS."""
+    return {} if os.environ.get('CYCLONEDDS_URI') else {'CYCLONEDDS_URI': CYCLONEDDS_BUFFER}
+
+
 def _node(context, *args, **kwargs):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
     overrides = {}
+    if arg('use_sim_time'):
+        overrides['use_sim_time'] = arg('use_sim_time').lower() in ('true', '1', 'yes')
     if arg('device'):
         overrides['device'] = arg('device')
     if arg('ros_distro'):
@@ -68,7 +85,7 @@ def _node(context, *args, **kwargs):
     node = LifecycleNode(
         package='omnifuse', executable='perception_node', name='perception_node',
         namespace=arg('namespace'), output='screen',
-        parameters=[arg('params_file'), overrides], remappings=remappings)
+        parameters=[arg('params_file'), overrides], remappings=remappings, additional_env=_dds_env())
     actions = [node]
     if arg('autostart').lower() in ('true', '1', 'yes'):
         actions += [
@@ -103,6 +120,9 @@ def generate_launch_description():
                               'empty keeps the params file value'),
         DeclareLaunchArgument('ros_distro', default_value='',
                               description='message definitions (humble, jazzy); empty: $ROS_DISTRO'),
+        DeclareLaunchArgument('use_sim_time', default_value='',
+                              description='true: the node clock follows /clock (ros2 bag play --clock); '
+                              'empty keeps the params file value (false)'),
         DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
         DeclareLaunchArgument('autostart', default_value='true',
                               description='configure and activate the lifecycle node at launch'),
