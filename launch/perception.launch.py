@@ -89,8 +89,9 @@ def _node(context, *args, **kwargs):
     actions = [node]
     if arg('autostart').lower() in ('true', '1', 'yes'):
         actions += [
+            # Once only: a later `ros2 lifecycle set ... deactivate` must leave the node inactive.
             RegisterEventHandler(OnStateTransition(
-                target_lifecycle_node=node, goal_state='inactive',
+                target_lifecycle_node=node, goal_state='inactive', handle_once=True,
                 entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
                                                       transition_id=Transition.TRANSITION_ACTIVATE))])),
             EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),

@@ -99,10 +99,18 @@ class Ros:
                                 start_new_session=True)
 
     @staticmethod
-    def stop(proc: subprocess.Popen, *, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
-        """Send `sig` to the process only (as Ctrl-C to `ros2 launch`), wait; kill the group if it hangs."""
+    def stop(proc: subprocess.Popen, *, sig: int = signal.SIGINT, group: bool = False, timeout: float = 30.0) -> int:
+        """Send `sig` and wait; kill the group if it hangs.
+
+        `group=False` signals the process only: Ctrl-C for `ros2 launch`, which stops its nodes itself.
+        `group=True` signals the whole process group, as a terminal's Ctrl-C does: `ros2 run` leaves the
+        signal to its child.
+        """
         if proc.poll() is None:
-            proc.send_signal(sig)
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -49,6 +49,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--score-thr', type=float, default=0.1,
                         help='keep detections with at least this score (default: 0.1)')
     parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
+    parser.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
+                        help='KITTI: image size [px] to assume for frames with no image and no size in their calib '
+                        '(e.g. 1242 375 for KITTI\'s image_2); without it the image is taken as 0 x 0: only '
+                        'detections whose projection covers its top-left corner are kept, with 2D boxes of '
+                        'height 0, which the KITTI protocol ignores (a warning says so)')
+    adapt = parser.add_argument_group('input normalisation for sim-trained models on real scans (opt-in, '
+                                      'see docs/results.md "Sim-to-real: the gap, measured")')
+    adapt.add_argument('--align-ground', nargs='?', type=float, const=1.73, default=None, metavar='HEIGHT',
+                       help='level each scan on its fitted ground plane, HEIGHT metres below the LiDAR (default '
+                       '1.73, the simulator\'s), detect, and map the boxes back to the sensor frame')
+    adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
+                       help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
 
 
@@ -120,6 +132,11 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
     detector = Detector(model, cfg, main_camera=camera)
+    from omnifuse.apis.input_adapt import InputAdapter
+    adapter = InputAdapter(align_ground=args.align_ground is not None,
+                           sensor_height=1.73 if args.align_ground is None else args.align_ground,
+                           intensity_scale=args.intensity_scale)
+    warned_size = False
     out = Path(args.out) if args.out else None
     png = Path(args.png) if args.png else None
     if png:
@@ -130,7 +147,15 @@ def run(args: argparse.Namespace) -> int:
     total = 0
     for frame_id in tqdm(frames, desc='detect', unit='frame'):
         frame = reader.read(frame_id)
-        boxes, scores, labels = detector(frame, use_camera=not args.no_camera)
+        if adapter.active:
+            import dataclasses
+
+            adapted, T = adapter(frame.points)
+            boxes, scores, labels = detector(dataclasses.replace(frame, points=adapted),
+                                             use_camera=not args.no_camera)
+            boxes = adapter.boxes_to_sensor(boxes, T)
+        else:
+            boxes, scores, labels = detector(frame, use_camera=not args.no_camera)
         keep = scores >= args.score_thr
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         names = [detector.class_names[int(i)] for i in labels]
@@ -139,6 +164,15 @@ def run(args: argparse.Namespace) -> int:
             cam = frame.calib.cameras[camera]
             img = frame.images.get(camera)
             size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
+            if img is None and args.image_size is not None and (cam.width <= 0 or cam.height <= 0):
+                size = (int(args.image_size[0]), int(args.image_size[1]))
+            if (size[0] <= 0 or size[1] <= 0) and not warned_size:
+                import sys
+
+                print(f'omnifuse detect: warning: frame {frame_id} has no {camera} image and its calib no image '
+                      'size: detections are cut to the 0 x 0 image and get 2D boxes of height 0, which the KITTI '
+                      'evaluation ignores; pass --image-size W H (KITTI: 1242 375)', file=sys.stderr)
+                warned_size = True
             write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
                                                               'labels_3d': labels},
                                     detector.class_names, cam.T_cam_lidar, cam.P, size)

@@ -46,8 +46,8 @@ def _launch(ros: Ros, log: Path, *args: str) -> subprocess.Popen:
     return ros.start('ros2', 'launch', 'omnifuse', 'perception.launch.py', *args, log=log)
 
 
-def _stop_clean(ros: Ros, proc: subprocess.Popen, log: Path) -> str:
-    rc = ros.stop(proc)
+def _stop_clean(ros: Ros, proc: subprocess.Popen, log: Path, *, group: bool = False) -> str:
+    rc = ros.stop(proc, group=group)
     text = log.read_text()
     assert rc == 0, f'exit {rc}:\n{text[-3000:]}'
     assert 'Traceback' not in text, text[-3000:]
@@ -106,7 +106,7 @@ def test_ros2_run_with_a_params_file(ros: Ros, tmp_path: Path) -> None:
         topics = ros.ros2('topic', 'list').stdout.split()
         assert '/perception/objects' in topics and '/perception/segmentation' not in topics  # kind: none
     finally:
-        _stop_clean(ros, proc, log)
+        _stop_clean(ros, proc, log, group=True)  # Ctrl-C in the terminal of `ros2 run`
 
 
 def test_launch_arguments_remap_topics_and_pick_checkpoint_device_threads(ros: Ros, tmp_path: Path) -> None:
