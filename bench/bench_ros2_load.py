@@ -32,7 +32,9 @@ def summarise(result: dict, rate: float) -> dict:
     objects = result['perception_objects']
     diags = result['diagnostics']
     latency = np.array([(o['recv_ns'] - o['stamp_ns']) / 1e6 for o in objects])
-    skipped = sum(d['values'].get('skipped') == 'true' for d in diags)
+    skipped_stamps = {d['stamp_ns'] for d in diags if d['values'].get('skipped') == 'true'}
+    skipped = len(skipped_stamps)
+    run = np.array([(o['recv_ns'] - o['stamp_ns']) / 1e6 for o in objects if o['stamp_ns'] not in skipped_stamps])
     processed_ms = [float(d['values']['processing_ms']) for d in diags if 'processing_ms' in d['values']]
     answered = {o['stamp_ns'] for o in objects}
     period_ms = 1e3 / rate
@@ -42,6 +44,8 @@ def summarise(result: dict, rate: float) -> dict:
             'latency_p50_ms': float(np.percentile(latency, 50)), 'latency_p95_ms': float(np.percentile(latency, 95)),
             'latency_max_ms': float(latency.max()),
             'latency_last10s_p95_ms': float(np.percentile(latency[-int(10 * rate):], 95)),
+            'processed_latency_p50_ms': float(np.percentile(run, 50)) if len(run) else float('nan'),
+            'processed_latency_p95_ms': float(np.percentile(run, 95)) if len(run) else float('nan'),
             'model_ms_median': float(np.median(processed_ms)) if processed_ms else float('nan')}
 
 

@@ -67,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from tf2_msgs.msg import TFMessage
@@ -109,7 +110,9 @@ def main() -> None:
     reliable = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
     for topic, cls in OUTPUTS.items():
         node.create_subscription(_cls(cls), topic, listener(topic), reliable)
-    spinner = threading.Thread(target=rclpy.spin, args=(node,), daemon=True)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
 
     broadcaster = StaticTransformBroadcaster(node)
@@ -160,6 +163,8 @@ def main() -> None:
         result = {'sent_stamps_ns': sent, 'args': vars(args), **{k.strip('/').replace('/', '_'): v
                                                                for k, v in heard.items()}}
     Path(args.out).write_text(json.dumps(result))
+    executor.shutdown()
+    spinner.join(10)
     node.destroy_node()
     rclpy.try_shutdown()
 

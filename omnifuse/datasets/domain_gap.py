@@ -615,17 +615,18 @@ def compare(a: ScanStats, b: ScanStats, *, classes: Sequence[str] | None = None)
 def format_comparison(rows: Sequence[tuple[str, float, float]], names: tuple[str, str]) -> str:
     """The rows of `compare` as a fixed-width text table with the ratio a / b."""
     w = max(len(r[0]) for r in rows) + 2
-    lines = [f'{"":<{w}}{names[0]:>12}{names[1]:>12}{names[0] + "/" + names[1]:>12}']
+    cw = max(12, len(names[0]) + len(names[1]) + 3)
+    lines = [f'{"":<{w}}{names[0]:>{cw}}{names[1]:>{cw}}{names[0] + "/" + names[1]:>{cw}}']
 
     def cell(v: float) -> str:
         if not np.isfinite(v):
-            return f'{"-":>12}'
+            return f'{"-":>{cw}}'
         av = abs(v)
         if av >= 1000 or (av == int(av) and av >= 10):
-            return f'{v:12.0f}'
-        return f'{v:12.3f}' if av >= 0.01 or av == 0 else f'{v:12.2e}'
+            return f'{v:{cw}.0f}'
+        return f'{v:{cw}.3f}' if av >= 0.01 or av == 0 else f'{v:{cw}.2e}'
 
     for q, va, vb in rows:
         r = _ratio(va, vb)
-        lines.append(f'{q:<{w}}{cell(va)}{cell(vb)}' + (f'{r:12.2f}' if np.isfinite(r) else f'{"-":>12}'))
+        lines.append(f'{q:<{w}}{cell(va)}{cell(vb)}' + (f'{r:{cw}.2f}' if np.isfinite(r) else f'{"-":>{cw}}'))
     return '\n'.join(lines)
