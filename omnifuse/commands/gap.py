@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.png)
         out.parent.mkdir(parents=True, exist_ok=True)
         picture = draw_gap(real, sim, classes=classes)
-        if not cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        if not cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]):
             raise OmnifuseError(f'{out}: OpenCV could not write the PNG (check the extension and the folder)')
         print(f'wrote {out}')
     sys.stdout.flush()
