@@ -9,10 +9,12 @@ the same logic is covered ROS-free by test_ros_node.py, test_replay*.py and test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,18 @@ def ros(tmp_path_factory: pytest.TempPathFactory) -> Ros:
 
 def _launch(ros: Ros, log: Path, *args: str) -> subprocess.Popen:
     return ros.start('ros2', 'launch', 'omnifuse', 'perception.launch.py', *args, log=log)
+
+
+@contextlib.contextmanager
+def _launched(ros: Ros, log: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """`ros2 launch` for the block; always stopped with SIGINT after it, which must exit 0 cleanly."""
+    proc = _launch(ros, log, *args)
+    try:
+        yield proc
+    except BaseException:
+        ros.stop(proc)
+        raise
+    _stop_clean(ros, proc, log)
 
 
 def _stop_clean(ros: Ros, proc: subprocess.Popen, log: Path, *, group: bool = False) -> str:
@@ -260,14 +274,13 @@ def test_live_publishers_with_either_qos_and_tf_static_before_or_after_the_node(
     if tf_first:  # the driver (with its static broadcaster) starts first and waits for the node
         driver = ros.start(sys.executable, str(REPO / 'tests' / 'ros2_driver.py'), '--out', str(tmp_path / 'r.json'),
                            *args, log=tmp_path / 'driver.log')
-        node = _launch(ros, log)
-        assert driver.wait(300) == 0, (tmp_path / 'driver.log').read_text()[-3000:]
+        with _launched(ros, log):
+            assert driver.wait(300) == 0, (tmp_path / 'driver.log').read_text()[-3000:]
         result = json.loads((tmp_path / 'r.json').read_text())
     else:
-        node = _launch(ros, log)
-        assert ros.wait_state('active'), log.read_text()[-3000:]
-        result = _drive(ros, tmp_path / 'r.json', *args)
-    _stop_clean(ros, node, log)
+        with _launched(ros, log):
+            assert ros.wait_state('active'), log.read_text()[-3000:]
+            result = _drive(ros, tmp_path / 'r.json', *args)
     objects = result['perception_objects']
     assert sorted(o['stamp_ns'] for o in objects) == result['sent_stamps_ns']
     for d in result['diagnostics'][1:]:  # calibration from /tf_static + camera_info, no calibration file
@@ -277,11 +290,11 @@ def test_live_publishers_with_either_qos_and_tf_static_before_or_after_the_node(
 
 def test_live_faults_camera_gap_malformed_message_time_jump(ros: Ros, tmp_path: Path) -> None:
     log = tmp_path / 'launch.log'
-    node = _launch(ros, log)
-    assert ros.wait_state('active'), log.read_text()[-3000:]
-    result = _drive(ros, tmp_path / 'r.json', '--frames', 'synthetic', '--rate', '2', '--count', '16',
-                    '--camera-gap', '4:8', '--malformed', '10', '--jump-back', '12')
-    text = _stop_clean(ros, node, log)  # SIGINT: exit 0, no traceback
+    with _launched(ros, log):  # stopped with SIGINT: exit 0, no traceback
+        assert ros.wait_state('active'), log.read_text()[-3000:]
+        result = _drive(ros, tmp_path / 'r.json', '--frames', 'synthetic', '--rate', '2', '--count', '16',
+                        '--camera-gap', '4:8', '--malformed', '10', '--jump-back', '12')
+    text = log.read_text()
     objects = {o['stamp_ns'] for o in result['perception_objects']}
     sent = result['sent_stamps_ns']
     assert {s for i, s in enumerate(sent) if i != 10} <= objects  # every good LiDAR message answered
@@ -305,10 +318,9 @@ def test_load_10hz_latency_stays_bounded_and_every_lidar_message_is_answered(ros
     """LiDAR + camera + thermal at 10 Hz with the default models: slower than the sensors on a small CPU.
     The figures for docs/benchmarks.md come from bench/ros2_load.py (60 s); this is 15 s."""
     log = tmp_path / 'launch.log'
-    node = _launch(ros, log)
-    assert ros.wait_state('active'), log.read_text()[-3000:]
-    result = _drive(ros, tmp_path / 'r.json', '--frames', 'sim', '--rate', '10', '--count', '150', timeout=600)
-    _stop_clean(ros, node, log)
+    with _launched(ros, log):
+        assert ros.wait_state('active'), log.read_text()[-3000:]
+        result = _drive(ros, tmp_path / 'r.json', '--frames', 'sim', '--rate', '10', '--count', '150', timeout=600)
     sent = result['sent_stamps_ns']
     objects = result['perception_objects']
     assert sorted(o['stamp_ns'] for o in objects) == sent
