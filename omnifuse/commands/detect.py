@@ -22,6 +22,8 @@ import numpy as np
 PATH = ('detect',)
 HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write KITTI labels / JSONL and PNGs'
 
+KITTI_IMAGE_SIZE = (1242, 375)  # KITTI's image_2 [px], for frames that come without their image
+
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT',
            'write_kitti_predictions']
 
@@ -50,10 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='keep detections with at least this score (default: 0.1)')
     parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
-                        help='KITTI: image size [px] to assume for frames with no image and no size in their calib '
-                        '(e.g. 1242 375 for KITTI\'s image_2); without it the image is taken as 0 x 0: only '
-                        'detections whose projection covers its top-left corner are kept, with 2D boxes of '
-                        'height 0, which the KITTI protocol ignores (a warning says so)')
+                        help='KITTI: image size [px] to assume for frames with no image and no size in their calib; '
+                        'the 2D boxes of the label files (which set the KITTI difficulty) are cut to it '
+                        '(default: KITTI\'s image_2, 1242 375; a note on stderr says when it is assumed)')
     adapt = parser.add_argument_group('input normalisation for sim-trained models on real scans (opt-in, '
                                       'see docs/results.md "Sim-to-real: the gap, measured")')
     adapt.add_argument('--align-ground', nargs='?', type=float, const=1.73, default=None, metavar='HEIGHT',
@@ -164,15 +165,16 @@ def run(args: argparse.Namespace) -> int:
             cam = frame.calib.cameras[camera]
             img = frame.images.get(camera)
             size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
-            if img is None and args.image_size is not None and (cam.width <= 0 or cam.height <= 0):
-                size = (int(args.image_size[0]), int(args.image_size[1]))
-            if (size[0] <= 0 or size[1] <= 0) and not warned_size:
-                import sys
+            if img is None and (cam.width <= 0 or cam.height <= 0):
+                # Without an image the 2D boxes (which set the KITTI difficulty) need the image size.
+                size = tuple(int(v) for v in (args.image_size or KITTI_IMAGE_SIZE))
+                if args.image_size is None and not warned_size:
+                    import sys
 
-                print(f'omnifuse detect: warning: frame {frame_id} has no {camera} image and its calib no image '
-                      'size: detections are cut to the 0 x 0 image and get 2D boxes of height 0, which the KITTI '
-                      'evaluation ignores; pass --image-size W H (KITTI: 1242 375)', file=sys.stderr)
-                warned_size = True
+                    print(f'omnifuse detect: note: frame {frame_id} has no {camera} image and its calib no image '
+                          f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
+                          file=sys.stderr)
+                    warned_size = True
             write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
                                                               'labels_3d': labels},
                                     detector.class_names, cam.T_cam_lidar, cam.P, size)

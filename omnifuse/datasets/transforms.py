@@ -84,6 +84,55 @@ class GlobalRotScaleFlip:
         return apply_global_transform(results, angle=angle, scale=scale, flip_y=flip)
 
 
+@TRANSFORMS.register_module()
+class RandomTilt:
+    """Random small pitch and roll of the whole scene, and a shift of its height: a LiDAR mounted not quite
+    level, on a road that is not quite flat (KITTI sequence 0000: pitch +0.6 deg, roll -0.5 deg, and
+    -0.6..+1.8 deg of pitch from scan to scan, measured by `omnifuse gap`).
+
+    Points, box centres and every camera's lidar2img move together (lidar2img' = lidar2img · A⁻¹); boxes
+    keep their yaw and size (a 7-DoF box cannot tilt; at 2 degrees its corners move < 2 cm per metre).
+
+    Args:
+        max_deg: pitch and roll each uniform in [-max_deg, max_deg] degrees.
+        z_range: (min, max) shift of the height [m].
+        seed: seed of this transform's generator (None: fresh entropy).
+    """
+
+    def __init__(self, *, max_deg: float = 2.0, z_range: Sequence[float] = (-0.1, 0.1), seed: int | None = None) -> None:
+        if max_deg < 0 or z_range[0] > z_range[1]:
+            raise ValueError(f'RandomTilt: max_deg must be >= 0 and z_range (min, max), got {max_deg}, {z_range}')
+        self.max_deg = float(max_deg)
+        self.z_range = tuple(float(v) for v in z_range)
+        self.rng = np.random.default_rng(seed)
+
+    def matrix(self) -> np.ndarray:
+        """A fresh random (4, 4) tilt + height shift."""
+        pitch, roll = np.deg2rad(self.rng.uniform(-self.max_deg, self.max_deg, size=2))
+        cp, sp, cr, sr = math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+        Ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])  # pitch: about +y
+        Rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])  # roll: about +x
+        A = np.eye(4)
+        A[:3, :3] = Ry @ Rx
+        A[2, 3] = self.rng.uniform(*self.z_range)
+        return A
+
+    def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        A = self.matrix()
+        pts = results['points']
+        xyz = pts[:, :3].astype(np.float64) @ A[:3, :3].T + A[:3, 3]
+        results['points'] = np.concatenate([xyz.astype(pts.dtype), pts[:, 3:]], 1)
+        boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7))), dtype=np.float64).reshape(-1, 7).copy()
+        if len(boxes):
+            boxes[:, :3] = boxes[:, :3] @ A[:3, :3].T + A[:3, 3]
+        results['gt_boxes'] = boxes
+        A_inv = np.linalg.inv(A)
+        for cam in results.get('cams', {}).values():
+            cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
+        results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
+        return results
+
+
 def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.ndarray:
     lo = np.asarray(point_range[:dims])
     hi = np.asarray(point_range[3:3 + dims])

@@ -45,19 +45,22 @@ def test_ground_alignment_levels_the_scan_and_boxes_come_back() -> None:
 
 def test_detect_image_size_and_align_ground(shared_data: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """On a real scan without an image, --image-size keeps the detections in view with real 2D boxes."""
+    """On a real scan without an image, the 2D boxes are cut to KITTI's image size (said on stderr), or to
+    --image-size: the detections in view get real 2D boxes, so the KITTI evaluation can score them."""
     root = shared_data / 'kitti_real' / 'seq0000_val'
     base = ['detect', '--kitti-root', str(root), '--frame', '000020', '--checkpoint',
             str(Path(__file__).resolve().parents[2] / 'omnifuse' / 'checkpoints' / 'fast_lidar_sim.pth')]
     assert main([*base, '--out', str(tmp_path / 'plain')]) == 0
-    assert '--image-size' in capsys.readouterr().err  # the warning names the fix
+    assert "cut to KITTI's 1242 x 375 image" in capsys.readouterr().err  # the assumption is said
     plain = read_kitti_label(tmp_path / 'plain' / '000020.txt', require_score=True)
     assert main([*base, '--out', str(tmp_path / 'sized'), '--image-size', '1242', '375']) == 0
-    assert 'warning' not in capsys.readouterr().err
+    assert 'note' not in capsys.readouterr().err
     sized = read_kitti_label(tmp_path / 'sized' / '000020.txt', require_score=True)
     heights = sized.bbox[:, 3] - sized.bbox[:, 1]
-    assert len(sized) > len(plain) and (heights >= 25).sum() >= 3
-    assert np.all(plain.bbox[:, 3] - plain.bbox[:, 1] == 0)
+    assert len(sized) == len(plain) and (heights >= 25).sum() >= 3
+    np.testing.assert_allclose(plain.bbox, sized.bbox)
+    assert main([*base, '--out', str(tmp_path / 'small'), '--image-size', '600', '375']) == 0
+    assert len(read_kitti_label(tmp_path / 'small' / '000020.txt', require_score=True)) < len(sized)
     assert main([*base, '--out', str(tmp_path / 'aligned'), '--image-size', '1242', '375', '--align-ground']) == 0
     aligned = read_kitti_label(tmp_path / 'aligned' / '000020.txt', require_score=True)
     assert len(aligned) > 0
