@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-__all__ = ['RECIPE', 'SKIP_REASON', 'Ros', 'find_ros_setup', 'sourced_env', 'build_workspace']
+__all__ = ['RECIPE', 'SKIP_REASON', 'Ros', 'find_ros_setup', 'sourced_env', 'copy_package', 'build_workspace']
 
 RECIPE = REPO.parent / 'shared' / 'ros2' / 'README.md'
 SKIP_REASON = (f'no ROS 2 installation (/opt/ros/<distro>/setup.bash); build ROS 2 Jazzy with the recipe '
@@ -57,8 +57,8 @@ def _base_env(log_dir: Path) -> dict[str, str]:
     return env
 
 
-def build_workspace(ws: Path, setup: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    """Copy the package into `ws/src/omnifuse`, `colcon build` it, return (result, overlay env)."""
+def copy_package(ws: Path) -> Path:
+    """Copy what colcon needs of this repository into `ws/src/omnifuse` (returned)."""
     pkg = ws / 'src' / 'omnifuse'
     pkg.mkdir(parents=True)
     for name in SOURCES:
@@ -67,6 +67,12 @@ def build_workspace(ws: Path, setup: Path) -> tuple[subprocess.CompletedProcess,
             shutil.copytree(src, pkg / name, ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
         else:
             shutil.copy2(src, pkg / name)
+    return pkg
+
+
+def build_workspace(ws: Path, setup: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """Copy the package into `ws/src/omnifuse`, `colcon build` it, return (result, overlay env)."""
+    copy_package(ws)
     env = sourced_env([setup], _base_env(ws / 'ros_log'))
     colcon = Path(sys.executable).parent / 'colcon'
     result = subprocess.run([str(colcon), 'build', '--base-paths', 'src', '--event-handlers', 'console_direct-'],

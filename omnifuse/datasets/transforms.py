@@ -32,6 +32,16 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
+def _follow_with_cameras(results: dict[str, Any], A: np.ndarray) -> dict[str, Any]:
+    """After the scene moved by the (4, 4) `A`: lidar2img' = lidar2img · A⁻¹ for every camera, and
+    `aug_matrix` composed with A."""
+    A_inv = np.linalg.inv(A)
+    for cam in results.get('cams', {}).values():
+        cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
+    results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
+    return results
+
+
 def apply_global_transform(results: dict[str, Any], *, angle: float = 0.0, scale: float = 1.0,
                            flip_y: bool = False) -> dict[str, Any]:
     """Flip y (y -> -y), then rotate by `angle` about +z, then scale, consistently on every geometric field.
@@ -52,11 +62,7 @@ def apply_global_transform(results: dict[str, Any], *, angle: float = 0.0, scale
         yaw = -boxes[:, 6] if flip_y else boxes[:, 6]
         boxes[:, 6] = _wrap(yaw + angle)
     results['gt_boxes'] = boxes
-    A_inv = np.linalg.inv(A)
-    for cam in results.get('cams', {}).values():
-        cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
-    results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
-    return results
+    return _follow_with_cameras(results, A)
 
 
 @TRANSFORMS.register_module()
@@ -126,11 +132,7 @@ class RandomTilt:
         if len(boxes):
             boxes[:, :3] = boxes[:, :3] @ A[:3, :3].T + A[:3, 3]
         results['gt_boxes'] = boxes
-        A_inv = np.linalg.inv(A)
-        for cam in results.get('cams', {}).values():
-            cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
-        results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
-        return results
+        return _follow_with_cameras(results, A)
 
 
 def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,26 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-
-SOURCES = ('package.xml', 'setup.py', 'setup.cfg', 'resource', 'omnifuse', 'configs', 'launch')
-
-
-def _copy_sources(dst: Path) -> Path:
-    pkg = dst / 'src' / 'omnifuse'
-    pkg.mkdir(parents=True)
-    for name in SOURCES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, pkg / name, ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
-        else:
-            shutil.copy2(src, pkg / name)
-    return pkg
+from tests.ros2_support import copy_package
 
 
 def test_colcon_build_installs_node_launch_and_configs(tmp_path: Path) -> None:
     colcon = Path(sys.executable).parent / 'colcon'
     assert colcon.exists(), 'colcon-core is part of the test requirements'
-    _copy_sources(tmp_path)
+    copy_package(tmp_path)
     result = subprocess.run([str(colcon), 'build', '--base-paths', 'src'], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
