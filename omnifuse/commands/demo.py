@@ -89,6 +89,15 @@ def run(args: argparse.Namespace) -> int:
                 pictures.append(png)
         else:
             print(f'\nnote: the real KITTI samples are not at {shared}; inspecting simulated data only.')
+    real_seq = shared.parent / 'kitti_real' / 'seq0000_val'
+    if _available('detect') and (real_seq / 'training' / 'velodyne').is_dir():
+        frames = ['--frame', '000000', '--frame', '000040', '--frame', '000076']
+        _step('detect on real KITTI scans (sequence 0000, no images: LiDAR only; each scan levelled on its ground '
+              'first, --align-ground); predictions green, labels red',
+              ['detect', '--kitti-root', str(real_seq), *frames, '--align-ground', '--score-thr', '0.3',
+               '--out', str(out / 'real_pred'),
+               '--png', str(out / 'real_png')])
+        pictures.extend(sorted((out / 'real_png').glob('*.png')))
 
     park = out / 'sim_parking_night'
     wants_night = (_available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file()) or (

@@ -1,7 +1,9 @@
 """Node / replay parameters: the ROS 2 `/**: ros__parameters:` YAML as a nested dict.
 
-`load_params(path)` reads the file (any node-name key is accepted; `/**` first), merges it over
-the defaults of configs/ros/perception.yaml and returns plain nested dicts. `flatten` and
+`DEFAULT_PARAMS` is configs/ros/perception.yaml as shipped with the package, read once at import:
+the one source of the defaults for the node, the replay and the launch file. `load_params(path)`
+reads another file (any node-name key is accepted; `/**` first), merges it over the defaults and
+returns plain nested dicts. `flatten` and
 `unflatten` convert to and from ROS's dotted parameter names ('sync.camera.window_ms').
 """
 
@@ -13,35 +15,46 @@ from pathlib import Path
 from typing import Any
 
 from omnifuse.errors import FormatError
+from omnifuse.install_paths import ROS_PARAMS_FILE
 
-__all__ = ['DEFAULT_PARAMS', 'load_params', 'merge', 'flatten', 'unflatten', 'names']
+__all__ = ['DEFAULT_PARAMS', 'load_params', 'read_params_file', 'merge', 'flatten', 'unflatten', 'names']
 
-_SYNC = {'offset_ms': 0.0, 'window_ms': 50.0, 'timeout_ms': 100.0}
-DEFAULT_PARAMS: dict[str, Any] = {
-    'ros_distro': '',
-    'device': 'cpu',
-    'num_threads': 1,
-    'lidar_frame': 'lidar',
-    'calibration_file': '',
-    'inputs': {'lidar': '/sensors/lidar/points', 'camera_prefix': '/sensors/camera',
-               'thermal_prefix': '/sensors/thermal', 'ultrasonic_prefix': '/sensors/ultrasonic',
-               'tf_static': '/tf_static', 'cameras': ['front'], 'thermal': ['front'], 'ultrasonic': ['']},
-    'outputs': {'objects': '/perception/objects', 'markers': '/perception/markers',
-                'occupancy': '/perception/occupancy', 'segmentation': '/perception/segmentation',
-                'diagnostics': '/diagnostics'},
-    'sync': {'default': dict(_SYNC), 'camera': dict(_SYNC), 'thermal': dict(_SYNC),
-             'ultrasonic': dict(_SYNC), 'overrides': {}, 'max_buffer': 32, 'max_pending': 8,
-             'max_queue': 1},
-    # The shipped learned models, as in configs/ros/perception.yaml (checkpoint '' = shipped weights).
-    'models': {
-        'detector': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front',
-                     'score_threshold': 0.3},
-        'segmenter': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front', 'thermal': 'front'},
-        'occupancy': {'kind': 'checkpoint', 'checkpoint': '', 'config': '', 'camera': 'front'},
-        'cluster': {},
-    },
-    'occupancy_grid': {'resolution': 0.1, 'origin_x': -10.0, 'origin_y': -10.0},
-}
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """The `ros__parameters` of a ROS 2 params YAML as nested dicts (dotted keys unflattened).
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        FormatError: the file is not a `<node>: ros__parameters:` mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    text = path.read_text()
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise FormatError(f'{path}: not valid YAML ({exc})'.replace('\n', ' ')) from None
+    if not isinstance(doc, Mapping):
+        raise FormatError(f'{path}: expected a mapping "/**: ros__parameters: ...", got {type(doc).__name__}')
+    keys = sorted(doc, key=lambda k: k != '/**')
+    section = next((doc[k] for k in keys if isinstance(doc[k], Mapping) and 'ros__parameters' in doc[k]), None)
+    if section is None:
+        raise FormatError(f'{path}: no "<node name>: ros__parameters:" section (e.g. "/**: ros__parameters:")')
+    body = section['ros__parameters'] or {}
+    if not isinstance(body, Mapping):
+        raise FormatError(f'{path}: ros__parameters must be a mapping')
+    flat_keys = {k: v for k, v in body.items() if '.' in str(k)}
+    nested = {k: v for k, v in body.items() if '.' not in str(k)}
+    return merge(nested, unflatten(flat_keys))
+
+
+def _shipped_defaults() -> dict[str, Any]:
+    """The defaults: the params file shipped with the package (one source for the node, replay and docs)."""
+    params = read_params_file(ROS_PARAMS_FILE)
+    params.setdefault('sync', {}).setdefault('overrides', {})
+    return params
 
 
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,28 +108,12 @@ def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         FileNotFoundError: `path` does not exist.
         FormatError: the file is not a `<node>: ros__parameters:` mapping.
     """
-    import yaml
-
     params = copy.deepcopy(DEFAULT_PARAMS)
     if path is not None:
-        path = Path(path)
-        text = path.read_text()
-        try:
-            doc = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise FormatError(f'{path}: not valid YAML ({exc})'.replace('\n', ' ')) from None
-        if not isinstance(doc, Mapping):
-            raise FormatError(f'{path}: expected a mapping "/**: ros__parameters: ...", got {type(doc).__name__}')
-        keys = sorted(doc, key=lambda k: k != '/**')
-        section = next((doc[k] for k in keys if isinstance(doc[k], Mapping) and 'ros__parameters' in doc[k]), None)
-        if section is None:
-            raise FormatError(f'{path}: no "<node name>: ros__parameters:" section (e.g. "/**: ros__parameters:")')
-        body = section['ros__parameters'] or {}
-        if not isinstance(body, Mapping):
-            raise FormatError(f'{path}: ros__parameters must be a mapping')
-        flat_keys = {k: v for k, v in body.items() if '.' in str(k)}
-        nested = {k: v for k, v in body.items() if '.' not in str(k)}
-        params = merge(params, merge(nested, unflatten(flat_keys)))
+        params = merge(params, read_params_file(path))
     if overrides:
         params = merge(params, overrides)
     return params
+
+
+DEFAULT_PARAMS: dict[str, Any] = _shipped_defaults()

@@ -10,6 +10,7 @@ from omnifuse.ros_nodes.params import DEFAULT_PARAMS, flatten, load_params, name
 
 def test_shipped_params_file_matches_the_defaults(repo_root) -> None:
     params = load_params(repo_root / 'configs' / 'ros' / 'perception.yaml')
+    assert params == DEFAULT_PARAMS  # one source: the defaults are the shipped file
     assert params['inputs']['lidar'] == '/sensors/lidar/points'
     assert params['outputs']['objects'] == '/perception/objects'
     assert params['sync']['thermal']['window_ms'] == 60.0
