@@ -17,7 +17,7 @@ augmented point still lands on the same pixel: lidar2img' = lidar2img · A⁻¹.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -232,13 +232,25 @@ class ObjectRangeFilter:
 
 @TRANSFORMS.register_module()
 class ObjectNameFilter:
-    """Keep the boxes of `classes` and set gt_labels to their index in `classes`."""
+    """Keep the boxes of `classes` and set gt_labels to their index in `classes`.
 
-    def __init__(self, *, classes: Sequence[str]) -> None:
+    Args:
+        classes: the class names, in label order.
+        rename: names changed before the filter, e.g. {'Van': 'Car'} to train vans as vehicles (KITTI's Car
+            protocol counts a Car detection on a Van as neither hit nor false positive).
+    """
+
+    def __init__(self, *, classes: Sequence[str], rename: Mapping[str, str] | None = None) -> None:
         self.classes = tuple(classes)
+        self.rename = dict(rename or {})
+        unknown = sorted(set(self.rename.values()) - set(self.classes))
+        if unknown:
+            raise ValueError(f'ObjectNameFilter: rename targets {unknown} are not among the classes {self.classes}')
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
-        names = list(results.get('gt_names', []))
+        names = [self.rename.get(n, n) for n in results.get('gt_names', [])]
+        if self.rename:
+            results['gt_names'] = names
         results['gt_labels'] = np.array([self.classes.index(n) if n in self.classes else -1 for n in names],
                                         dtype=np.int64)
         _select_objects(results, results['gt_labels'] >= 0)

@@ -190,3 +190,14 @@ def test_random_tilt_moves_points_boxes_and_cameras_together(results) -> None:
     assert np.std(out['points'][ring, 2]) > np.std(pts0[ring, 2])
     with pytest.raises(ValueError, match='RandomTilt'):
         RandomTilt(max_deg=-1)
+
+
+def test_object_name_filter_renames_before_filtering() -> None:
+    res = {'gt_boxes': np.arange(21, dtype=np.float64).reshape(3, 7), 'gt_names': ['Van', 'Car', 'Tram']}
+    out = ObjectNameFilter(classes=('Car', 'Pedestrian'), rename={'Van': 'Car'})(res)
+    assert list(out['gt_names']) == ['Car', 'Car'] and out['gt_labels'].tolist() == [0, 0]
+    np.testing.assert_array_equal(out['gt_boxes'][:, 0], [0.0, 7.0])
+    plain = ObjectNameFilter(classes=('Car',))({'gt_boxes': np.zeros((2, 7)), 'gt_names': ['Van', 'Car']})
+    assert plain['gt_labels'].tolist() == [0] and len(plain['gt_boxes']) == 1
+    with pytest.raises(ValueError, match='rename targets'):
+        ObjectNameFilter(classes=('Car',), rename={'Van': 'Bus'})
