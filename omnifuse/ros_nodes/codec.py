@@ -141,6 +141,9 @@ def decode_pointcloud2(msg: object, *, fields: Sequence[str] = ('x', 'y', 'z', '
         if int(f.offset) + size > point_step:
             raise FormatError(f'{where}: PointCloud2 point_step {point_step} is too small: field {f.name!r} '
                               f'needs bytes {f.offset}..{int(f.offset) + size}')
+        if str(f.name) in layout:
+            raise FormatError(f'{where}: PointCloud2 lists field {f.name!r} twice (offsets '
+                              f'{layout[str(f.name)][0]} and {f.offset}); which one is meant is unknown')
         layout[str(f.name)] = (int(f.offset), code)
     missing = [n for n in ('x', 'y', 'z') if n not in layout]
     if missing:
@@ -258,8 +261,11 @@ def decode_camera_info(msg: object, *, T_cam_lidar: np.ndarray | None = None,
         if not K.any():
             raise FormatError(f'{where}: CameraInfo has neither p nor k')
         P = np.concatenate([K.reshape(3, 3), np.zeros((3, 1))], 1)
-    return CameraModel(P, np.eye(4) if T_cam_lidar is None else T_cam_lidar,
-                       int(msg.width), int(msg.height))  # type: ignore[attr-defined]
+    try:
+        return CameraModel(P, np.eye(4) if T_cam_lidar is None else T_cam_lidar,
+                           int(msg.width), int(msg.height))  # type: ignore[attr-defined]
+    except FormatError as exc:  # NaN or singular: unusable, and it must not blind the fused models silently
+        raise FormatError(f'{where}: CameraInfo p/k unusable: {exc}') from None
 
 
 @dataclass(frozen=True)
@@ -299,6 +305,8 @@ def decode_tf(msg: object) -> list[StaticTransform]:
         r, p = t.transform.rotation, t.transform.translation
         T[:3, :3] = quaternion_to_matrix((r.x, r.y, r.z, r.w))
         T[:3, 3] = (p.x, p.y, p.z)
+        if not np.isfinite(T).all():
+            raise FormatError(f'TFMessage: transform {t.header.frame_id} -> {t.child_frame_id} holds a NaN or inf')
         out.append(StaticTransform(str(t.header.frame_id), str(t.child_frame_id), T, stamp_to_ns(t.header.stamp)))
     return out
 

@@ -118,6 +118,25 @@ class TopicRoles:
             return ('ultrasonic', topic[len(prefix):])
         return None
 
+    def expected_type(self, topic: str) -> str | None:
+        """The message type an input topic of this name must carry (None: not an input topic name)."""
+        if topic == self.lidar:
+            return 'sensor_msgs/msg/PointCloud2'
+        if topic == self.tf_static:
+            return 'tf2_msgs/msg/TFMessage'
+        for kind in ('camera', 'thermal'):
+            prefix = self.prefixes[kind] + '/'
+            rest = topic[len(prefix):] if topic.startswith(prefix) else ''
+            for suffix, msgtype in (('/image_raw/compressed', 'sensor_msgs/msg/CompressedImage'),
+                                    ('/image_raw', 'sensor_msgs/msg/Image'),
+                                    ('/camera_info', 'sensor_msgs/msg/CameraInfo')):
+                if rest.endswith(suffix) and rest[: -len(suffix)] and '/' not in rest[: -len(suffix)]:
+                    return msgtype
+        prefix = self.prefixes['ultrasonic'] + '/'
+        if topic.startswith(prefix) and topic[len(prefix):] and '/' not in topic[len(prefix):]:
+            return 'sensor_msgs/msg/Range'
+        return None
+
     def sensors_of(self, topics: Iterable[tuple[str, str]]) -> list[str]:
         """Sensor keys ('camera/front', ...) of the (topic, msgtype) pairs that are synced inputs."""
         out = []
@@ -243,6 +262,13 @@ class FrameAssembler:
         """Feed one serialized message; returns frames that became complete (LiDAR stamp order)."""
         role = self.roles.classify(topic, msgtype)
         if role is None:
+            expected = self.roles.expected_type(topic)
+            if expected is not None and expected != msgtype:  # an input topic of the wrong type: say so
+                reason = f'declared as {msgtype}; this input topic must carry {expected}'
+                self._bad(topic, log_time_ns, reason)
+                if topic == self.roles.lidar:  # the frame still counts, with no points
+                    return self._finish(self.sync.push_lidar(
+                        log_time_ns, _Lidar(None, self.default_lidar_frame, log_time_ns, reason), log_time_ns))
             return self._finish(self.sync.advance(log_time_ns))
         try:
             msg = self.codec.deserialize(raw, msgtype)

@@ -54,6 +54,14 @@ class CameraModel:
             T = np.concatenate([T, [[0, 0, 0, 1]]], 0)
         if T.shape != (4, 4):
             raise ShapeError(f'CameraModel.T_cam_lidar: expected (4, 4) or (3, 4), got {T.shape}')
+        # A NaN or a singular projection does not fail later: it silently projects nothing (every fused
+        # model then goes blind while reporting ok). Refuse it here, where every source passes.
+        if not np.isfinite(P).all():
+            raise FormatError(f'CameraModel.P: not finite: {P.tolist()}')
+        if not np.isfinite(T).all():
+            raise FormatError(f'CameraModel.T_cam_lidar: not finite: {T.tolist()}')
+        if abs(np.linalg.det(P[:, :3])) < 1e-12:
+            raise FormatError(f'CameraModel.P: its left 3x3 (the intrinsics) is singular: {P.tolist()}')
         object.__setattr__(self, 'P', P)
         object.__setattr__(self, 'T_cam_lidar', T)
 
@@ -129,7 +137,16 @@ def _matrix(values: Iterable[float], shape: tuple[int, int], key: str, source: s
     arr = np.asarray(list(values), dtype=np.float64)
     if arr.size != shape[0] * shape[1]:
         raise FormatError(f'{source}: field {key!r} needs {shape[0] * shape[1]} numbers, found {arr.size}')
+    if not np.isfinite(arr).all():
+        raise FormatError(f'{source}: field {key!r} holds a NaN or inf: {arr.tolist()}')
     return arr.reshape(shape)
+
+
+def _camera(P: np.ndarray, T: np.ndarray, width: int, height: int, what: str, source: str) -> CameraModel:
+    try:
+        return CameraModel(P, T, width, height)
+    except FormatError as exc:  # a singular projection: name the file and the field
+        raise FormatError(f'{source}: {what}: {exc}') from None
 
 
 def _homogeneous(m34: np.ndarray) -> np.ndarray:
@@ -214,7 +231,7 @@ class Calibration:
                 if key not in kitti:
                     raise FormatError(f'{source}: missing field {key!r} (KITTI calib needs P2, R0_rect, Tr_velo_to_cam)')
             w, h = (int(v) for v in fields.get('image_2_size', [0, 0]))
-            calib.cameras['image_2'] = CameraModel(kitti['P2'], calib.T_rect_lidar, w, h)
+            calib.cameras['image_2'] = _camera(kitti['P2'], calib.T_rect_lidar, w, h, "field 'P2'", source)
         for key, values in fields.items():
             for prefix, store in (('cam_', calib.cameras), ('thermal_', calib.thermal)):
                 if key.startswith(prefix) and key.endswith('_P'):
@@ -223,7 +240,8 @@ class Calibration:
                         raise FormatError(f'{source}: field {prefix}{name}_P has no matching {prefix}{name}_T')
                     T = _matrix(fields[f'{prefix}{name}_T'], (3, 4), f'{prefix}{name}_T', source)
                     size = fields.get(f'{prefix}{name}_size', [0, 0])
-                    store[name] = CameraModel(_matrix(values, (3, 4), key, source), T, int(size[0]), int(size[1]))
+                    store[name] = _camera(_matrix(values, (3, 4), key, source), T, int(size[0]), int(size[1]),
+                                          f'field {key!r}', source)
             if key.startswith('us_'):
                 if len(values) != 7:
                     raise FormatError(f'{source}: field {key!r} needs 7 numbers '

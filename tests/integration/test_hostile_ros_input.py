@@ -1,0 +1,151 @@
+"""Hostile input on the ROS path and in KITTI calibrations: a NaN or singular camera matrix, a NaN on
+/tf_static, a PointCloud2 that lists a field twice, an input topic declared with another type. Each is
+reported (ERROR in /diagnostics naming the topic, or exit 2 naming the file); the rest goes on."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnifuse.cli import main as cli_main
+from omnifuse.errors import FormatError
+from omnifuse.ros_nodes.bag_io import calibration_transforms
+from omnifuse.ros_nodes.cluster import ClusterDetector
+from omnifuse.ros_nodes.core import PerceptionCore
+from omnifuse.ros_nodes.node import NodeLogic
+from omnifuse.ros_nodes.params import load_params
+from omnifuse.ros_nodes.synthetic import synthetic_frames
+from omnifuse.structures import Calibration, CameraModel
+
+MS = 1_000_000
+LIDAR, CAM, INFO = '/sensors/lidar/points', '/sensors/camera/front/image_raw', '/sensors/camera/front/camera_info'
+
+
+class _CameraDetector(ClusterDetector):
+    """The geometric detector, declared as fusing camera 'front' (so the core checks that camera)."""
+
+    camera = 'front'
+
+
+def _logic() -> NodeLogic:
+    params = load_params(overrides={'inputs': {'thermal': [''], 'ultrasonic': ['']}})
+    return NodeLogic(params, core=PerceptionCore(detector=_CameraDetector()), distro='jazzy')
+
+
+def _run(logic: NodeLogic, *, info=None, tf=None, cloud=None, lidar_type='sensor_msgs/msg/PointCloud2'):
+    """Three frames: /tf_static, then per frame camera_info + image + LiDAR; returns the diagnostics."""
+    codec = logic.codec
+    frames = synthetic_frames(3, seed=2, n_points=1500, n_ultrasonic=0)
+    f0 = frames[0]
+    edges = tf(calibration_transforms(f0, f0.stamp_ns)) if tf else calibration_transforms(f0, f0.stamp_ns)
+    out = logic.on_message('/tf_static', 'tf2_msgs/msg/TFMessage', codec.serialize(codec.tf_message(edges)),
+                           f0.stamp_ns)
+    for f in frames:
+        t = f.stamp_ns
+        cam_info = codec.camera_info(f.calib.cameras['front'], t, 'camera_front_optical')
+        if info:
+            info(cam_info)
+        out += logic.on_message(INFO, 'sensor_msgs/msg/CameraInfo', codec.serialize(cam_info), t + 1 * MS)
+        out += logic.on_message(CAM, 'sensor_msgs/msg/Image',
+                                codec.serialize(codec.image(f.images['front'], t, 'camera_front_optical')), t + 2 * MS)
+        msg = codec.pointcloud2(f.points, t, 'lidar')
+        if cloud:
+            cloud(msg)
+        out += logic.on_message(LIDAR, lidar_type, codec.serialize(msg), t + 3 * MS)
+    out += logic.on_timer(frames[-1].stamp_ns + 500 * MS)
+    objects = [t for t, _ in out if t == '/perception/objects']
+    diags = [codec.deserialize(raw, 'diagnostic_msgs/msg/DiagnosticArray') for t, raw in out if t == '/diagnostics']
+    return objects, diags
+
+
+def _errors(diags) -> list[str]:
+    return [s.message for d in diags for s in d.status[1:] if s.level == 2]
+
+
+def test_nan_in_camera_info_is_an_error_and_the_detector_says_it_ran_without_the_camera() -> None:
+    def nan_p(msg):
+        msg.p[0] = float('nan')
+    objects, diags = _run(_logic(), info=nan_p)
+    assert len(objects) == 3  # every LiDAR frame answered
+    errors = _errors(diags)
+    assert len(errors) == 3 and all(INFO in e and 'not finite' in e for e in errors)
+    assert all("camera 'front' has no calibration yet" in d.status[0].message for d in diags)
+    assert all(d.status[0].level == 1 for d in diags)  # WARN: not "ok"
+
+
+def test_singular_camera_info_is_an_error() -> None:
+    def zero_p(msg):
+        msg.p[:] = 0.0
+        msg.k[:] = 0.0
+        msg.k[0] = 1.0  # k present but singular
+    _, diags = _run(_logic(), info=zero_p)
+    assert _errors(diags) and all('singular' in e for e in _errors(diags))
+
+
+def test_nan_translation_on_tf_static_is_an_error() -> None:
+    def nan_edge(edges):
+        edges = copy.deepcopy(edges)
+        edges[0].matrix[0, 3] = float('nan')
+        return edges
+    objects, diags = _run(_logic(), tf=nan_edge)
+    assert len(objects) == 3
+    assert any('/tf_static' in e and 'NaN' in e for e in _errors(diags))
+
+
+def test_a_cloud_listing_x_twice_is_refused() -> None:
+    def twice(msg):
+        msg.fields[1].name = 'x'  # 'y' renamed: x now at two offsets
+    objects, diags = _run(_logic(), cloud=twice)
+    assert len(objects) == 3
+    errors = _errors(diags)
+    assert len(errors) == 3 and all("lists field 'x' twice" in e for e in errors)
+    assert all(d.status[0].level == 2 for d in diags)  # the LiDAR message itself unusable
+
+
+def test_a_lidar_topic_declared_with_another_type_is_reported_per_message() -> None:
+    logic = _logic()
+    codec = logic.codec
+    frames = synthetic_frames(2, seed=2, n_points=500, n_ultrasonic=0)
+    out = []
+    for f in frames:  # a Range message on the LiDAR topic
+        raw = codec.serialize(codec.range(1.0, f.stamp_ns, 'us', field_of_view=0.5, min_range=0.1, max_range=4.0))
+        out += logic.on_message(LIDAR, 'sensor_msgs/msg/Range', raw, f.stamp_ns)
+    out += logic.on_timer(frames[-1].stamp_ns + 500 * MS)
+    assert [t for t, _ in out].count('/perception/objects') == 2
+    diags = [codec.deserialize(raw, 'diagnostic_msgs/msg/DiagnosticArray') for t, raw in out if t == '/diagnostics']
+    assert all('must carry sensor_msgs/msg/PointCloud2' in e for e in _errors(diags)) and len(_errors(diags)) == 2
+
+
+@pytest.mark.parametrize('p2,word', [('nan', 'NaN or inf'), ('0', 'singular')])
+def test_kitti_calib_with_a_nan_or_zero_p2_is_refused_naming_the_file(kitti_root: Path, tmp_path: Path, p2: str,
+                                                                      word: str, capsys) -> None:
+    calib = (kitti_root / 'training' / 'calib' / '000000.txt').read_text().splitlines()
+    bad = [('P2: ' + ' '.join([p2] * 12)) if line.startswith('P2:') else line for line in calib]
+    path = tmp_path / '000000.txt'
+    path.write_text('\n'.join(bad) + '\n')
+    with pytest.raises(FormatError, match=word) as err:
+        Calibration.from_kitti_file(path)
+    assert str(path) in str(err.value) and "'P2'" in str(err.value)
+    root = tmp_path / 'kitti' / 'training'
+    for folder in ('velodyne', 'image_2'):
+        (root / folder).mkdir(parents=True)
+        src = next((kitti_root / 'training' / folder).glob('000000.*'))
+        (root / folder / src.name).symlink_to(src)
+    (root / 'calib').mkdir()
+    (root / 'calib' / '000000.txt').write_text(path.read_text())
+    assert cli_main(['detect', '--kitti-root', str(tmp_path / 'kitti'), '--out', str(tmp_path / 'pred')]) == 2
+    assert str(root / 'calib' / '000000.txt') in capsys.readouterr().err
+
+
+def test_camera_model_refuses_nan_and_singular_matrices() -> None:
+    P = np.array([[700.0, 0, 600, 0], [0, 700, 180, 0], [0, 0, 1, 0]])
+    CameraModel(P, np.eye(4))
+    with pytest.raises(FormatError, match='not finite'):
+        CameraModel(np.where(P == 700.0, np.nan, P), np.eye(4))
+    with pytest.raises(FormatError, match='singular'):
+        CameraModel(np.zeros((3, 4)), np.eye(4))
+    with pytest.raises(FormatError, match='T_cam_lidar: not finite'):
+        CameraModel(P, np.full((4, 4), np.inf))
