@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog='omnifuse', description=__doc__.split('\n')[0] + ' Sensor-fusion perception: '
                      'LiDAR, camera, thermal and ultrasonic.',
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the Python traceback of an error instead of its one-line message')
     top = parser.add_subparsers(dest='command', metavar='COMMAND')
     top.required = True
     groups: dict[str, argparse._SubParsersAction] = {}
@@ -74,18 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code.
+
+    The one place where errors become output: bad input (`OmnifuseError`, a missing, existing or unwritable
+    path) is one line and exit 2; anything unexpected is one line naming it and exit 1, with the traceback
+    only under `--debug`.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (OmnifuseError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+    except (OmnifuseError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
             PermissionError) as exc:
+        if args.debug:
+            raise
         print(f'omnifuse: error: {_describe(exc)}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('omnifuse: interrupted', file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the promised single line instead of a traceback
+        if args.debug:
+            raise
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ''
+        print(f'omnifuse: unexpected error: {type(exc).__name__}: {text[:300]} '
+              '(run with --debug for the traceback)', file=sys.stderr)
+        return 1
 
 
 def _describe(exc: BaseException) -> str:

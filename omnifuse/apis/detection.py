@@ -8,12 +8,28 @@ from typing import Any
 import numpy as np
 
 from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR
+from omnifuse.errors import FormatError
 from omnifuse.structures import Boxes3D, ObjectLabels, SensorFrame
 
 __all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'Detector', 'FrameDetector']
 
 DEFAULT_CONFIG = CONFIG_DIR / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / 'fast_lidar-cam_sim.pth'
+
+
+def _embedded_config(text: str, ckpt: Path) -> Any:
+    """The config a checkpoint embeds: its whole text, or (older checkpoints) a path below the configs."""
+    from mmengine.config import Config
+
+    from omnifuse.checkpoint import load_config
+
+    if '\n' not in text.strip() and text.strip().endswith('.py'):
+        return load_config(CONFIG_DIR.parent / text.strip())
+    try:
+        return Config.fromstring(text, '.py')
+    except Exception as exc:  # mmengine raises many kinds on a bad config text
+        raise FormatError(f'checkpoint {ckpt}: its embedded config cannot be read ({type(exc).__name__}: {exc})') \
+            from None
 
 
 def load_detector(config: str | None, checkpoint: str | None, *, device: str = 'cpu') -> tuple[Any, Any, dict]:
@@ -47,10 +63,15 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str = '
     if config is not None:
         cfg = load_config(config)
     elif ckpt is not None and 'config' in (meta := read_state_dict(ckpt)[1]):
-        cfg = Config.fromstring(str(meta['config']), '.py')
+        cfg = _embedded_config(str(meta['config']), ckpt)
     else:
         cfg = load_config(str(DEFAULT_CONFIG))
     init_default_scope('omnifuse')
+    model_type = cfg.model.get('type', '?') if 'model' in cfg else '?'
+    if 'model' not in cfg or not str(model_type).endswith('Detector'):
+        source = f'checkpoint {ckpt}' if config is None and ckpt is not None else f'config {config or DEFAULT_CONFIG}'
+        raise FormatError(f'{source}: holds a {model_type} model, not a 3D detector; pass a detector checkpoint '
+                          f'(omnifuse/checkpoints/fast_*.pth) or --config')
     model = MODELS.build(cfg.model)
     if ckpt is not None:
         meta = load_weights(model, ckpt)

@@ -1,0 +1,42 @@
+"""The CLI's one place for errors: bad input is one line and exit 2, anything unexpected one line and exit 1
+(the traceback only with --debug)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnifuse.cli import main
+from tests.conftest import REPO
+
+
+def test_another_models_checkpoint_in_detect_is_one_line_naming_it(kitti_root: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = REPO / 'omnifuse' / 'checkpoints' / 'cmx_rgbt_sim.pth'
+    assert main(['detect', '--kitti-root', str(kitti_root), '--checkpoint', str(ckpt), '--out', str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and str(ckpt) in err and 'CMXSegmentor' in err and 'not a 3D detector' in err
+
+
+def test_an_existing_file_where_a_folder_is_expected_is_exit_2(kitti_root: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / 'pred'
+    blocker.write_text('not a folder')
+    code = main(['detect', '--kitti-root', str(kitti_root), '--frame', '000000', '--out', str(blocker)])
+    err = capsys.readouterr().err
+    assert code == 2 and 'Traceback' not in err and str(blocker) in err
+
+
+def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import omnifuse.commands.bag as bag
+
+    def boom(args):
+        raise ZeroDivisionError('the bug')
+    monkeypatch.setattr(bag, 'run', boom)
+    assert main(['bag', '--kitti-root', 'x', '--out', 'y']) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == 'omnifuse: unexpected error: ZeroDivisionError: the bug (run with --debug for the traceback)'
+    with pytest.raises(ZeroDivisionError):
+        main(['--debug', 'bag', '--kitti-root', 'x', '--out', 'y'])
