@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score every grid of --gt."""
+    import math
+
     from tqdm import tqdm
 
     from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, read_occupancy_png
@@ -33,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.evaluation.occupancy import OccupancyScores
     from omnifuse.structures.bev_grid import BEVGrid
 
+    if args.max_range is not None and not (args.max_range >= 0 and math.isfinite(args.max_range)):
+        raise FormatError(f'--max-range must be a distance >= 0 in metres (0 = the whole grid), got {args.max_range}')
     gt_dir, pred_dir = Path(args.gt), Path(args.pred)
     for folder in (gt_dir, pred_dir):
         if not folder.is_dir():

@@ -55,6 +55,10 @@ def read_occupancy_png(path: str | Path, grid: BEVGrid) -> np.ndarray:
     if img.ndim != 2 or img.shape != grid.shape:
         raise FormatError(f'{path}: expected a {grid.shape[0]}x{grid.shape[1]} single-channel occupancy grid, '
                           f'got shape {img.shape}')
+    if img.dtype != np.uint8:  # a 16-bit PNG: ids above 255 would wrap around in uint8
+        if img.dtype.kind not in 'ui' or (img.size and int(img.max()) > 255):
+            raise FormatError(f'{path}: occupancy ids must be 8-bit (0..255); this {img.dtype} PNG holds ids up to '
+                              f'{int(img.max()) if img.size else 0}')
     return img.astype(np.uint8)
 
 

@@ -176,6 +176,10 @@ def parse_kitti_label(text: str, *, source: str = '<text>', require_score: bool 
         elif not math.isfinite(values[14]):
             raise FormatError(f'{source}:{lineno}: field "score" (column 16) must be finite, '
                               f'got {tokens[15]!r}')
+        dims = values[7:10]
+        if tokens[0] != 'DontCare' and min(dims) < 0:  # DontCare regions carry -1 sizes by convention
+            raise FormatError(f'{source}:{lineno}: {tokens[0]} has a negative size (h w l = '
+                              f'{" ".join(tokens[8:11])}); only DontCare regions may')
         names.append(tokens[0])
         rows.append(values)
     if not rows:

@@ -1,4 +1,4 @@
-"""Hostile input on the ROS path and in KITTI calibrations: a NaN or singular camera matrix, a NaN on
+"""Hostile input on the ROS path, in KITTI calibrations and labels and in occupancy grids: a NaN or singular camera matrix, a NaN on
 /tf_static, a PointCloud2 that lists a field twice, an input topic declared with another type. Each is
 reported (ERROR in /diagnostics naming the topic, or exit 2 naming the file); the rest goes on."""
 
@@ -149,3 +149,30 @@ def test_camera_model_refuses_nan_and_singular_matrices() -> None:
         CameraModel(np.zeros((3, 4)), np.eye(4))
     with pytest.raises(FormatError, match='T_cam_lidar: not finite'):
         CameraModel(P, np.full((4, 4), np.inf))
+
+
+def test_negative_box_sizes_are_refused_but_dontcare_keeps_its_minus_one() -> None:
+    from omnifuse.structures.kitti_labels import parse_kitti_label
+
+    ok = parse_kitti_label('DontCare -1 -1 -10 1 2 3 4 -1 -1 -1 -1000 -1000 -1000 -10\n'
+                           'Car 0 0 0 1 2 3 4 1.5 1.6 3.9 1 2 10 0\n', source='lab.txt')
+    assert len(ok.name) == 2
+    with pytest.raises(FormatError, match=r'lab.txt:1: Car has a negative size'):
+        parse_kitti_label('Car 0 0 0 1 2 3 4 1.5 -1.6 3.9 1 2 10 0\n', source='lab.txt')
+
+
+def test_eval_occupancy_refuses_16_bit_ids_and_a_bad_max_range(tmp_path: Path, capsys) -> None:
+    import cv2
+
+    for folder in ('gt', 'pred'):
+        (tmp_path / folder).mkdir()
+    grid = np.zeros((200, 200), np.uint16)
+    grid[:10] = 257  # wraps to 1 in uint8
+    cv2.imwrite(str(tmp_path / 'gt' / 'a.png'), grid)
+    cv2.imwrite(str(tmp_path / 'pred' / 'a.png'), (grid % 256).astype(np.uint8))
+    assert cli_main(['eval', 'occupancy', '--gt', str(tmp_path / 'gt'), '--pred', str(tmp_path / 'pred')]) == 2
+    assert 'must be 8-bit' in capsys.readouterr().err
+    for bad in ('-3', 'nan'):
+        assert cli_main(['eval', 'occupancy', '--gt', str(tmp_path / 'gt'), '--pred', str(tmp_path / 'pred'),
+                         '--max-range', bad]) == 2
+        assert '--max-range must be a distance' in capsys.readouterr().err
