@@ -219,7 +219,8 @@ class FrameAssembler:
         sync_params = params.get('sync', {}) or {}
         self._sync_params = sync_params
         self.sync = SensorSync({}, max_buffer=int(sync_params.get('max_buffer', 32)),
-                               max_pending=int(sync_params.get('max_pending', 8)))
+                               max_pending=int(sync_params.get('max_pending', 8)),
+                               jump_back_ns=int(float(sync_params.get('jump_back_ms', 1000.0)) * 1e6))
         inputs = params.get('inputs', {}) or {}
         if sensors is None:
             sensors = [f'{kind}/{name}' for kind, key in (('camera', 'cameras'), ('thermal', 'thermal'),

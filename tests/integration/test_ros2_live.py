@@ -241,8 +241,46 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
     counts = _topic_counts(recorded)
     assert counts['/perception/markers'] == len(lidar_stamps) == counts['/diagnostics']
     assert counts['/perception/occupancy'] == len(lidar_stamps)
-    if kind == 'sim':  # the KITTI clip has no thermal camera: the segmenter still runs on colour
-        assert counts['/perception/segmentation'] == len(lidar_stamps)
+    # (the KITTI clip has no thermal camera: the segmenter runs on colour alone, still one image a frame)
+    assert counts['/perception/segmentation'] == len(lidar_stamps)
+
+
+def test_a_looping_bag_resets_the_synchroniser_and_the_stream_goes_on(ros: Ros, tmp_path: Path) -> None:
+    from omnifuse.cli import main as cli_main
+
+    bag = tmp_path / 'loop'
+    assert cli_main(['sim', '--out', str(bag), '--frames', '15', '--format', 'bag', '--distro', 'jazzy',
+                     '--seed', '9']) == 0  # 1.5 s of bag: each loop jumps back more than sync.jump_back_ms
+    log = tmp_path / 'launch.log'
+    with _launched(ros, log, 'use_sim_time:=true'):
+        assert ros.wait_state('active'), log.read_text()[-3000:]
+        recorded = tmp_path / 'recorded'
+        recorder = ros.start('ros2', 'bag', 'record', '-s', 'mcap', '-o', str(recorded), '/perception/objects',
+                             '/diagnostics', log=tmp_path / 'record.log')
+        try:
+            assert ros.wait_until(lambda: (tmp_path / 'record.log').read_text().count('Subscribed to topic') >= 2,
+                                  timeout=60)
+            player = ros.start('ros2', 'bag', 'play', str(bag), '--clock', '--loop', '--rate', '0.5', '--delay', '2',
+                               log=tmp_path / 'play.log')
+            time.sleep(14.0)  # about 2.5 passes of the bag
+            assert ros.stop(player) == 0, (tmp_path / 'play.log').read_text()[-2000:]
+            time.sleep(2.0)
+        finally:
+            ros.stop(recorder)
+    from rosbags.rosbag2 import Reader
+
+    codec = C.RosCodec('jazzy')
+    messages = []
+    with Reader(recorded) as reader:
+        conns = [c for c in reader.connections if c.topic == '/diagnostics']
+        for conn, _, raw in reader.messages(connections=conns):
+            status = codec.deserialize(raw, conn.msgtype).status[0]
+            messages.append(status.message)
+    resets = [i for i, m in enumerate(messages) if 'time jumped backwards' in m]
+    assert resets, messages[:5]
+    after = messages[resets[0] + 1:]
+    assert after and not any('arrived late' in m for m in after)  # a fresh start, not a stream of late frames
+    assert len(_objects(recorded)) == len(messages)  # every LiDAR message answered, through the loops
 
 
 def _objects_input_stamps(bag: Path) -> list[tuple[int, int]]:
