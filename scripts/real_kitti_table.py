@@ -14,6 +14,8 @@ BEV@0.5 and 3D@0.5, Pedestrian 3D@0.5.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import tempfile
@@ -22,7 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from omnifuse.cli import main as omnifuse  # noqa: E402
+from omnifuse.cli import main as _omnifuse  # noqa: E402
+
+
+def omnifuse(argv: list[str]) -> int:
+    """Run one `omnifuse` command with its printed tables swallowed (errors still go to stderr)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _omnifuse(argv)
 
 COLUMNS = ('Car BEV@0.5', 'Car 3D@0.7', 'VanCar BEV@0.5', 'VanCar 3D@0.5', 'VanCar 3D@0.7', 'Cyc BEV@0.5',
            'Cyc 3D@0.5', 'Ped 3D@0.5')
