@@ -68,6 +68,7 @@ class PerceptionOutputs:
         occupancy: (H, W) uint8 grid.
         timings_ms: wall time of each model that ran ('detector', 'segmenter', 'occupancy').
         notes: inputs a model wanted but the frame lacked ("segmenter: thermal camera 'front' missing, ...").
+        errors: per model that raised on this frame, the exception (its output is then None).
     """
 
     stamp_ns: int
@@ -76,6 +77,7 @@ class PerceptionOutputs:
     occupancy: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def model_ms(self) -> float:
@@ -207,7 +209,7 @@ class PerceptionCore:
                                               ('occupancy', self.occupancy)) if model is not None)
 
     def __call__(self, frame: SensorFrame) -> PerceptionOutputs:
-        """Run every model on `frame`; exceptions of a model propagate to the caller."""
+        """Run every model on `frame`; a model that raises leaves its output None and its error in `errors`."""
         if not self.num_threads:
             return self._run(frame)
         import torch
@@ -226,23 +228,34 @@ class PerceptionCore:
             if model is not None:
                 out.notes.extend(input_notes(role, model, frame))
         if self.detector is not None:
-            t0 = time.perf_counter()
-            objects = self.detector(frame)
-            if objects.scores is not None and self.score_threshold > 0:
-                objects = objects.select(objects.scores >= self.score_threshold)
-            out.objects = objects
-            out.timings_ms['detector'] = (time.perf_counter() - t0) * 1e3
+            if frame.points is None:  # an unusable LiDAR message: no boxes, the other models still run
+                out.objects = ObjectLabels.empty()
+            else:
+                objects = self._timed(out, 'detector', self.detector, frame)
+                if objects is not None and objects.scores is not None and self.score_threshold > 0:
+                    objects = objects.select(objects.scores >= self.score_threshold)
+                out.objects = objects
         if self.segmenter is not None:
-            t0 = time.perf_counter()
-            seg = self.segmenter(frame)
+            seg = self._timed(out, 'segmenter', self.segmenter, frame)
             out.segmentation = None if seg is None else np.asarray(seg, dtype=np.uint8)
-            out.timings_ms['segmenter'] = (time.perf_counter() - t0) * 1e3
         if self.occupancy is not None:
-            t0 = time.perf_counter()
-            occ = self.occupancy(frame)
+            occ = self._timed(out, 'occupancy', self.occupancy, frame)
             out.occupancy = None if occ is None else np.asarray(occ, dtype=np.uint8)
-            out.timings_ms['occupancy'] = (time.perf_counter() - t0) * 1e3
         return out
+
+    @staticmethod
+    def _timed(out: PerceptionOutputs, role: str, model: Callable[[SensorFrame], Any], frame: SensorFrame) -> Any:
+        """Run one model, timing it; an exception becomes `out.errors[role]` (the other models still run)."""
+        t0 = time.perf_counter()
+        try:
+            return model(frame)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # one model failing on one frame must not take the others with it
+            out.errors[role] = f'{type(exc).__name__}: {exc}'
+            return None
+        finally:
+            out.timings_ms[role] = (time.perf_counter() - t0) * 1e3
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PerceptionCore:

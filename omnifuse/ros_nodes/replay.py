@@ -194,12 +194,12 @@ class OutputWriter:
 def run_core(core: PerceptionCore, frame: SensorFrame) -> tuple[PerceptionOutputs, str]:
     """Run the core; a model exception becomes empty outputs plus its message (never raised)."""
     try:
-        return core(frame), ''
+        out = core(frame)
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # a model failing on one frame must not stop the stream
-        out = PerceptionOutputs(frame.stamp_ns)
-        return out, f'{type(exc).__name__}: {exc}'
+    except Exception as exc:  # a failure outside the models (e.g. thread settings) must not stop the stream
+        return PerceptionOutputs(frame.stamp_ns), f'{type(exc).__name__}: {exc}'
+    return out, '; '.join(f'{role}: {error}' for role, error in out.errors.items())
 
 
 def _bag_sensors(reader: Any, params: Mapping[str, Any]) -> list[str]:

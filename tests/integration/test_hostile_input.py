@@ -176,3 +176,38 @@ def test_eval_occupancy_refuses_16_bit_ids_and_a_bad_max_range(tmp_path: Path, c
         assert cli_main(['eval', 'occupancy', '--gt', str(tmp_path / 'gt'), '--pred', str(tmp_path / 'pred'),
                          '--max-range', bad]) == 2
         assert '--max-range must be a distance' in capsys.readouterr().err
+
+
+def test_a_bad_lidar_message_keeps_the_frames_segmentation_and_occupancy() -> None:
+    seg = np.ones((48, 64), np.uint8)
+    grid = np.zeros((200, 200), np.uint8)
+
+    def failing_occupancy(frame):
+        raise RuntimeError('broken model')
+    params = load_params(overrides={'inputs': {'thermal': [''], 'ultrasonic': ['']}})
+    for occupancy in (lambda f: grid, failing_occupancy):
+        core = PerceptionCore(detector=_CameraDetector(), segmenter=lambda f: seg, occupancy=occupancy)
+        logic = NodeLogic(params, core=core, distro='jazzy')
+
+        def garbage(msg):
+            msg.point_step = 3  # smaller than its fields: the cloud is unusable
+        objects, diags = _run(logic, cloud=garbage)
+        assert len(objects) == 3 and logic.counts['processed'] == 3
+        assert all(d.status[0].level == 2 and 'LiDAR message unusable' in d.status[0].message for d in diags)
+    # every frame kept its segmentation although its LiDAR message was garbage; a failing model only costs its own
+    logic = NodeLogic(params, core=PerceptionCore(detector=_CameraDetector(), segmenter=lambda f: seg,
+                                                  occupancy=failing_occupancy), distro='jazzy')
+    codec = logic.codec
+    f = synthetic_frames(1, seed=2, n_points=500, n_ultrasonic=0)[0]
+    msg = codec.pointcloud2(f.points, f.stamp_ns, 'lidar')
+    msg.point_step = 3
+    out = logic.on_message(CAM, 'sensor_msgs/msg/Image', codec.serialize(codec.image(f.images['front'], f.stamp_ns,
+                                                                                        'camera_front_optical')),
+                           f.stamp_ns)
+    out += logic.on_message(LIDAR, 'sensor_msgs/msg/PointCloud2', codec.serialize(msg), f.stamp_ns + MS)
+    out += logic.on_timer(f.stamp_ns + 500 * MS)
+    topics = [t for t, _ in out]
+    assert topics.count('/perception/objects') == 1 and topics.count('/perception/segmentation') == 1
+    assert '/perception/occupancy' not in topics  # the failing model's output only
+    diag = next(codec.deserialize(raw, 'diagnostic_msgs/msg/DiagnosticArray') for t, raw in out if t == '/diagnostics')
+    assert 'occupancy: RuntimeError: broken model' in diag.status[0].message
