@@ -40,7 +40,6 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str = '
         FormatError: the checkpoint does not match the model (names the keys).
     """
     import torch
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     import omnifuse.detectors  # noqa: F401

@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.datasets.domain_gap import compare, format_comparison, measure_dataset
     from omnifuse.errors import OmnifuseError
 
+    from omnifuse.viz.save import check_image_path, save_picture
+
+    if args.png:
+        check_image_path(args.png)
     if args.max_frames is not None and args.max_frames < 1:
         raise OmnifuseError(f'--max-frames must be at least 1, got {args.max_frames}')
     if not 0 < args.fov_deg <= 360:
@@ -96,15 +100,9 @@ def run(args: argparse.Namespace) -> int:
         out.write_text(json.dumps({'real': real.to_json(), 'sim': sim.to_json()}, indent=1) + '\n')
         print(f'wrote {out}')
     if args.png:
-        import cv2
-
         from omnifuse.viz.gap_plots import draw_gap
 
-        out = Path(args.png)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        picture = draw_gap(real, sim, classes=classes)
-        if not cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]):
-            raise OmnifuseError(f'{out}: OpenCV could not write the PNG (check the extension and the folder)')
+        out = save_picture(args.png, draw_gap(real, sim, classes=classes))
         print(f'wrote {out}')
     sys.stdout.flush()
     return 0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'summarize_frame', 'render_frame']
@@ -242,10 +241,12 @@ def _fov_polyline(camera: Any, reach: float) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Inspect one frame; print text or JSON; optionally write the PNG."""
-    import cv2
-
     from omnifuse.errors import FormatError
 
+    from omnifuse.viz.save import check_image_path, save_picture
+
+    if args.png:
+        check_image_path(args.png)
     reader = _open_reader(args)
     frame_id = str(args.frame)
     if frame_id not in reader:
@@ -264,10 +265,7 @@ def run(args: argparse.Namespace) -> int:
         max_depth = args.max_depth or (60.0 if args.dataset == 'kitti' else 75.0)
         picture = render_frame(frame, summary, camera_name, dataset=args.dataset, max_depth=max_depth,
                                bev_range=DEFAULT_BEV_RANGE[args.dataset])
-        out = Path(args.png)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-            raise FormatError(f'{out}: OpenCV could not write the PNG (check the extension and the folder)')
+        out = save_picture(args.png, picture)
         if not args.json:
             print(f'wrote {out}')
     return 0

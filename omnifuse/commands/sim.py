@@ -73,8 +73,12 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.datasets.sim.lidar import LidarModel
     from omnifuse.errors import OmnifuseError
 
+    from omnifuse.viz.save import check_image_path, save_picture
+
     if args.frames < 1:
         raise OmnifuseError(f'--frames must be at least 1, got {args.frames}')
+    if args.png:
+        check_image_path(args.png)
     if not 0.01 <= args.azimuth_step <= 2.0:
         raise OmnifuseError(f'--azimuth-step must be within 0.01..2 degrees, got {args.azimuth_step}')
     seq_len = args.sequence_length or (1 if args.format == 'kitti' else args.frames)
@@ -123,13 +127,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     print(summary)
     if args.png:
-        import cv2
-
         from omnifuse.datasets.sim.contact_sheet import contact_sheet
 
-        png = Path(args.png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(png), contact_sheet(sheet_frames)[..., ::-1]):
-            raise OmnifuseError(f'{png}: OpenCV could not write the contact sheet')
+        png = save_picture(args.png, contact_sheet(sheet_frames))
         print(f'contact sheet: {png}')
     return 0

@@ -40,3 +40,17 @@ def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     assert err.strip() == 'omnifuse: unexpected error: ZeroDivisionError: the bug (run with --debug for the traceback)'
     with pytest.raises(ZeroDivisionError):
         main(['--debug', 'bag', '--kitti-root', 'x', '--out', 'y'])
+
+
+@pytest.mark.parametrize('name,word', [('folder', 'is a folder'), ('pic.txt', 'unknown picture type'),
+                                       ('file/pic.png', 'is a file, not a folder')])
+def test_picture_outputs_are_checked_before_the_work(kitti_root: Path, tmp_path: Path, name: str, word: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / 'folder').mkdir()
+    (tmp_path / 'file').write_text('x')
+    for argv in (['inspect', 'kitti', '--root', str(kitti_root), '--frame', '000000'],
+                 ['sim', '--out', str(tmp_path / 'never'), '--frames', '1']):
+        assert main([*argv, '--png', str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert word in err and err.count('\n') == 1
+    assert not (tmp_path / 'never').exists()  # refused before anything was simulated
