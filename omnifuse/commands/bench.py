@@ -82,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         raise OmnifuseError(f'--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}')
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, cfg, _ = load_detector(args.config, args.checkpoint, device=args.device)
+    from omnifuse.ops.device import resolve_device
+
+    model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
     reader = KittiReader(args.kitti_root)
     if args.frame not in reader:
         raise OmnifuseError(f'frame {args.frame!r} not in {args.kitti_root}')

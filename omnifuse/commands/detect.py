@@ -117,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.errors import OmnifuseError
 
-    model, cfg, _ = load_detector(args.config, args.checkpoint, device=args.device)
+    from omnifuse.ops.device import resolve_device
+
+    model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
     if args.kitti_root:
         from omnifuse.datasets.kitti import KittiReader
         reader: Any = KittiReader(args.kitti_root, image_set=args.split)

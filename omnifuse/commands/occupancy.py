@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
     config = Path(args.config) if args.config else CONFIG_DIR / DEFAULT_CONFIG
     checkpoint = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / DEFAULT_CHECKPOINT
+    from omnifuse.ops.device import resolve_device
+
+    args.device = str(resolve_device(args.device))
     model, cfg = build_model(config, checkpoint=checkpoint, device=args.device,
                              expected_type=NearFieldOccupancyNet)
     data_cfg = cfg.test_dataloader.dataset

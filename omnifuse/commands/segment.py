@@ -163,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         raise OmnifuseError('--rgb needs --png OUT (and/or --labels OUT) to write the result')
     if args.kitti_root and not args.out:
         raise OmnifuseError('--kitti-root needs --out PRED_DIR')
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    from omnifuse.ops.device import resolve_device
+
+    device = str(resolve_device(args.device))
     checkpoint = args.checkpoint
     if checkpoint is None:
         checkpoint = default_checkpoint(args.config)

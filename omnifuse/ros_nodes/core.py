@@ -261,7 +261,9 @@ class PerceptionCore:
     def from_params(cls, params: Mapping[str, Any]) -> PerceptionCore:
         """Build from the node params (`models`, `device`, `num_threads`, `occupancy_grid`); see the module docstring."""
         models = params.get('models', {}) or {}
-        device = str(params.get('device', 'cpu') or 'cpu')
+        from omnifuse.ops.device import resolve_device
+
+        device = str(resolve_device(str(params.get('device', 'cpu') or 'cpu'), option='parameter device'))
         built: dict[str, Any] = {}
         for role in ('detector', 'segmenter', 'occupancy'):
             spec = models.get(role, {}) or {}

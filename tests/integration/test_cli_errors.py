@@ -54,3 +54,17 @@ def test_picture_outputs_are_checked_before_the_work(kitti_root: Path, tmp_path:
         err = capsys.readouterr().err
         assert word in err and err.count('\n') == 1
     assert not (tmp_path / 'never').exists()  # refused before anything was simulated
+
+
+@pytest.mark.parametrize('device,word', [('cuda:0', 'CUDA is not available'), ('gpu7', 'not a torch device'),
+                                         ('meta', 'runs on cpu or cuda')])
+def test_a_device_this_torch_cannot_use_is_one_line(kitti_root: Path, tmp_path: Path, device: str, word: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if device.startswith('cuda') and torch.cuda.is_available():
+        pytest.skip('this machine has CUDA: cuda:0 is a valid device here')
+    assert main(['detect', '--kitti-root', str(kitti_root), '--frame', '000000', '--out', str(tmp_path / 'p'),
+                 '--device', device]) == 2
+    err = capsys.readouterr().err
+    assert word in err and '--device' in err and err.count('\n') == 1
