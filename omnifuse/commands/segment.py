@@ -150,7 +150,6 @@ def _predict_scaled(model, rgb, x, scale):  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     """Segment one pair or a folder."""
     import numpy as np
-    import torch
     from tqdm import tqdm
 
     from omnifuse.apis.segmentation import FrameSegmenter, default_checkpoint, resize_labels
