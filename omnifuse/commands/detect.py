@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
     if args.kitti_root:
         from omnifuse.datasets.kitti import KittiReader
-        reader: Any = KittiReader(args.kitti_root, image_set=args.split)
+        reader: Any = KittiReader(args.kitti_root, image_set=args.split, require_labels=False)  # none needed
         camera = 'image_2'
     else:
         from omnifuse.datasets.waymo import WaymoReader
@@ -150,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     total = 0
     for frame_id in tqdm(frames, desc='detect', unit='frame'):
         frame = reader.read(frame_id)
+        if out and args.kitti_root and camera not in frame.calib.cameras:
+            calib_file = frame.meta.get('paths', {}).get('calib', f'calib of frame {frame_id}')
+            raise OmnifuseError(f'{calib_file}: no camera {camera} (P2, R0_rect, Tr_velo_to_cam): KITTI label files '
+                                'are written in that camera\'s frame')
         if adapter.active:
             import dataclasses
 

@@ -137,6 +137,8 @@ class KittiReader:
             root, the split folder or its parent), or a path to such a file.
         num_point_features: float32 values per point in the .bin files (4 for KITTI).
         load_images: read image_2/ (and thermal/) when present; False reads points, calib, labels only.
+        require_labels: a frame whose label file is missing from an existing label_2/ is an error (True) or
+            a frame without labels (False: inference, which needs none).
 
     The frame returned holds: points (N, C) float32 LiDAR frame; images['image_2'] (H, W, 3) uint8 RGB;
     thermal['thermal'] (H, W) uint16 when thermal/ exists; ultrasonic ranges when ultrasonic/ exists;
@@ -145,8 +147,9 @@ class KittiReader:
     """
 
     def __init__(self, root: str | Path, split: str = 'training', *, image_set: str | Path | None = None,
-                 num_point_features: int = 4, load_images: bool = True) -> None:
+                 num_point_features: int = 4, load_images: bool = True, require_labels: bool = True) -> None:
         self.data_dir, self.root = resolve_kitti_root(root, split)
+        self.require_labels = require_labels
         self.num_point_features = num_point_features
         self.load_images = load_images
         self._frame_ids = tuple(self._list_frames(image_set))
@@ -250,8 +253,9 @@ class KittiReader:
             paths['ultrasonic'] = str(us_path)
 
         labels = None
-        label_path = self._optional('label_2', frame_id, '.txt')
-        if label_path is not None:
+        label_path = (self._optional('label_2', frame_id, '.txt') if self.require_labels
+                      else self.path('label_2', frame_id, '.txt'))
+        if label_path is not None and label_path.is_file():
             labels = read_kitti_label(label_path, calib)
             paths['label_2'] = str(label_path)
 

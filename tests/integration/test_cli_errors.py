@@ -68,3 +68,22 @@ def test_a_device_this_torch_cannot_use_is_one_line(kitti_root: Path, tmp_path: 
                  '--device', device]) == 2
     err = capsys.readouterr().err
     assert word in err and '--device' in err and err.count('\n') == 1
+
+
+def test_detect_needs_no_labels_but_a_camera_calibration(kitti_root: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / 'kitti' / 'training'
+    for folder in ('velodyne', 'image_2', 'calib', 'label_2'):
+        (root / folder).mkdir(parents=True)
+        for src in (kitti_root / 'training' / folder).glob('00000[02].*'):
+            if not (folder == 'label_2' and src.stem == '000002'):  # one label file missing
+                (root / folder / src.name).write_bytes(src.read_bytes())
+    assert main(['detect', '--kitti-root', str(tmp_path / 'kitti'), '--out', str(tmp_path / 'pred')]) == 0
+    assert sorted(p.name for p in (tmp_path / 'pred').iterdir()) == ['000000.txt', '000002.txt']
+    capsys.readouterr()
+    calib = root / 'calib' / '000000.txt'
+    calib.write_text(''.join(line + '\n' for line in calib.read_text().splitlines() if not line.startswith('P2')))
+    assert main(['detect', '--kitti-root', str(tmp_path / 'kitti'), '--frame', '000000',
+                 '--out', str(tmp_path / 'pred2')]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith('omnifuse')]
+    assert len(err) == 1 and str(calib) in err[0] and 'no camera image_2' in err[0]
