@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -247,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.png:
         check_image_path(args.png)
+    if args.max_depth is not None and not (math.isfinite(args.max_depth) and args.max_depth > 0):
+        raise FormatError(f'--max-depth must be a distance > 0 in metres, got {args.max_depth}')
     reader = _open_reader(args)
     frame_id = str(args.frame)
     if frame_id not in reader:

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(args.png)
     if not 0.01 <= args.azimuth_step <= 2.0:
         raise OmnifuseError(f'--azimuth-step must be within 0.01..2 degrees, got {args.azimuth_step}')
+    if args.sequence_length is not None and args.sequence_length < 1:
+        raise OmnifuseError(f'--sequence-length must be at least 1, got {args.sequence_length}')
     seq_len = args.sequence_length or (1 if args.format == 'kitti' else args.frames)
     if seq_len < 1:
         raise OmnifuseError(f'--sequence-length must be at least 1, got {seq_len}')

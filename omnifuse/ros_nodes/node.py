@@ -40,7 +40,7 @@ from omnifuse.errors import OmnifuseError
 from omnifuse.ros_nodes.codec import RosCodec
 from omnifuse.ros_nodes.core import PerceptionCore
 from omnifuse.ros_nodes.frames import AssembledFrame, FrameAssembler
-from omnifuse.ros_nodes.params import DEFAULT_PARAMS, merge, names, unflatten
+from omnifuse.ros_nodes.params import DEFAULT_PARAMS, check_types, merge, names, unflatten
 from omnifuse.ros_nodes.core import PerceptionOutputs
 from omnifuse.ros_nodes.replay import OutputWriter, frame_statuses, run_core
 
@@ -136,6 +136,7 @@ class NodeLogic:
 
     def __init__(self, params: Mapping[str, Any], *, core: PerceptionCore | None = None,
                  distro: str | None = None) -> None:
+        check_types(params, 'node parameters')
         self.params = merge(DEFAULT_PARAMS, params)
         self.distro = distro or choose_distro(self.params)
         self.codec = RosCodec(self.distro)

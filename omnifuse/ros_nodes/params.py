@@ -17,7 +17,8 @@ from typing import Any
 from omnifuse.errors import FormatError
 from omnifuse.install_paths import ROS_PARAMS_FILE
 
-__all__ = ['DEFAULT_PARAMS', 'load_params', 'read_params_file', 'merge', 'flatten', 'unflatten', 'names']
+__all__ = ['DEFAULT_PARAMS', 'load_params', 'read_params_file', 'check_types', 'merge', 'flatten', 'unflatten',
+           'names']
 
 
 
@@ -101,6 +102,31 @@ def names(values: object) -> list[str]:
     return [str(v) for v in values if str(v).strip()]  # type: ignore[union-attr]
 
 
+def check_types(params: Mapping[str, Any], source: str) -> None:
+    """Every parameter the defaults know keeps their kind (number, text, flag, list).
+
+    Raises:
+        FormatError: naming `source` and the dotted parameter ('sync.max_buffer: expected a number, got 'abc'').
+    """
+    defaults = flatten(DEFAULT_PARAMS)
+    for key, value in flatten(params).items():
+        want = defaults.get(key)
+        if want is None:
+            continue
+        if isinstance(want, bool):
+            ok, kind = isinstance(value, bool), 'true or false'
+        elif isinstance(want, (int, float)):
+            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), 'a number'
+        elif isinstance(want, str):
+            ok, kind = isinstance(value, str), 'text'
+        elif isinstance(want, (list, tuple)):
+            ok, kind = isinstance(value, (list, tuple)), 'a list'
+        else:
+            continue
+        if not ok:
+            raise FormatError(f'{source}: parameter {key}: expected {kind}, got {value!r}')
+
+
 def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, merged with the file at `path` (ROS 2 params YAML), merged with `overrides`.
 
@@ -110,7 +136,9 @@ def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     """
     params = copy.deepcopy(DEFAULT_PARAMS)
     if path is not None:
-        params = merge(params, read_params_file(path))
+        from_file = read_params_file(path)
+        check_types(from_file, str(path))
+        params = merge(params, from_file)
     if overrides:
         params = merge(params, overrides)
     return params

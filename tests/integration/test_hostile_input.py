@@ -211,3 +211,17 @@ def test_a_bad_lidar_message_keeps_the_frames_segmentation_and_occupancy() -> No
     assert '/perception/occupancy' not in topics  # the failing model's output only
     diag = next(codec.deserialize(raw, 'diagnostic_msgs/msg/DiagnosticArray') for t, raw in out if t == '/diagnostics')
     assert 'occupancy: RuntimeError: broken model' in diag.status[0].message
+
+
+def test_params_of_the_wrong_kind_are_refused_naming_file_and_parameter(tmp_path: Path) -> None:
+    from omnifuse.ros_nodes.params import check_types
+
+    bad = tmp_path / 'p.yaml'
+    bad.write_text('/**:\n  ros__parameters:\n    sync:\n      max_buffer: abc\n')
+    with pytest.raises(FormatError, match=r"p.yaml: parameter sync.max_buffer: expected a number, got 'abc'"):
+        load_params(bad)
+    with pytest.raises(FormatError, match='inputs.cameras: expected a list'):
+        check_types({'inputs': {'cameras': 'front'}}, 'node parameters')
+    check_types({'sync': {'camera': {'window_ms': 40}}, 'num_threads': 2}, 'ok')  # int for a float is fine
+    with pytest.raises(FormatError, match='node parameters: parameter num_threads'):
+        NodeLogic({'num_threads': 'two'}, core=PerceptionCore(), distro='jazzy')
