@@ -25,7 +25,10 @@ protocol (official KITTI devkit): difficulties easy / moderate / hard = 2D box t
 
 output: the table, and with --json a file (values in percent, lists are [easy, moderate, hard]):
   {"Car": {"strict": {"bbox": {"AP11": [..], "AP40": [..]}, "bev": {..}, "3d": {..}, "aos": {..}},
-           "loose": {..}}, "Pedestrian": {..}, "Cyclist": {..}}
+           "loose": {..}}, "Pedestrian": {..}, "Cyclist": {..},
+   "ignored": {"frames_without_prediction": n, "prediction_files_without_ground_truth": [ids],
+               "prediction_classes_not_scored": {name: n}, "classes_without_ground_truth": [names]}}
+  Ground truth with no object of the scored classes at all is refused (exit 2): there is nothing to score.
 """
 
 
@@ -105,14 +108,42 @@ def run(args: argparse.Namespace) -> int:
         else:
             preds.append(KittiLabels.empty())
             missing_pred += 1
+    # What the protocol cannot score is said, not silently dropped.
+    scored_ids = set(ids)
+    extra_files = sorted(p.stem for p in pred_dir.glob('*.txt') if p.stem not in scored_ids)
+    gt_counts = {c: sum(int(sum(n == c for n in g.name)) for g in gts) for c in classes}
+    if not any(gt_counts.values()):
+        raise FormatError(f'{gt_dir}: no object of {", ".join(classes)} in the ground truth of the {len(ids)} '
+                          'frame(s) (only DontCare or other classes): there is nothing to score')
+    ignored_classes: dict[str, int] = {}
+    for pred in preds:
+        for name in pred.name:
+            if name not in classes:
+                ignored_classes[str(name)] = ignored_classes.get(str(name), 0) + 1
     result = evaluate_kitti(gts, preds, classes=classes, distance_range=args.distance_range,
                             height_limit=not args.no_height_limit, progress=True)
     print(result.table(), end='')
+    notes = []
     if missing_pred:
-        print(f'\n{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
+        notes.append(f'{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
+    if extra_files:
+        notes.append(f'{len(extra_files)} prediction file(s) for frames without ground truth ignored '
+                     f'({", ".join(extra_files[:5])}{", ..." if len(extra_files) > 5 else ""}).')
+    if ignored_classes:
+        notes.append('predictions of classes not scored ignored: '
+                     + ', '.join(f'{n} {k}' for n, k in sorted(ignored_classes.items())) + '.')
+    empty = [c for c, n in gt_counts.items() if n == 0]
+    if empty:
+        notes.append(f'no ground-truth object of {", ".join(empty)}: its AP is 0 by definition, not a measurement.')
+    if notes:
+        print('\n' + '\n'.join(notes))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result.to_dict(), indent=2) + '\n', encoding='utf-8')
+        doc = result.to_dict()
+        doc['ignored'] = {'frames_without_prediction': missing_pred, 'prediction_files_without_ground_truth': extra_files,
+                          'prediction_classes_not_scored': ignored_classes,
+                          'classes_without_ground_truth': empty}
+        out.write_text(json.dumps(doc, indent=2) + '\n', encoding='utf-8')
         print(f'wrote {out}')
     return 0

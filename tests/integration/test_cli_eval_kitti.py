@@ -55,7 +55,9 @@ def test_perfect_predictions_give_100_and_the_exact_json_shape(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert code == 0
     data = json.loads(out.read_text())
-    assert list(data) == ['Car', 'Pedestrian', 'Cyclist']
+    assert list(data) == ['Car', 'Pedestrian', 'Cyclist', 'ignored']
+    assert data.pop('ignored') == {'frames_without_prediction': 0, 'prediction_files_without_ground_truth': [],
+                                   'prediction_classes_not_scored': {}, 'classes_without_ground_truth': ['Cyclist']}
     for cls, sets in data.items():
         assert list(sets) == ['strict', 'loose']
         for metrics in sets.values():
@@ -79,7 +81,7 @@ def test_missing_prediction_file_means_no_detections_and_split_selects_frames(tm
     printed = capsys.readouterr().out
     assert code == 0 and '1 of 2 frames have no prediction file' in printed
     data = json.loads(out.read_text())
-    assert list(data) == ['Car']
+    assert list(data) == ['Car', 'ignored'] and data.pop('ignored')['frames_without_prediction'] == 1
     expected = evaluate_kitti(gts[:2], [preds[0], KittiLabels.empty()], classes=('Car',)).to_dict()
     assert data == json.loads(json.dumps(expected))
     recall_capped = data['Car']['strict']['3d']['AP40'][1]
@@ -169,3 +171,22 @@ def test_command_line_process_reports_errors_without_traceback(tmp_path, repo_ro
     assert proc.returncode == 2
     assert 'Traceback' not in proc.stderr
     assert '000000.txt:1: expected 15 columns' in proc.stderr
+
+
+def test_what_cannot_be_scored_is_said_not_dropped(tmp_path, capsys):
+    gt_dir, pred_dir, _, _ = _write_dataset(tmp_path, frames=2)
+    (pred_dir / '999999.txt').write_text((pred_dir / '000000.txt').read_text())  # no ground truth for it
+    lines = (pred_dir / '000000.txt').read_text().splitlines()
+    (pred_dir / '000000.txt').write_text('\n'.join(lines + ['Tram' + lines[0][lines[0].index(' '):]]) + '\n')
+    out = tmp_path / 'ap.json'
+    assert main(['eval', 'kitti', '--gt', str(gt_dir), '--pred', str(pred_dir), '--json', str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert '1 prediction file(s) for frames without ground truth ignored (999999)' in printed
+    assert 'predictions of classes not scored ignored: Tram 1' in printed
+    ignored = json.loads(out.read_text())['ignored']
+    assert ignored['prediction_files_without_ground_truth'] == ['999999']
+    assert ignored['prediction_classes_not_scored'] == {'Tram': 1}
+    for f in gt_dir.glob('*.txt'):  # only DontCare left: nothing to score
+        f.write_text('DontCare -1 -1 -10 1 2 3 4 -1 -1 -1 -1000 -1000 -1000 -10\n')
+    assert main(['eval', 'kitti', '--gt', str(gt_dir), '--pred', str(pred_dir)]) == 2
+    assert 'nothing to score' in capsys.readouterr().err
