@@ -21,14 +21,14 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from omnifuse.errors import OmnifuseError
+from omnifuse.errors import FormatError, OmnifuseError
 from omnifuse.ros_nodes.bag_io import (
     calibration_transforms,
     detect_distro,
@@ -307,7 +307,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
             cpu_start = time.process_time()
             bar = tqdm(total=reader.message_count, unit='msg', desc='replay', disable=not progress)
             with bar:
-                for conn, t, raw in reader.messages():
+                for conn, t, raw in _checked_messages(reader, in_path):
                     summary.input_messages += 1
                     target = conn_map.get(conn.id)
                     if target is not None:
@@ -322,6 +322,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
                 writer.close()
             except (WriterError, AssertionError, OSError):
                 pass
+            shutil.rmtree(out_path, ignore_errors=True)  # no half-written bag left behind
             raise
         writer.close()
     finally:
@@ -338,6 +339,24 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
     summary.overhead_ms_per_frame = (elapsed_ms - model_ms) / n
     summary.overhead_cpu_ms_per_frame = (elapsed_cpu_ms - model_cpu_s * 1e3) / n
     return summary
+
+
+def _checked_messages(reader: Any, path: str | Path) -> Iterator[tuple[Any, int, bytes]]:
+    """The reader's messages; a storage error (a corrupt .db3 page, a damaged MCAP chunk) is a FormatError
+    naming the bag and how far it got."""
+    count = 0
+    iterator = iter(reader.messages())
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:  # apsw / sqlite3 / mcap / rosbags raise their own kinds on corrupt storage
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FormatError(f'{path}: the bag is damaged after {count} messages ({type(exc).__name__}: '
+                              f'{first[:200]})') from None
+        count += 1
+        yield item
 
 
 def _copy_connections(reader: Any, writer: Any, codec: RosCodec, summary: ReplaySummary) -> dict[int, Any]:
