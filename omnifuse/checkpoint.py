@@ -26,8 +26,6 @@ __all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'FORMAT_VERSION', 'build_model', 'loa
 FORMAT_VERSION = 1
 
 
-
-
 def mmengine_safe_globals() -> list[Any]:
     """The classes an mmengine 0.10 training checkpoint needs besides tensors (no code beyond these)."""
     import numpy as np

@@ -135,9 +135,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
     detector = Detector(model, cfg, main_camera=camera)
-    from omnifuse.apis.input_adapt import InputAdapter
+    from omnifuse.apis.input_adapt import SIM_SENSOR_HEIGHT, InputAdapter
     adapter = InputAdapter(align_ground=args.align_ground is not None,
-                           sensor_height=1.73 if args.align_ground is None else args.align_ground,
+                           sensor_height=SIM_SENSOR_HEIGHT if args.align_ground is None else args.align_ground,
                            intensity_scale=args.intensity_scale)
     warned_size = False
     out = Path(args.out) if args.out else None

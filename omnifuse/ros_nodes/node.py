@@ -357,10 +357,10 @@ def _node_class() -> type:
 
         def _dispatch(self, logic: NodeLogic, frames: list[AssembledFrame]) -> None:
             queue = self._queue
+            reason = f'models busy (queue of {self._max_queue} full)' if queue is not None else 'node not active'
             for af in frames:
-                evicted = queue.put(af) if queue is not None else [af]
-                for old in evicted:
-                    self._publish(logic.skip(old, self._now(), f'models busy (queue of {self._max_queue} full)'))
+                for old in (queue.put(af) if queue is not None else [af]):
+                    self._publish(logic.skip(old, self._now(), reason))
 
         def _work(self, queue: FrameQueue, logic: NodeLogic) -> None:
             """Worker thread: run the models on each queued frame, newest kept."""

@@ -3,8 +3,8 @@
 `DEFAULT_PARAMS` is configs/ros/perception.yaml as shipped with the package, read once at import:
 the one source of the defaults for the node, the replay and the launch file. `load_params(path)`
 reads another file (any node-name key is accepted; `/**` first), merges it over the defaults and
-returns plain nested dicts. `flatten` and
-`unflatten` convert to and from ROS's dotted parameter names ('sync.camera.window_ms').
+returns plain nested dicts. `flatten` and `unflatten` convert to and from ROS's dotted parameter
+names ('sync.camera.window_ms').
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from omnifuse.install_paths import ROS_PARAMS_FILE
 
 __all__ = ['DEFAULT_PARAMS', 'load_params', 'read_params_file', 'check_types', 'merge', 'flatten', 'unflatten',
            'names']
-
 
 
 def read_params_file(path: str | Path) -> dict[str, Any]:

@@ -202,7 +202,7 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
 
     kind, storage = source.split('-')
     bag = _sim_bag(tmp_path / 'in', storage) if kind == 'sim' else _kitti_bag(tmp_path / 'in', shared_data)
-    lidar_stamps = [s for s, _ in _objects_input_stamps(bag)]
+    lidar_stamps = _lidar_stamps(bag)
     params_file = tmp_path / 'params.yaml'
     text = (REPO / 'configs' / 'ros' / 'perception.yaml').read_text()
     if kind == 'kitti':  # this robot has no thermal camera: the node must not wait for one
@@ -283,17 +283,15 @@ def test_a_looping_bag_resets_the_synchroniser_and_the_stream_goes_on(ros: Ros, 
     assert len(_objects(recorded)) == len(messages)  # every LiDAR message answered, through the loops
 
 
-def _objects_input_stamps(bag: Path) -> list[tuple[int, int]]:
-    """(header stamp, log time) of every LiDAR message of a bag."""
+def _lidar_stamps(bag: Path) -> list[int]:
+    """Header stamp of every LiDAR message of a bag, in log order."""
     from rosbags.rosbag2 import Reader
 
     codec = C.RosCodec('jazzy')
-    out = []
     with Reader(bag) as reader:
         conns = [c for c in reader.connections if c.topic == '/sensors/lidar/points']
-        for conn, t, raw in reader.messages(connections=conns):
-            out.append((C.stamp_to_ns(codec.deserialize(raw, conn.msgtype).header.stamp), t))
-    return out
+        return [C.stamp_to_ns(codec.deserialize(raw, conn.msgtype).header.stamp)
+                for conn, _, raw in reader.messages(connections=conns)]
 
 
 # ---- live publishers: QoS, tf2 static transforms, faults, load
