@@ -28,7 +28,7 @@ import numpy as np
 from omnifuse.errors import FormatError, ShapeError
 
 __all__ = ['KittiLabels', 'parse_kitti_label', 'read_kitti_label', 'format_kitti_label', 'write_kitti_label',
-           'LABEL_FIELDS']
+           'LABEL_FIELDS', 'parse_label_fields', 'labels_from_rows', 'format_label_fields']
 
 # Column names of a label line, in file order (the three 'bbox', 'dimensions', 'location' groups spelled out).
 LABEL_FIELDS = ('type', 'truncated', 'occluded', 'alpha', 'bbox x1', 'bbox y1', 'bbox x2', 'bbox y2',
@@ -131,15 +131,61 @@ class KittiLabels:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _number(token: str, source: str, lineno: int, column: int) -> float:
+def _number(token: str, source: str, lineno: int, column: int, shift: int) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise FormatError(f'{source}:{lineno}: field "{LABEL_FIELDS[column]}" (column {column + 1}) '
+        raise FormatError(f'{source}:{lineno}: field "{LABEL_FIELDS[column]}" (column {column + 1 + shift}) '
                           f'must be a number, got {token!r}') from None
     if math.isnan(value):
-        raise FormatError(f'{source}:{lineno}: field "{LABEL_FIELDS[column]}" (column {column + 1}) is NaN')
+        raise FormatError(f'{source}:{lineno}: field "{LABEL_FIELDS[column]}" (column {column + 1 + shift}) '
+                          'is NaN')
     return value
+
+
+def parse_label_fields(tokens: list[str], *, source: str, lineno: int, require_score: bool,
+                       shift: int = 0) -> tuple[str, list[float]]:
+    """Check and convert the 15 or 16 label fields of one line (`tokens`, the line's words from `type` on).
+
+    Args:
+        tokens: the words of the label fields (type ... ry [score]).
+        source, lineno: where the line comes from, for error messages.
+        require_score: demand the 16th field (result files).
+        shift: columns before `type` on the line (2 in KITTI tracking files), so that the column numbers
+            in error messages match the file.
+
+    Returns:
+        (class name, [truncated, occluded, alpha, x1, y1, x2, y2, h, w, l, x, y, z, ry, score]); score is
+        NaN when the line has no 16th field.
+    """
+    if len(tokens) not in (15, 16) or (require_score and len(tokens) != 16):
+        want = (f'{16 + shift} columns ({15 + shift} label fields and a score)' if require_score
+                else f'{15 + shift} columns ({16 + shift} with a score)')
+        raise FormatError(f'{source}:{lineno}: expected {want}, got {len(tokens) + shift}')
+    values = [_number(tok, source, lineno, col, shift) for col, tok in enumerate(tokens[1:], start=1)]
+    if values[1] != int(values[1]):
+        raise FormatError(f'{source}:{lineno}: field "occluded" (column {3 + shift}) must be an integer, '
+                          f'got {tokens[2]!r}')
+    if len(values) == 14:
+        values.append(math.nan)
+    elif not math.isfinite(values[14]):
+        raise FormatError(f'{source}:{lineno}: field "score" (column {16 + shift}) must be finite, '
+                          f'got {tokens[15]!r}')
+    if tokens[0] != 'DontCare' and min(values[7:10]) < 0:  # DontCare regions carry -1 sizes by convention
+        raise FormatError(f'{source}:{lineno}: {tokens[0]} has a negative size (h w l = '
+                          f'{" ".join(tokens[8:11])}); only DontCare regions may')
+    return tokens[0], values
+
+
+def labels_from_rows(names: list[str], rows: list[list[float]]) -> KittiLabels:
+    """`KittiLabels` from class names and the value lists of `parse_label_fields`."""
+    if not rows:
+        return KittiLabels.empty()
+    arr = np.asarray(rows, dtype=np.float64)  # (N, 15): truncated .. score
+    return KittiLabels(name=np.asarray(names, dtype=str), truncated=arr[:, 0],
+                       occluded=arr[:, 1].astype(np.int64),
+                       alpha=arr[:, 2], bbox=arr[:, 3:7], dimensions=arr[:, 7:10], location=arr[:, 10:13],
+                       rotation_y=arr[:, 13], score=arr[:, 14])
 
 
 def parse_kitti_label(text: str, *, source: str = '<text>', require_score: bool = False) -> KittiLabels:
@@ -163,32 +209,10 @@ def parse_kitti_label(text: str, *, source: str = '<text>', require_score: bool 
         tokens = line.split()
         if not tokens:
             continue
-        if len(tokens) not in (15, 16) or (require_score and len(tokens) != 16):
-            want = ('16 columns (15 label fields and a score)' if require_score
-                    else '15 columns (16 with a score)')
-            raise FormatError(f'{source}:{lineno}: expected {want}, got {len(tokens)}')
-        values = [_number(tok, source, lineno, col) for col, tok in enumerate(tokens[1:], start=1)]
-        if values[1] != int(values[1]):
-            raise FormatError(f'{source}:{lineno}: field "occluded" (column 3) must be an integer, '
-                              f'got {tokens[2]!r}')
-        if len(values) == 14:
-            values.append(math.nan)
-        elif not math.isfinite(values[14]):
-            raise FormatError(f'{source}:{lineno}: field "score" (column 16) must be finite, '
-                              f'got {tokens[15]!r}')
-        dims = values[7:10]
-        if tokens[0] != 'DontCare' and min(dims) < 0:  # DontCare regions carry -1 sizes by convention
-            raise FormatError(f'{source}:{lineno}: {tokens[0]} has a negative size (h w l = '
-                              f'{" ".join(tokens[8:11])}); only DontCare regions may')
-        names.append(tokens[0])
+        name, values = parse_label_fields(tokens, source=source, lineno=lineno, require_score=require_score)
+        names.append(name)
         rows.append(values)
-    if not rows:
-        return KittiLabels.empty()
-    arr = np.asarray(rows, dtype=np.float64)  # (N, 15): truncated .. score
-    return KittiLabels(name=np.asarray(names, dtype=str), truncated=arr[:, 0],
-                       occluded=arr[:, 1].astype(np.int64),
-                       alpha=arr[:, 2], bbox=arr[:, 3:7], dimensions=arr[:, 7:10], location=arr[:, 10:13],
-                       rotation_y=arr[:, 13], score=arr[:, 14])
+    return labels_from_rows(names, rows)
 
 
 def read_kitti_label(path: str | Path, *, require_score: bool = False) -> KittiLabels:
@@ -215,22 +239,24 @@ def format_kitti_label(labels: KittiLabels, *, with_score: bool | None = None, d
     """
     if with_score is None:
         with_score = len(labels) > 0 and bool(np.isfinite(labels.score).all())
-    lines = []
-    for i in range(len(labels)):
-        name = str(labels.name[i])
-        if name.split() != [name]:
-            raise FormatError(f'KITTI label: object {i}: class name {name!r} must be one word')
-        floats = [labels.truncated[i], labels.alpha[i], *labels.bbox[i], *labels.dimensions[i],
-                  *labels.location[i], labels.rotation_y[i]]
-        if with_score:
-            floats.append(labels.score[i])
-        for value, field in zip(floats, _FLOAT_FIELDS, strict=False):
-            if not math.isfinite(value):
-                raise FormatError(f'KITTI label: object {i} ({name}): field "{field}" is {value}, '
-                                  'must be finite')
-        text = [f'{v:.{decimals}f}' for v in floats]
-        lines.append(' '.join([name, text[0], str(int(labels.occluded[i])), *text[1:]]) + '\n')
-    return ''.join(lines)
+    return ''.join(format_label_fields(labels, i, with_score=with_score, decimals=decimals) + '\n'
+                   for i in range(len(labels)))
+
+
+def format_label_fields(labels: KittiLabels, i: int, *, with_score: bool, decimals: int = 4) -> str:
+    """The label fields of object `i` as one line of text, without the newline (see `format_kitti_label`)."""
+    name = str(labels.name[i])
+    if name.split() != [name]:
+        raise FormatError(f'KITTI label: object {i}: class name {name!r} must be one word')
+    floats = [labels.truncated[i], labels.alpha[i], *labels.bbox[i], *labels.dimensions[i],
+              *labels.location[i], labels.rotation_y[i]]
+    if with_score:
+        floats.append(labels.score[i])
+    for value, field in zip(floats, _FLOAT_FIELDS, strict=False):
+        if not math.isfinite(value):
+            raise FormatError(f'KITTI label: object {i} ({name}): field "{field}" is {value}, must be finite')
+    text = [f'{v:.{decimals}f}' for v in floats]
+    return ' '.join([name, text[0], str(int(labels.occluded[i])), *text[1:]])
 
 
 def write_kitti_label(path: str | Path, labels: KittiLabels, *, with_score: bool | None = None,
