@@ -47,7 +47,8 @@ from omnifuse.ros_nodes.params import DEFAULT_PARAMS
 from omnifuse.structures import Calibration, SensorFrame, UltrasonicSensor
 
 __all__ = ['write_frames_to_bag', 'read_bag_frames', 'open_reader', 'detect_distro', 'sensor_frame_ids',
-           'calibration_transforms', 'storage_plugin', 'tf_static_qos', 'writer_version', 'thermal_scales',
+           'calibration_transforms', 'close_writer', 'storage_plugin', 'tf_static_qos', 'writer_version',
+           'thermal_scales',
            'ROS_SENSOR_NAMES', 'rename_sensors']
 
 PERIOD_NS = 100_000_000  # 10 Hz
@@ -245,8 +246,18 @@ def write_frames_to_bag(frames: Iterable[SensorFrame], path: str | Path, *, dist
     except BaseException:
         writer.close()
         raise
-    writer.close()
+    close_writer(writer, path)
     return counts
+
+
+def close_writer(writer: Any, path: str | Path) -> None:
+    """Close a rosbags Writer of the bag directory `path` and give its MCAP files their CRCs
+    (`mcap_crc.add_crcs`: rosbags leaves them 0, so a damaged byte would go unnoticed)."""
+    from omnifuse.ros_nodes.mcap_crc import add_crcs
+
+    writer.close()
+    for data_file in sorted(Path(path).glob('*.mcap')):
+        add_crcs(data_file)
 
 
 def open_reader(path: str | Path) -> Any:

@@ -31,6 +31,7 @@ import numpy as np
 from omnifuse.errors import FormatError, OmnifuseError
 from omnifuse.ros_nodes.bag_io import (
     calibration_transforms,
+    close_writer,
     detect_distro,
     open_reader,
     storage_plugin,
@@ -324,7 +325,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
                 pass
             shutil.rmtree(out_path, ignore_errors=True)  # no half-written bag left behind
             raise
-        writer.close()
+        close_writer(writer, out_path)
     finally:
         reader.close()
     summary.outputs = dict(counts)

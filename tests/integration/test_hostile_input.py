@@ -227,10 +227,10 @@ def test_params_of_the_wrong_kind_are_refused_naming_file_and_parameter(tmp_path
         NodeLogic({'num_threads': 'two'}, core=PerceptionCore(), distro='jazzy')
 
 
-def test_a_db3_corrupted_mid_file_is_one_error_and_leaves_no_partial_output(tmp_path: Path, capsys) -> None:
-    # (MCAP: the chunks carry no CRC that rosbags checks yet; a damaged chunk shows as undecodable messages,
-    # each reported in /diagnostics and the summary.)
-    storage = 'sqlite3'
+@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
+def test_a_bag_corrupted_mid_file_is_one_error_and_leaves_no_partial_output(storage: str, tmp_path: Path,
+                                                                          capsys) -> None:
+    # sqlite3: the database pages are damaged; MCAP: a chunk's records no longer match its CRC.
     from omnifuse.ros_nodes.bag_io import write_frames_to_bag
 
     bag = tmp_path / 'in'
@@ -239,7 +239,10 @@ def test_a_db3_corrupted_mid_file_is_one_error_and_leaves_no_partial_output(tmp_
     data_file = next(p for p in bag.iterdir() if p.suffix in ('.db3', '.mcap'))
     raw = bytearray(data_file.read_bytes())
     middle = len(raw) // 2
-    raw[middle:middle + 4096] = b'\xa5' * 4096  # a damaged stretch in the middle of the file
+    if storage == 'mcap':
+        raw[middle] ^= 0x01  # one flipped bit inside a chunk (the middle of the file is point data)
+    else:
+        raw[middle:middle + 4096] = b'\xa5' * 4096  # a damaged stretch in the middle of the file
     data_file.write_bytes(bytes(raw))
     params = tmp_path / 'p.yaml'
     params.write_text('/**:\n  ros__parameters:\n    models:\n      detector: {kind: cluster}\n'
@@ -248,5 +251,25 @@ def test_a_db3_corrupted_mid_file_is_one_error_and_leaves_no_partial_output(tmp_
     code = cli_main(['replay', str(bag), str(out), '--params', str(params), '--no-progress'])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert 'Traceback' not in err and str(bag) in err
+    assert 'Traceback' not in err and str(bag) in err and 'damaged' in err
+    if storage == 'mcap':
+        assert 'checksum' in err
     assert not out.exists()
+
+
+def test_written_mcap_bags_carry_crcs_that_the_mcap_library_validates(tmp_path: Path) -> None:
+    from mcap.reader import make_reader
+
+    from omnifuse.ros_nodes.bag_io import write_frames_to_bag
+
+    bag = tmp_path / 'in'
+    write_frames_to_bag(synthetic_frames(2, seed=1, n_points=500, n_ultrasonic=0), bag, distro='jazzy')
+    data_file = next(bag.glob('*.mcap'))
+    with data_file.open('rb') as fh:
+        reader = make_reader(fh, validate_crcs=True)
+        chunks = [c for c in reader.get_summary().chunk_indexes]
+        assert len(list(reader.iter_messages())) > 0
+    raw = data_file.read_bytes()
+    for index in chunks:  # every chunk's uncompressed_crc field (after three uint64) is set
+        crc_at = index.chunk_start_offset + 9 + 24
+        assert raw[crc_at:crc_at + 4] != b'\0\0\0\0'
