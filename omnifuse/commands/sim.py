@@ -12,6 +12,7 @@ _EPILOG = """examples:
   omnifuse sim --out data/sim --frames 200 --seed 0 --condition mixed --png sheet.png
   omnifuse sim --out run.bag --frames 50 --format bag --distro jazzy
   omnifuse sim --out faulty --frames 20 --camera-dead --calib-error 2 0.1
+  omnifuse sim --out data/simtrack --frames 40 --sequence-length 20 --azimuth-step 0.18   # + label_02 tracking GT
 """
 
 
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='kitti: KITTI object layout + thermal/ultrasonic/semantic/occupancy folders; '
                         'bag: ROS 2 bag with the input topics of the ROS contract (default: kitti)')
     parser.add_argument('--sequence-length', type=int, default=None,
-                        help='frames per sequence (one world, 10 Hz, consistent motion); default: 1 for kitti '
-                        '(every frame a new world), all frames for bag')
+                        help='frames per sequence (one world, 10 Hz, consistent motion; objects keep one track id); '
+                        'default: 1 for kitti (every frame a new world), all frames for bag. With kitti and N > 1 the '
+                        'KITTI tracking ground truth <split>/label_02/<seq:04d>.txt is written too')
     parser.add_argument('--split', default='training', help='KITTI split folder (default: training)')
     parser.add_argument('--distro', default='humble', choices=('humble', 'jazzy'),
                         help='ROS 2 message definitions of the bag (default: humble)')
@@ -112,8 +114,11 @@ def run(args: argparse.Namespace) -> int:
         if args.format == 'kitti':
             from omnifuse.datasets.sim.writer_kitti import write_kitti
 
-            ids = write_kitti(frames(), out, split=args.split)
+            tracking = seq_len > 1
+            ids = write_kitti(frames(), out, split=args.split, tracking=tracking)
             summary = f'wrote {len(ids)} frames in the KITTI layout to {out}/{args.split}'
+            if tracking:
+                summary += f' (+ KITTI tracking ground truth per sequence in {out}/{args.split}/label_02)'
         else:
             try:
                 from omnifuse.ros_nodes.bag_io import write_frames_to_bag

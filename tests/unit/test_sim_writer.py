@@ -100,3 +100,42 @@ def test_sequence_moves_consistently_at_10_hz():
     # The same world as generate_frame at the same time.
     single = generate_frame(5, time_s=0.2)
     assert np.allclose(single.labels.boxes.data, b2)
+
+
+def test_sequences_carry_track_ids_ego_pose_and_kitti_tracking_ground_truth(tmp_path):
+    from omnifuse.datasets.sim.lidar import LidarModel
+    from omnifuse.structures.kitti_tracking import read_kitti_tracking
+
+    lidar = LidarModel(n_azimuth=1000)
+    frames = [*generate_sequence(7, 3, lidar=lidar, sequence=0), *generate_sequence(8, 2, lidar=lidar, sequence=1)]
+    write_kitti(frames, tmp_path, tracking=True)
+    split = tmp_path / 'training'
+    assert sorted(p.name for p in (split / 'label_02').iterdir()) == ['0000.txt', '0001.txt']
+    rows = read_kitti_tracking(split / 'label_02' / '0000.txt')
+    assert sorted(set(rows.frame.tolist())) == [0, 1, 2]
+    for k, frame in enumerate(frames[:3]):
+        at = rows.at_frame(k)
+        ids = np.asarray(frame.meta['track_ids'])
+        dontcare = np.array([n == 'DontCare' for n in frame.labels.names])
+        assert at.track_id.tolist() == np.where(dontcare, -1, ids).tolist()
+        assert list(at.labels.name) == frame.labels.names
+        # The frame's label_2 file holds the same objects in the same order and place.
+        label_2 = (split / 'label_2' / f'{k:06d}.txt').read_text().split('\n')
+        assert [line.split()[0] for line in label_2 if line] == list(at.labels.name)
+        meta = json.loads((split / 'meta' / f'{k:06d}.json').read_text())
+        assert meta['track_ids'] == ids.tolist()
+        pose = np.asarray(meta['world_T_lidar'])
+        assert np.allclose(pose[:2, 3], frame.meta['ego_xy']) and np.allclose(pose[:3, :3], np.eye(3))
+    # One id is one object: the same class and size in every frame, world position moving at constant velocity.
+    for tid in set(rows.track_id.tolist()) - {-1}:
+        one = rows.select(rows.track_id == tid)
+        assert len(set(one.labels.name.tolist())) == 1
+        assert np.allclose(one.labels.dimensions, one.labels.dimensions[0], atol=0.011)
+    truncated = rows.labels.truncated
+    assert set(truncated.tolist()) <= {0.0, 1.0, 2.0}
+    assert np.all(truncated[rows.labels.occluded == 3] == 2)
+
+
+def test_kitti_layout_without_tracking_has_no_label_02(written):
+    _, root, _ = written
+    assert not (root / 'training' / 'label_02').exists()

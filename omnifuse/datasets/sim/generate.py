@@ -4,6 +4,12 @@
 renders n instants 0.1 s apart (10 Hz) of the same world, things moving at constant velocity.
 Both are deterministic given their arguments.
 
+Object identity and ego pose (for tracking): `labels` hold one row per thing of the world in the world's
+order, so a thing keeps its row index over the whole sequence; `meta['track_ids']` gives that index per
+label row (DontCare rows included: they are things too far or too small, and keep their id). The ego pose
+`meta['world_T_lidar']` is the (4, 4) LiDAR pose in the world frame (a translation: the ego drives along +x
+without turning).
+
 Faults (`faults=` dict; all optional):
 - 'camera_dead': True -> image_2 is all black (labels still describe the scene).
 - 'camera_frozen': in `generate_frame`, True or a number of seconds s -> image_2 shows the scene s seconds
@@ -132,6 +138,13 @@ def perturb_calibration(calib: Calibration, degrees: float, metres: float, rng: 
     return out
 
 
+def _world_T_lidar(ego_xy: np.ndarray) -> np.ndarray:
+    """(4, 4) pose of the ego LiDAR in the scene's world frame: a shift by (ego x, ego y, 0), no rotation."""
+    T = np.eye(4)
+    T[:2, 3] = ego_xy[:2]
+    return T
+
+
 def _render(scene: Scene, seed: int, index: int, time_s: float, stamp_ns: int, sequence: int,
             faults: dict[str, object], lidar: LidarModel, calib: Calibration) -> tuple[SimFrame, np.ndarray, int]:
     snap = scene.at(time_s)
@@ -153,7 +166,8 @@ def _render(scene: Scene, seed: int, index: int, time_s: float, stamp_ns: int, s
         image = np.zeros_like(image)
     meta = {'condition': scene.condition, 'sequence': int(sequence), 'seed': int(seed), 'frame_in_sequence': index,
             'stamp_ns': int(stamp_ns), 'time_s': float(time_s), 'ego_speed': float(scene.ego_speed),
-            'ego_xy': [float(v) for v in snap.ego_xy],
+            'ego_xy': [float(v) for v in snap.ego_xy], 'world_T_lidar': _world_T_lidar(snap.ego_xy).tolist(),
+            'track_ids': list(range(len(labels))),
             'faults': {k: (list(v) if isinstance(v, tuple) else v) for k, v in faults.items()}}
     frame = SimFrame(
         frame_id=f'{seed}_{index:04d}', stamp_ns=int(stamp_ns), points=scan.points, images={'image_2': image},

@@ -13,27 +13,42 @@
     <out>/<split>/semantic_thermal/<id>.png     uint8 class per thermal pixel
     <out>/<split>/occupancy/<id>.png            uint8 (200, 200) BEV classes (layout in labels.py)
     <out>/<split>/velodyne_labels/<id>.bin      uint8 class per LiDAR point, same order as velodyne/
-    <out>/<split>/meta/<id>.json                {condition, sequence, seed, stamp_ns, faults, ...}
+    <out>/<split>/meta/<id>.json                {condition, sequence, seed, stamp_ns, faults, track_ids,
+                                                world_T_lidar, ...}
+
+With `tracking=True` (`omnifuse sim --sequence-length N`, N > 1) also the KITTI tracking ground truth:
+
+    <out>/<split>/label_02/<seq:04d>.txt        one file per sequence (`meta['sequence']`), rows
+                                                `frame track_id type trunc occ alpha x1 y1 x2 y2 h w l x y z ry`
+                                                (structures/kitti_tracking.py), frame = `meta['frame_in_sequence']`
+
+The tracking rows are the frame's label_2 objects (same LiDAR -> camera conversion, same order) with the
+thing's id (`meta['track_ids']`; -1 for DontCare rows, as in KITTI) and truncation as KITTI tracking's
+level instead of a fraction: 0 inside the image, 1 partly outside, 2 outside (occlusion 3 there, so the
+KITTI tracking evaluation ignores those objects rather than counting them missed).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from omnifuse.datasets.labels_io import write_kitti_label
+from omnifuse.datasets.labels_io import DONTCARE, object_labels_to_kitti, write_kitti_label
 from omnifuse.datasets.sim.thermal import thermal_to_8bit
 from omnifuse.errors import OmnifuseError
 from omnifuse.structures import SensorFrame
+from omnifuse.structures.kitti_tracking import KittiTrackRows, write_kitti_tracking
 
-__all__ = ['write_kitti', 'write_kitti_frame', 'split_ids', 'FOLDERS']
+__all__ = ['write_kitti', 'write_kitti_frame', 'tracking_rows', 'split_ids', 'FOLDERS', 'TRACKING_FOLDER']
 
 FOLDERS = ('velodyne', 'image_2', 'calib', 'label_2', 'thermal', 'thermal_8bit', 'ultrasonic', 'semantic_2',
            'semantic_thermal', 'occupancy', 'velodyne_labels', 'meta')
+TRACKING_FOLDER = 'label_02'
 
 
 def _png(path: Path, image: np.ndarray) -> None:
@@ -89,6 +104,28 @@ def write_kitti_frame(frame: SensorFrame, folder: Path, frame_id: str) -> None:
     (folder / 'meta' / f'{frame_id}.json').write_text(json.dumps(_json_safe(meta), indent=1) + '\n')
 
 
+def tracking_rows(frame: SensorFrame) -> KittiTrackRows:
+    """The KITTI tracking ground-truth rows of one simulated frame (see the module docstring).
+
+    Raises:
+        OmnifuseError: the frame has no labels, calibration or `meta['track_ids']` matching its labels.
+    """
+    ids = frame.meta.get('track_ids')
+    if frame.labels is None or frame.calib is None or ids is None or len(ids) != len(frame.labels):  # type: ignore[arg-type]
+        raise OmnifuseError(f'frame {frame.frame_id}: KITTI tracking labels need labels, a calibration and '
+                            "meta['track_ids'] (one per label; simulated frames have them)")
+    kitti = object_labels_to_kitti(frame.labels, frame.calib)
+    n = len(kitti)
+    track_id = np.asarray(ids, np.int64).reshape(-1)
+    dontcare = np.array([str(name) == DONTCARE for name in kitti.name], dtype=bool)
+    track_id = np.where(dontcare, -1, track_id)
+    outside = np.asarray(frame.labels.occlusion) >= 3
+    level = np.where(outside, 2, np.where(np.asarray(kitti.truncated, np.float64) > 0, 1, 0)).astype(np.float64)
+    kitti = replace(kitti, truncated=level)
+    index = int(frame.meta.get('frame_in_sequence', 0))  # type: ignore[call-overload]
+    return KittiTrackRows(np.full(n, index, np.int64), track_id, kitti)
+
+
 def split_ids(ids: list[str], sequences: list[int]) -> tuple[list[str], list[str]]:
     """(train, val) ids: every 5th sequence is val; with one sequence, its last 20 % of frames."""
     uniq = sorted(set(sequences))
@@ -101,7 +138,7 @@ def split_ids(ids: list[str], sequences: list[int]) -> tuple[list[str], list[str
 
 
 def write_kitti(frames: Iterable[SensorFrame], out_dir: str | Path, *, split: str = 'training', start_index: int = 0,
-                on_frame: Callable[[str], None] | None = None) -> list[str]:
+                on_frame: Callable[[str], None] | None = None, tracking: bool = False) -> list[str]:
     """Write `frames` as KITTI `<out_dir>/<split>/...` with ids 000000, 000001, ... (see the module docstring).
 
     Args:
@@ -110,6 +147,7 @@ def write_kitti(frames: Iterable[SensorFrame], out_dir: str | Path, *, split: st
         split: 'training' or 'testing' folder name.
         start_index: id of the first frame.
         on_frame: called with each id after it is written (progress bars).
+        tracking: also write the KITTI tracking ground truth `<split>/label_02/<seq:04d>.txt`.
 
     Returns:
         The ids written.
@@ -119,13 +157,21 @@ def write_kitti(frames: Iterable[SensorFrame], out_dir: str | Path, *, split: st
     for sub in FOLDERS:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     ids, sequences = [], []
+    track_rows: dict[int, list[KittiTrackRows]] = {}
     for k, frame in enumerate(frames):
         frame_id = f'{start_index + k:06d}'
         write_kitti_frame(frame, folder, frame_id)
+        if tracking:
+            track_rows.setdefault(int(frame.meta.get('sequence', 0)), []).append(tracking_rows(frame))  # type: ignore[call-overload]
         ids.append(frame_id)
         sequences.append(int(frame.meta.get('sequence', 0)))  # type: ignore[call-overload]
         if on_frame is not None:
             on_frame(frame_id)
+    if tracking:
+        (folder / TRACKING_FOLDER).mkdir(parents=True, exist_ok=True)
+        for seq, parts in sorted(track_rows.items()):
+            write_kitti_tracking(folder / TRACKING_FOLDER / f'{seq:04d}.txt', KittiTrackRows.concatenate(parts),
+                                 with_score=False, decimals=2)
     train, val = split_ids(ids, sequences)
     (out / 'ImageSets').mkdir(parents=True, exist_ok=True)
     (out / 'ImageSets' / 'train.txt').write_text(''.join(f'{i}\n' for i in train))
