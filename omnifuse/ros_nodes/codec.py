@@ -27,12 +27,14 @@ import numpy as np
 from omnifuse.errors import FormatError
 from omnifuse.ros_nodes.msgdefs import check_distro, typestore_for
 from omnifuse.structures import Boxes3D, CameraModel, ObjectLabels
+from omnifuse.structures.tracks import Tracks
 from omnifuse.structures.geometry import box_corners, wrap_angle
 
 __all__ = [
     'RosCodec', 'StaticTransform', 'RangeReading', 'OccupancyGridSpec',
     'stamp_to_ns', 'decode_pointcloud2', 'decode_image', 'decode_compressed_image',
-    'decode_camera_info', 'decode_range', 'decode_tf', 'decode_detections', 'decode_occupancy_grid',
+    'decode_camera_info', 'decode_range', 'decode_tf', 'decode_detections', 'decode_detection_ids',
+    'decode_occupancy_grid',
     'quaternion_to_matrix', 'matrix_to_quaternion', 'IMAGE_ENCODINGS',
 ]
 
@@ -327,6 +329,11 @@ def decode_detections(msg: object) -> ObjectLabels:
                         np.zeros(n), np.zeros(n, int), np.zeros(n), np.full((n, 4), np.nan), np.asarray(scores))
 
 
+def decode_detection_ids(msg: object) -> list[str]:
+    """The `id` of every Detection3D of a Detection3DArray (track ids on /perception/tracks; '' on /perception/objects)."""
+    return [str(det.id) for det in msg.detections]  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class OccupancyGridSpec:
     """Geometry of a BEV grid: cell (row i, column j) covers x = origin_x + (j + 0.5) * resolution,
@@ -510,12 +517,18 @@ class RosCodec:
         return t['tf2_msgs/msg/TFMessage'](transforms=out)
 
     # ---- perception outputs
-    def detections(self, labels: ObjectLabels, stamp_ns: int, frame_id: str) -> object:
-        """ObjectLabels -> vision_msgs/Detection3DArray (one hypothesis per box: name and score)."""
+    def detections(self, labels: ObjectLabels, stamp_ns: int, frame_id: str, *,
+                   ids: Sequence[str] | None = None) -> object:
+        """ObjectLabels -> vision_msgs/Detection3DArray (one hypothesis per box: name and score).
+
+        `ids` fills each Detection3D's `id` (track ids); '' by default (plain detections have none).
+        """
         t = self._t
         header = self.header(stamp_ns, frame_id)
         boxes = labels.boxes.data
         scores = labels.scores if labels.scores is not None else np.ones(len(labels))
+        if ids is not None and len(ids) != len(labels):
+            raise FormatError(f'detections: {len(ids)} ids for {len(labels)} boxes')
         dets = []
         for i in range(len(labels)):
             x, y, z, dx, dy, dz, yaw = (float(v) for v in boxes[i])
@@ -529,8 +542,48 @@ class RosCodec:
                 header=header, results=[hyp],
                 bbox=t['vision_msgs/msg/BoundingBox3D'](
                     center=self._pose((x, y, z), quat), size=t['geometry_msgs/msg/Vector3'](x=dx, y=dy, z=dz)),
-                id=''))
+                id='' if ids is None else str(ids[i])))
         return t['vision_msgs/msg/Detection3DArray'](header=header, detections=dets)
+
+    def tracks(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> object:
+        """Tracks -> vision_msgs/Detection3DArray (/perception/tracks): per track its box, `id` = the track id
+        (decimal text, stable over the frames the object is tracked), class and score in results[0].hypothesis.
+        The velocity has no field in Detection3D: see `track_markers`."""
+        labels = ObjectLabels(tracks.boxes, list(tracks.names), np.zeros(len(tracks)), np.zeros(len(tracks), int),
+                              np.zeros(len(tracks)), np.zeros((len(tracks), 4)), tracks.scores)
+        return self.detections(labels, stamp_ns, frame_id, ids=[str(int(i)) for i in tracks.ids])
+
+    def track_markers(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> object:
+        """Tracks -> visualization_msgs/MarkerArray (/perception/track_markers): DELETEALL, then per track (marker
+        id = track id in each namespace) a LINE_LIST outline in 'track_boxes', a TEXT_VIEW_FACING
+        '#<id> <class> <speed> m/s' in 'track_ids', and in 'track_velocity' an ARROW from the box centre to where
+        the object will be in one second (points[0] -> points[1], i.e. the velocity [m/s] in the header frame;
+        a zero-length arrow for a standing object)."""
+        t = self._t
+        header = self.header(stamp_ns, frame_id)
+        point = t['geometry_msgs/msg/Point']
+        out = [self._marker(header, 'omnifuse_tracks', 0, 0, 3, scale=(0.0, 0.0, 0.0), colour=(0.0, 0.0, 0.0))]
+        if len(tracks):
+            boxes = tracks.boxes.data
+            segments = box_corners(boxes)[:, _BOX_EDGES.reshape(-1)]  # (M, 28, 3)
+            for i in range(len(tracks)):
+                tid = int(tracks.ids[i])
+                mid = tid & 0x7FFFFFFF  # Marker.id is int32
+                colour = _CLASS_COLOURS.get(tracks.names[i], _DEFAULT_COLOUR)
+                pts = [point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in segments[i]]
+                out.append(self._marker(header, 'track_boxes', mid, 5, 0, scale=(0.05, 0.0, 0.0), colour=colour,
+                                        points=pts))
+                vel = tracks.velocities[i]
+                speed = float(np.hypot(vel[0], vel[1]))
+                top = boxes[i, :3] + (0.0, 0.0, boxes[i, 5] / 2 + 0.3)
+                out.append(self._marker(header, 'track_ids', mid, 9, 0, scale=(0.0, 0.0, 0.6), colour=colour,
+                                        text=f'#{tid} {tracks.names[i]} {speed:.1f} m/s', position=top))
+                start = boxes[i, :3]
+                end = start + vel
+                out.append(self._marker(header, 'track_velocity', mid, 0, 0, scale=(0.15, 0.3, 0.3), colour=colour,
+                                        points=[point(x=float(start[0]), y=float(start[1]), z=float(start[2])),
+                                                point(x=float(end[0]), y=float(end[1]), z=float(end[2]))]))
+        return t['visualization_msgs/msg/MarkerArray'](markers=out)
 
     def _marker(self, header: object, ns: str, mid: int, mtype: int, action: int, *, scale: tuple,
                 colour: tuple, points: list | None = None, text: str = '',

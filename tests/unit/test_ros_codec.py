@@ -300,3 +300,37 @@ def test_segmentation_image_and_diagnostics(codec: C.RosCodec) -> None:
 def test_unknown_distro_is_rejected() -> None:
     with pytest.raises(Exception, match="unsupported ROS 2 distribution 'iron'"):
         C.RosCodec('iron')
+
+
+def _tracks():
+    from omnifuse.structures.tracks import Tracks
+
+    boxes = np.array([[10.0, 2.0, -0.8, 4.0, 1.8, 1.5, 0.3], [5.0, -3.0, -0.9, 0.8, 0.6, 1.7, -1.2]])
+    return Tracks(np.array([7, 12]), Boxes3D(boxes), ['Car', 'Pedestrian'], np.array([0.9, 0.5]),
+                  np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]), np.full((2, 4), np.nan), np.array([0, 1]),
+                  np.array([5, 2]))
+
+
+def test_tracks_carry_their_ids_and_the_markers_their_velocity(codec: C.RosCodec) -> None:
+    tracks = _tracks()
+    msg = _rt(codec, codec.tracks(tracks, 42, 'lidar'))
+    assert C.decode_detection_ids(msg) == ['7', '12']
+    back = C.decode_detections(msg)
+    np.testing.assert_allclose(back.boxes.data, tracks.boxes.data, atol=1e-12)
+    assert back.names == ['Car', 'Pedestrian'] and np.allclose(back.scores, [0.9, 0.5])
+    assert C.decode_detection_ids(_rt(codec, codec.detections(back, 42, 'lidar'))) == ['', '']
+    markers = _rt(codec, codec.track_markers(tracks, 42, 'lidar')).markers
+    assert markers[0].action == 3  # DELETEALL: tracks that ended vanish
+    by_ns = {}
+    for m in markers[1:]:
+        by_ns.setdefault(m.ns, []).append(m)
+    assert [m.id for m in by_ns['track_boxes']] == [7, 12] and all(m.type == 5 for m in by_ns['track_boxes'])
+    assert [m.text for m in by_ns['track_ids']] == ['#7 Car 5.0 m/s', '#12 Pedestrian 0.0 m/s']
+    arrow = by_ns['track_velocity'][0]
+    assert arrow.type == 0 and arrow.id == 7
+    start, end = ([p.x, p.y, p.z] for p in arrow.points)
+    np.testing.assert_allclose(np.subtract(end, start), [3.0, 4.0, 0.0])
+    np.testing.assert_allclose(start, tracks.boxes.data[0, :3])
+    from omnifuse.structures.tracks import Tracks
+
+    assert len(_rt(codec, codec.track_markers(Tracks.empty(), 1, 'lidar')).markers) == 1
