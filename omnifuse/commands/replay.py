@@ -41,8 +41,8 @@ def foxglove_hint(out_bag: str | Path) -> str:
     files = sorted(out.glob('*.mcap')) or sorted(out.glob('*.db3'))
     target = files[0] if files else out
     return (f'open it in Foxglove: File > Open local file... > {target}\n'
-            '  3D panel: /sensors/lidar/points, /perception/markers (boxes + labels), /perception/occupancy '
-            '(near-field grid), frame "lidar"\n'
+            '  3D panel: /sensors/lidar/points, /perception/markers (boxes + labels), /perception/track_markers '
+            '(track ids + velocity arrows), /perception/occupancy (near-field grid), frame "lidar"\n'
             '  Image panel: /sensors/camera/front/image_raw; a second one with /perception/segmentation '
             '(mono8 class ids; set its colour mode to a colour map)\n'
             '  Diagnostics panel: /diagnostics (missing sensors, bad input, model timings)')

@@ -8,6 +8,11 @@ then not produced):
     occupancy(frame) -> (H, W) uint8 | None          BEV grid: 0..100 occupancy [%], 255 unknown;
                                                        geometry in `grid` (rows along +y)
 
+Tracking (`tracker`, a `omnifuse.ros_nodes.tracking.TrackingStage`, or None) runs after the detector on every
+frame, skipped frames included (`PerceptionCore.track`): tracks with stable ids and velocities from the
+detections, coasting through frames without detections known (see that module). Built from the `tracking`
+params section when a detector is configured and `tracking.enabled` is true.
+
 `PerceptionCore.from_params(params)` builds them from the `models` section of the node params:
 `kind: checkpoint` loads a learned model through `build_checkpoint_model` (the one place where the
 real builders are plugged in; checkpoint "" = the shipped weights of the role), `kind: cluster` the
@@ -34,6 +39,7 @@ from omnifuse.errors import OmnifuseError
 from omnifuse.ros_nodes.cluster import ClusterDetector
 from omnifuse.ros_nodes.codec import OccupancyGridSpec
 from omnifuse.structures import ObjectLabels, SensorFrame
+from omnifuse.structures.tracks import Tracks
 
 __all__ = ['Detector', 'Segmenter', 'OccupancyModel', 'PerceptionOutputs', 'PerceptionCore',
            'build_checkpoint_model', 'input_notes']
@@ -64,15 +70,17 @@ class PerceptionOutputs:
     Attributes:
         stamp_ns: the LiDAR stamp of the frame.
         objects: detections (LiDAR frame).
+        tracks: tracked objects (LiDAR frame), when tracking is on.
         segmentation: (H, W) uint8 class ids.
         occupancy: (H, W) uint8 grid.
-        timings_ms: wall time of each model that ran ('detector', 'segmenter', 'occupancy').
+        timings_ms: wall time of each model that ran ('detector', 'segmenter', 'occupancy', 'tracker').
         notes: inputs a model wanted but the frame lacked ("segmenter: thermal camera 'front' missing, ...").
         errors: per model that raised on this frame, the exception (its output is then None).
     """
 
     stamp_ns: int
     objects: ObjectLabels | None = None
+    tracks: Tracks | None = None
     segmentation: np.ndarray | None = None
     occupancy: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -184,6 +192,7 @@ class PerceptionCore:
         grid: geometry of the occupancy grid.
         segmentation_camera: camera whose image plane the segmentation is in.
         score_threshold: detections below it are dropped.
+        tracker: the tracking stage (None: no tracks).
         num_threads: torch intra-op CPU threads while the models run (restored after); 1 (default) gives
             the same outputs on every machine and keeps a busy CPU from stalling spinning worker threads
             (measured on 2 cores with two trainings running: conv layers 30-100x slower with 2 threads);
@@ -193,8 +202,9 @@ class PerceptionCore:
     def __init__(self, *, detector: Detector | None = None, segmenter: Segmenter | None = None,
                  occupancy: OccupancyModel | None = None, grid: OccupancyGridSpec | None = None,
                  segmentation_camera: str = 'front', score_threshold: float = 0.0,
-                 num_threads: int | None = 1) -> None:
+                 tracker: Any = None, num_threads: int | None = 1) -> None:
         self.detector = detector
+        self.tracker = tracker if detector is not None else None
         self.segmenter = segmenter
         self.occupancy = occupancy
         self.grid = grid if grid is not None else OccupancyGridSpec()
@@ -204,9 +214,36 @@ class PerceptionCore:
 
     @property
     def produces(self) -> tuple[str, ...]:
-        """Output kinds this core produces: 'objects', 'segmentation', 'occupancy'."""
-        return tuple(name for name, model in (('objects', self.detector), ('segmentation', self.segmenter),
-                                              ('occupancy', self.occupancy)) if model is not None)
+        """Output kinds this core produces: 'objects', 'tracks', 'segmentation', 'occupancy'."""
+        return tuple(name for name, model in (('objects', self.detector), ('tracks', self.tracker),
+                                              ('segmentation', self.segmenter), ('occupancy', self.occupancy))
+                     if model is not None)
+
+    def track(self, out: PerceptionOutputs, frame: SensorFrame, *, reset: bool = False, late: bool = False) -> None:
+        """Advance the tracks to `frame` with `out.objects` (None: the frame was skipped or its detector failed,
+        the tracks coast); sets `out.tracks`, `out.timings_ms['tracker']` and a note when the tracks restarted.
+        A tracker error is recorded in `out.errors['tracker']` (the tracks then restart), never raised."""
+        if self.tracker is None:
+            return
+        objects = out.objects
+        if frame.points is None or 'detector' in out.errors:
+            objects = None  # nothing known about this instant: coast rather than count a miss
+        fid = str(frame.meta.get('lidar_frame_id', 'lidar') or 'lidar')
+        pose = frame.meta.get('world_T_lidar')
+        try:
+            step = self.tracker.step(frame.stamp_ns, objects, pose=None if pose is None else np.asarray(pose),
+                                     reset=reset, late=late, frame_id=fid)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a tracker failure costs this frame's tracks, never the stream
+            out.errors['tracker'] = f'{type(exc).__name__}: {exc}'
+            out.tracks = Tracks.empty(fid)
+            self.tracker.reset()
+            return
+        out.tracks = step.tracks
+        out.timings_ms['tracker'] = step.ms
+        if step.note:
+            out.notes.append(step.note)
 
     def __call__(self, frame: SensorFrame) -> PerceptionOutputs:
         """Run every model on `frame`; a model that raises leaves its output None and its error in `errors`."""
@@ -281,7 +318,13 @@ class PerceptionCore:
                 allowed = 'checkpoint, cluster, none' if role == 'detector' else 'checkpoint, none'
                 raise OmnifuseError(f'models.{role}.kind: unknown kind {kind!r}; expected one of {allowed}')
         grid = params.get('occupancy_grid', {}) or {}
+        tracker = None
+        if built['detector'] is not None:
+            from omnifuse.ros_nodes.tracking import TrackingStage
+
+            tracker = TrackingStage.from_params(params)
         return cls(detector=built['detector'], segmenter=built['segmenter'], occupancy=built['occupancy'],
+                   tracker=tracker,
                    grid=OccupancyGridSpec(float(grid.get('resolution', 0.1)), float(grid.get('origin_x', -5.0)),
                                           float(grid.get('origin_y', -5.0))),
                    segmentation_camera=str((models.get('segmenter', {}) or {}).get('camera', 'front')),

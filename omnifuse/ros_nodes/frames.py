@@ -10,6 +10,8 @@ by the `inputs` params:
     <thermal_prefix>/<name>/image_raw, /camera_info  (the same)                -> thermal[name]
     <ultrasonic_prefix>/<name>                    sensor_msgs/Range            -> ultrasonic[name]
     <tf_static>                                   tf2_msgs/TFMessage           -> extrinsics
+    <tf> (/tf)                                    tf2_msgs/TFMessage           -> ego pose (tracking: the
+                                                  `tracking.odom_frame` -> `tracking.base_frame` edges)
 
 Calibration: intrinsics from camera_info, extrinsics from /tf_static (chained to the LiDAR
 cloud's frame), ultrasonic cones from the Range messages; the optional `calibration_file`
@@ -17,6 +19,10 @@ cloud's frame), ultrasonic cones from the Range messages; the optional `calibrat
 mismatch, wrong image size, unknown encoding) is recorded as a `BadMessage` (topic, stamp, reason)
 and skipped; a bad LiDAR message still yields its frame (without points), so the output count
 equals the LiDAR input count.
+
+Ego pose: with tracking on and `tracking.ego_motion` true, the odometry edges of /tf are buffered
+(`tracking.PoseBuffer`) and every frame whose stamp they cover gets `meta['world_T_lidar']` =
+T_odom_base(stamp) @ T_base_lidar (the latter from /tf_static) and `meta['world_frame']`.
 """
 
 from __future__ import annotations
@@ -92,17 +98,20 @@ class TopicRoles:
     def __init__(self, inputs: Mapping[str, Any]) -> None:
         self.lidar = str(inputs.get('lidar', '/sensors/lidar/points'))
         self.tf_static = str(inputs.get('tf_static', '/tf_static'))
+        self.tf = str(inputs.get('tf', '/tf'))
         self.prefixes = {'camera': str(inputs.get('camera_prefix', '/sensors/camera')).rstrip('/'),
                          'thermal': str(inputs.get('thermal_prefix', '/sensors/thermal')).rstrip('/'),
                          'ultrasonic': str(inputs.get('ultrasonic_prefix', '/sensors/ultrasonic')).rstrip('/')}
 
     def classify(self, topic: str, msgtype: str) -> tuple[str, str] | None:
-        """(role, name) with role in lidar, camera, camera_info, thermal, thermal_info, ultrasonic, tf;
-        None for topics that are not inputs."""
+        """(role, name) with role in lidar, camera, camera_info, thermal, thermal_info, ultrasonic, tf (static),
+        odom (/tf); None for topics that are not inputs."""
         if topic == self.lidar and msgtype == 'sensor_msgs/msg/PointCloud2':
             return ('lidar', 'lidar')
         if topic == self.tf_static and msgtype == 'tf2_msgs/msg/TFMessage':
             return ('tf', '')
+        if topic == self.tf and msgtype == 'tf2_msgs/msg/TFMessage':
+            return ('odom', '')
         for kind in ('camera', 'thermal'):
             prefix = self.prefixes[kind] + '/'
             if not topic.startswith(prefix):
@@ -122,7 +131,7 @@ class TopicRoles:
         """The message type an input topic of this name must carry (None: not an input topic name)."""
         if topic == self.lidar:
             return 'sensor_msgs/msg/PointCloud2'
-        if topic == self.tf_static:
+        if topic in (self.tf_static, self.tf):
             return 'tf2_msgs/msg/TFMessage'
         for kind in ('camera', 'thermal'):
             prefix = self.prefixes[kind] + '/'
@@ -152,6 +161,8 @@ class TopicRoles:
             return self.lidar
         if role == 'tf':
             return self.tf_static
+        if role == 'odom':
+            return self.tf
         if role in ('camera', 'thermal'):
             return f'{self.prefixes[role]}/{name}/image_raw' + ('/compressed' if compressed else '')
         if role in ('camera_info', 'thermal_info'):
@@ -237,6 +248,14 @@ class FrameAssembler:
         self.bad_count = 0
         self._new_bad: list[BadMessage] = []
         self.lidar_count = 0
+        tracking = params.get('tracking', {}) or {}
+        self.poses = None
+        if bool(tracking.get('enabled', True)) and bool(tracking.get('ego_motion', True)):
+            from omnifuse.ros_nodes.tracking import PoseBuffer
+
+            self.poses = PoseBuffer(str(tracking.get('odom_frame', 'odom') or 'odom'),
+                                    str(tracking.get('base_frame', 'base_link') or 'base_link'),
+                                    tolerance_ns=int(float(tracking.get('tf_tolerance_ms', 100.0)) * 1e6))
 
     # ---- setup
     @staticmethod
@@ -288,7 +307,7 @@ class FrameAssembler:
         if role is None:
             return self._finish(self.sync.advance(log_time_ns))
         kind, name = role
-        stamp = C.stamp_to_ns(msg.header.stamp) if kind != 'tf' else log_time_ns  # type: ignore[attr-defined]
+        stamp = C.stamp_to_ns(msg.header.stamp) if kind not in ('tf', 'odom') else log_time_ns  # type: ignore[attr-defined]
         where = f'{topic} @ {stamp}'
         try:
             if kind == 'lidar':
@@ -304,6 +323,11 @@ class FrameAssembler:
             if kind == 'tf':
                 for edge in C.decode_tf(msg):
                     self.tf.add(edge)
+                return self._finish(self.sync.advance(log_time_ns))
+            if kind == 'odom':
+                if self.poses is not None:
+                    for edge in C.decode_tf(msg):
+                        self.poses.add(edge.parent, edge.child, edge.matrix, edge.stamp_ns)
                 return self._finish(self.sync.advance(log_time_ns))
             if kind in ('camera_info', 'thermal_info'):
                 model = C.decode_camera_info(msg, where=where)
@@ -386,6 +410,17 @@ class FrameAssembler:
                                                       reading.max_range)
         return calib
 
+    def ego_pose(self, stamp_ns: int, lidar_frame_id: str) -> np.ndarray | None:
+        """T_odom_lidar (4, 4) at `stamp_ns` from /tf odometry and /tf_static, or None (no odometry near the
+        stamp, or the LiDAR not connected to the base frame)."""
+        if self.poses is None or not len(self.poses):
+            return None
+        T_odom_base = self.poses.pose_at(stamp_ns)
+        if T_odom_base is None:
+            return None
+        T_base_lidar = self.tf.lookup(self.poses.base_frame, lidar_frame_id)
+        return None if T_base_lidar is None else T_odom_base @ T_base_lidar
+
     def _finish(self, synced: list[SyncedFrame]) -> list[AssembledFrame]:
         out = []
         for s in synced:
@@ -403,6 +438,10 @@ class FrameAssembler:
                     frame.ultrasonic[name] = float(payload)
             frame.meta['lidar_frame_id'] = lidar.frame_id
             frame.meta['frame_ids'] = {key: fid for key, (_, fid) in self.infos.items()}
+            pose = self.ego_pose(s.stamp_ns, lidar.frame_id)
+            if pose is not None:
+                frame.meta['world_T_lidar'] = pose
+                frame.meta['world_frame'] = self.poses.odom_frame  # type: ignore[union-attr]
             out.append(AssembledFrame(frame, lidar.frame_id, lidar.log_time_ns, s.missing, s.late, s.duplicate,
                                       lidar.error, s.reset))
         return out

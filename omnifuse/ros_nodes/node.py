@@ -18,6 +18,10 @@ that the worker thread drains. When the models fall behind the sensors, the olde
 answered at once with empty objects and a WARN "skipped" in /diagnostics: latency stays bounded and
 every LiDAR message still gets exactly one set of outputs.
 
+Tracking (`tracking.enabled`, with a detector): /perception/tracks and /perception/track_markers per frame,
+skipped frames included (the tracks coast through them); /tf is subscribed (reliable, keep-last 100) for the
+odometry when `tracking.ego_motion` is true. See omnifuse/ros_nodes/tracking.py.
+
 Outputs use reliable keep-last(10) QoS. Besides the perception topics, the node publishes
 /diagnostics (processing time, per-sensor freshness, missing sensors, bad input) and
 `~/debug/pipeline_latency_ms` (std_msgs/Float64: publish time minus LiDAR stamp).
@@ -48,13 +52,14 @@ __all__ = ['FrameQueue', 'NodeLogic', 'Subscription', 'choose_distro', 'main', '
 
 LATENCY_TOPIC = '~/debug/pipeline_latency_ms'
 _OUTPUT_TYPES = {'objects': 'vision_msgs/msg/Detection3DArray', 'markers': 'visualization_msgs/msg/MarkerArray',
+                 'tracks': 'vision_msgs/msg/Detection3DArray', 'track_markers': 'visualization_msgs/msg/MarkerArray',
                  'occupancy': 'nav_msgs/msg/OccupancyGrid', 'segmentation': 'sensor_msgs/msg/Image',
                  'diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """One input: topic, ROS type name and QoS kind ('sensor' or 'latched')."""
+    """One input: topic, ROS type name and QoS kind ('sensor', 'latched' or 'tf')."""
 
     topic: str
     msgtype: str
@@ -162,16 +167,21 @@ class NodeLogic:
                 images.append(Subscription(roles.topic(kind, name), 'sensor_msgs/msg/Image'))
         ranges = [Subscription(roles.topic('ultrasonic', name), 'sensor_msgs/msg/Range')
                   for name in names(inputs.get('ultrasonic'))]
-        return [Subscription(roles.tf_static, 'tf2_msgs/msg/TFMessage', 'latched'), *infos, *images, *ranges,
+        odom = [Subscription(roles.tf, 'tf2_msgs/msg/TFMessage', 'tf')] if self._wants_odometry() else []
+        return [Subscription(roles.tf_static, 'tf2_msgs/msg/TFMessage', 'latched'), *odom, *infos, *images, *ranges,
                 Subscription(roles.lidar, 'sensor_msgs/msg/PointCloud2')]
+
+    def _wants_odometry(self) -> bool:
+        """/tf is subscribed only for tracking's ego motion."""
+        return self.core.tracker is not None and self.assembler.poses is not None
 
     def publications(self) -> list[tuple[str, str]]:
         """(topic, type) of every output this node publishes."""
         produced = set(self.core.produces)
         out = []
         for key, msgtype in _OUTPUT_TYPES.items():
-            needed = {'objects': 'objects', 'markers': 'objects', 'occupancy': 'occupancy',
-                      'segmentation': 'segmentation'}.get(key)
+            needed = {'objects': 'objects', 'markers': 'objects', 'tracks': 'tracks', 'track_markers': 'tracks',
+                      'occupancy': 'occupancy', 'segmentation': 'segmentation'}.get(key)
             if needed is None or needed in produced:
                 out.append((str(self.params['outputs'][key]), msgtype))
         out.append((LATENCY_TOPIC, 'std_msgs/msg/Float64'))
@@ -200,7 +210,7 @@ class NodeLogic:
     def process(self, af: AssembledFrame, now_ns: int) -> list[tuple[str, bytes]]:
         """Run the models on one frame; returns (topic, serialized output) pairs to publish."""
         t0 = time.perf_counter()
-        result, error = run_core(self.core, af.frame)
+        result, error = run_core(self.core, af.frame, reset=af.reset, late=af.late)
         processing = (time.perf_counter() - t0) * 1e3
         statuses = frame_statuses(af, result, bad=af.bad, model_error=error, processing_ms=processing)
         self.processing_ms.append(processing)
@@ -210,6 +220,7 @@ class NodeLogic:
     def skip(self, af: AssembledFrame, now_ns: int, reason: str) -> list[tuple[str, bytes]]:
         """Outputs of a frame the models did not run on: empty objects, diagnostics saying why."""
         result = PerceptionOutputs(af.frame.stamp_ns)
+        self.core.track(result, af.frame, reset=af.reset, late=af.late)  # no detections: the tracks coast
         statuses = frame_statuses(af, result, bad=af.bad, skipped=reason)
         self.counts['skipped'] += 1
         return self._encode(af, result, statuses, now_ns, (now_ns - af.frame.stamp_ns) / 1e6)
@@ -294,6 +305,7 @@ def _node_class() -> type:
                 return TransitionCallbackReturn.FAILURE
             latched = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                                  durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            tf_qos = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
             # Lifecycle publishers only publish once active: activate them before any frame can complete.
             result = super().on_activate(state)
             self._queue = FrameQueue(self._max_queue)
@@ -301,7 +313,7 @@ def _node_class() -> type:
                                             name='omnifuse-models', daemon=True)
             self._worker.start()
             for sub in self.logic.subscriptions():
-                qos = latched if sub.qos == 'latched' else qos_profile_sensor_data
+                qos = {'latched': latched, 'tf': tf_qos}.get(sub.qos, qos_profile_sensor_data)
                 self._subs.append(self.create_subscription(
                     _ros_type(sub.msgtype), sub.topic, self._callback(sub.topic, sub.msgtype), qos, raw=True))
             self._timer = self.create_timer(0.05, self._tick)

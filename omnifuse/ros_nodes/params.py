@@ -102,7 +102,8 @@ def names(values: object) -> list[str]:
 
 
 def check_types(params: Mapping[str, Any], source: str) -> None:
-    """Every parameter the defaults know keeps their kind (number, text, flag, list).
+    """Every parameter the defaults know keeps their kind (number, text, flag, list); the `tracking.tracker`
+    section is checked by the tracker's configuration (known names, kinds and ranges).
 
     Raises:
         FormatError: naming `source` and the dotted parameter ('sync.max_buffer: expected a number, got 'abc'').
@@ -124,6 +125,14 @@ def check_types(params: Mapping[str, Any], source: str) -> None:
             continue
         if not ok:
             raise FormatError(f'{source}: parameter {key}: expected {kind}, got {value!r}')
+    tracker = (params.get('tracking', {}) or {}).get('tracker') if isinstance(params.get('tracking'), Mapping) else None
+    if isinstance(tracker, Mapping) and tracker:  # the tracker's own checker names the parameter and the rule
+        from omnifuse.ros_nodes.tracking import tracker_config
+
+        try:
+            tracker_config({'tracking': {'tracker': tracker}})
+        except FormatError as exc:
+            raise FormatError(f'{source}: {exc}') from None
 
 
 def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

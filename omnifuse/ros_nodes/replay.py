@@ -6,6 +6,9 @@ logged at the LiDAR message's log time:
 
     /perception/objects       vision_msgs/Detection3DArray   (empty when nothing is found)
     /perception/markers       visualization_msgs/MarkerArray (boxes + labels, for Foxglove / RViz)
+    /perception/tracks        vision_msgs/Detection3DArray   tracked objects, `id` = track id (tracking on)
+    /perception/track_markers visualization_msgs/MarkerArray track boxes, '#id class speed' texts, velocity
+                              arrows (tracking on; see omnifuse/ros_nodes/tracking.py)
     /perception/segmentation  sensor_msgs/Image mono8 class ids in the segmenter's camera image (when a
                               segmenter is configured and the frame has that camera)
     /perception/occupancy     nav_msgs/OccupancyGrid          (when an occupancy model is configured)
@@ -45,6 +48,7 @@ from omnifuse.ros_nodes.frames import AssembledFrame, BadMessage, FrameAssembler
 from omnifuse.ros_nodes.msgdefs import check_distro
 from omnifuse.ros_nodes.params import DEFAULT_PARAMS
 from omnifuse.structures import ObjectLabels, SensorFrame
+from omnifuse.structures.tracks import Tracks
 
 __all__ = ['ReplaySummary', 'replay_bag', 'frame_statuses', 'OutputWriter']
 
@@ -148,6 +152,8 @@ def frame_statuses(af: AssembledFrame, out: PerceptionOutputs, *, bad: list[BadM
         'objects': '' if out.objects is None else len(out.objects),
         'missing': ','.join(af.missing),
     }
+    if out.tracks is not None:
+        values['tracks'] = len(out.tracks)
     if skipped:
         values['skipped'] = 'true'
     for key, stamp in sorted(frame.stamps_ns.items()):
@@ -181,6 +187,10 @@ class OutputWriter:
             objects = out.objects if out.objects is not None else ObjectLabels.empty()
             msgs.append((self.topics['objects'], c.detections(objects, stamp, fid)))
             msgs.append((self.topics['markers'], c.markers(objects, stamp, fid)))
+        if self.core.tracker is not None:
+            tracks = out.tracks if out.tracks is not None else Tracks.empty(fid)
+            msgs.append((self.topics['tracks'], c.tracks(tracks, stamp, fid)))
+            msgs.append((self.topics['track_markers'], c.track_markers(tracks, stamp, fid)))
         if out.segmentation is not None:
             cam = self.core.segmentation_camera
             frame_ids = af.frame.meta.get('frame_ids', {}) or {}
@@ -192,14 +202,19 @@ class OutputWriter:
         return msgs
 
 
-def run_core(core: PerceptionCore, frame: SensorFrame) -> tuple[PerceptionOutputs, str]:
-    """Run the core; a model exception becomes empty outputs plus its message (never raised)."""
+def run_core(core: PerceptionCore, frame: SensorFrame, *, reset: bool = False,
+             late: bool = False) -> tuple[PerceptionOutputs, str]:
+    """Run the core, then its tracking (`reset` / `late`: the frame's sync flags); a model exception becomes
+    empty outputs plus its message (never raised)."""
     try:
         out = core(frame)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # a failure outside the models (e.g. thread settings) must not stop the stream
-        return PerceptionOutputs(frame.stamp_ns), f'{type(exc).__name__}: {exc}'
+        out = PerceptionOutputs(frame.stamp_ns)
+        core.track(out, frame, reset=reset, late=late)
+        return out, f'{type(exc).__name__}: {exc}'
+    core.track(out, frame, reset=reset, late=late)
     return out, '; '.join(f'{role}: {error}' for role, error in out.errors.items())
 
 
@@ -294,7 +309,7 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
                 for af in frames:
                     t0 = time.perf_counter()
                     c0 = time.thread_time()
-                    out, error = run_core(core, af.frame)
+                    out, error = run_core(core, af.frame, reset=af.reset, late=af.late)
                     model_cpu_s += time.thread_time() - c0
                     summary.model_errors += bool(error)
                     model_ms += out.model_ms

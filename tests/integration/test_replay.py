@@ -278,7 +278,8 @@ def test_cli_replay_end_to_end_and_errors(bags: dict[str, Path], tmp_path: Path,
     assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light]) == 0
     text = capsys.readouterr().out
     assert 'frames: 6' in text and 'jazzy definitions' in text and 'Foxglove' in text
-    assert 'outputs: /diagnostics 6, /perception/markers 6, /perception/objects 6\n' in text
+    assert ('outputs: /diagnostics 6, /perception/markers 6, /perception/objects 6, /perception/track_markers 6, '
+            '/perception/tracks 6\n') in text
     assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light]) == 2
     assert 'exists already' in capsys.readouterr().err
     assert cli_main(['replay', str(bags['jazzy_mcap']), str(out), *light, '--force']) == 0

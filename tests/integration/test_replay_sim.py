@@ -143,3 +143,21 @@ def test_a_camera_named_otherwise_is_reported_not_substituted(tmp_path: Path, re
     assert "detector: camera 'front' missing (the frame has image_2): detections from the LiDAR alone" in diag.message
     assert "segmenter: camera 'front' missing (the frame has image_2): no segmentation" in diag.message
     assert "occupancy: camera 'front' missing" in diag.message
+
+
+def test_replay_writes_tracks_whose_ids_stay_with_their_objects(tmp_path: Path) -> None:
+    frames = generate_sequence(21, 5, lidar=LidarModel(n_azimuth=1000))
+    write_frames_to_bag(frames, tmp_path / 'sim', distro='jazzy')
+    summary = replay_bag(tmp_path / 'sim', tmp_path / 'out', params=CLUSTER, progress=False)
+    assert summary.outputs['/perception/tracks'] == summary.outputs['/perception/track_markers'] == 5
+    got = _read(tmp_path / 'out', 'jazzy', ('/perception/tracks', '/perception/track_markers'))
+    ids = [C.decode_detection_ids(m) for _, m in got['/perception/tracks']]
+    assert [C.stamp_to_ns(m.header.stamp) for _, m in got['/perception/tracks']] == [f.stamp_ns for f in frames]
+    # The objects confirmed by the third frame keep their ids to the end (the simulated world moves smoothly).
+    lasting = set(ids[2]) & set(ids[3]) & set(ids[4])
+    assert len(lasting) >= 3 and all(i.isdigit() for i in lasting)
+    # Each track has its box, its '#id' text and its velocity arrow in the markers.
+    markers = got['/perception/track_markers'][-1][1].markers
+    texts = {m.text.split()[0] for m in markers if m.ns == 'track_ids'}
+    assert texts == {f'#{i}' for i in ids[-1]}
+    assert len([m for m in markers if m.ns == 'track_velocity' and m.type == 0]) == len(ids[-1])

@@ -59,7 +59,7 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
     assert {s.topic for s in logic.subscriptions()} == {
         '/sensors/lidar/points', '/tf_static', '/sensors/camera/front/image_raw',
         '/sensors/camera/front/camera_info', '/sensors/thermal/front/image_raw', '/sensors/thermal/front/camera_info',
-        '/sensors/ultrasonic/us00', '/sensors/ultrasonic/us01'}
+        '/sensors/ultrasonic/us00', '/sensors/ultrasonic/us01', '/tf'}  # /tf: odometry for tracking's ego motion
     assert [s.qos for s in logic.subscriptions() if s.topic == '/tf_static'] == ['latched']
     pubs = dict(logic.publications())
     assert pubs['/perception/objects'] == 'vision_msgs/msg/Detection3DArray'

@@ -74,7 +74,7 @@ def test_from_params_default_config(repo_root) -> None:
 
     params = load_params(repo_root / 'configs' / 'ros' / 'perception.yaml')
     core = PerceptionCore.from_params(params)
-    assert core.produces == ('objects', 'segmentation', 'occupancy')
+    assert core.produces == ('objects', 'tracks', 'segmentation', 'occupancy')
     assert isinstance(core.detector, FrameDetector) and core.detector.camera == 'front'
     assert isinstance(core.segmenter, FrameSegmenter) and (core.segmenter.camera, core.segmenter.thermal) == (
         'front', 'front')
@@ -88,7 +88,10 @@ def test_from_params_default_config(repo_root) -> None:
         'detector': {'kind': 'cluster'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'},
         'cluster': {'min_points': 5}}}))
     assert isinstance(cluster.detector, ClusterDetector) and cluster.detector.min_points == 5
-    assert cluster.produces == ('objects',)
+    assert cluster.produces == ('objects', 'tracks')
+    off = PerceptionCore.from_params(load_params(overrides={'tracking': {'enabled': False}, 'models': {
+        'detector': {'kind': 'cluster'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}}))
+    assert off.produces == ('objects',) and off.tracker is None
 
 
 def test_core_says_which_configured_camera_a_frame_lacks(frame: SensorFrame) -> None:
