@@ -52,27 +52,71 @@ def _set_data_root(cfg: Any, root: str) -> None:
             loader['dataset']['data_root'] = root
 
 
+def _lookup(cfg: Any, dotted: str) -> tuple[bool, Any]:
+    """(found, value) of a dotted key such as 'train_cfg.max_epochs' in the config."""
+    node: Any = cfg
+    for part in dotted.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif hasattr(node, 'get') and part in node:
+            node = node[part]
+        else:
+            return False, None
+    return True, node
+
+
+def check_overrides(cfg: Any, opts: dict[str, Any]) -> None:
+    """Refuse `--cfg-options` values of another kind than the config's own value (a word for a number)."""
+    from omnifuse.errors import OmnifuseError
+
+    for key, value in opts.items():
+        found, old = _lookup(cfg, key)
+        if not found or old is None or isinstance(old, str):
+            continue
+        if isinstance(old, bool) and not isinstance(value, bool):
+            raise OmnifuseError(f'--cfg-options {key}={value!r}: expected True or False (the config has {old})')
+        if isinstance(old, (int, float)) and not isinstance(old, bool) and (
+                isinstance(value, (str, bool)) or value is None):
+            raise OmnifuseError(f'--cfg-options {key}={value!r}: expected a number (the config has {old})')
+
+
+def check_model_section(cfg: Any, path: str) -> None:
+    """The config must build a registered model: a `model` dict whose `type` omnifuse (or mmengine) knows."""
+    from omnifuse.errors import OmnifuseError
+    from omnifuse.registry import MODELS
+
+    model = cfg.get('model')
+    if not hasattr(model, 'get') or not model.get('type'):
+        raise OmnifuseError(f'{path}: the config defines no model (a `model = dict(type=...)` section); '
+                            'see configs/ for complete configs')
+    kind = model['type']
+    if isinstance(kind, str) and MODELS.get(kind) is None:
+        import omnifuse.detectors  # noqa: F401  (importing registers every model part)
+        import omnifuse.segmentation  # noqa: F401
+
+        known = sorted(k for k, v in MODELS.module_dict.items() if hasattr(v, 'forward')
+                       and any(b.__name__ == 'BaseModel' for b in getattr(v, '__mro__', ())))
+        if MODELS.get(kind) is None:
+            raise OmnifuseError(f'{path}: model type {kind!r} is not registered (models: {", ".join(known)})')
+
+
 def load_config(path: str, *, options: list[str] | None = None, data_root: str | None = None,
                 work_dir: str | None = None, launcher: str = 'none') -> Any:
-    """Read an mmengine config and apply the command-line overrides.
+    """Read an mmengine config, check it builds a known model, and apply the command-line overrides.
 
     Raises:
         FileNotFoundError: the config file is missing.
-        OmnifuseError: the config cannot be parsed (the message names the file).
+        FormatError / OmnifuseError: the config cannot be parsed, defines no registered model, or an override
+            has the wrong kind of value (the message names the file or the option).
     """
-    from mmengine.config import Config
+    from omnifuse.checkpoint import load_config as read_config
 
-    from omnifuse.errors import OmnifuseError
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(2, 'No such config file', str(path))
-    try:
-        cfg = Config.fromfile(path)
-    except Exception as exc:  # mmengine raises many kinds (SyntaxError, KeyError, ...)
-        raise OmnifuseError(f'{path}: cannot read the config: {exc}') from None
+    cfg = read_config(path)
+    check_model_section(cfg, path)
     opts = _parse_options(list(options or []))
     root_opt = opts.pop('data_root', None)
     if opts:
+        check_overrides(cfg, opts)
         cfg.merge_from_dict(opts)
     root = data_root or root_opt
     if root:

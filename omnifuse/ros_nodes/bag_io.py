@@ -277,9 +277,16 @@ def open_reader(path: str | Path) -> Any:
         reader = Reader(path)
         reader.open()
     except ReaderError as exc:
-        raise FormatError(f'{path}: not a readable ROS 2 bag ({exc})') from None
+        text = ' '.join(line.strip() for line in str(exc).splitlines()[:2])
+        raise FormatError(f'{path}: not a readable ROS 2 bag ({text[:300]})') from None
     except FileNotFoundError:
         raise FormatError(f'{path}: not a ROS 2 bag (no metadata.yaml, and not a .mcap or .db3 file)') from None
+    except UnicodeDecodeError:
+        raise FormatError(f'{path / "metadata.yaml" if path.is_dir() else path}: not text; a ROS 2 bag\'s '
+                          'metadata.yaml is a YAML text file') from None
+    except Exception as exc:  # ruamel/yaml and the storage plugins raise their own kinds on a damaged bag
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FormatError(f'{path}: not a readable ROS 2 bag ({type(exc).__name__}: {first[:200]})') from None
     return reader
 
 

@@ -87,3 +87,40 @@ def test_detect_needs_no_labels_but_a_camera_calibration(kitti_root: Path, tmp_p
                  '--out', str(tmp_path / 'pred2')]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith('omnifuse')]
     assert len(err) == 1 and str(calib) in err[0] and 'no camera image_2' in err[0]
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('', 'defines no model'),
+    ("model = dict(type='NoSuchModel')\n", "model type 'NoSuchModel' is not registered (models: "),
+])
+def test_a_config_without_a_registered_model_is_one_line(text: str, expected: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / 'c.py'
+    config.write_text(text)
+    assert main(['train', str(config), '--work-dir', str(tmp_path / 'w')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and str(config) in err and expected in err
+    assert not (tmp_path / 'w').exists()
+
+
+def test_a_cfg_option_of_the_wrong_kind_is_refused_before_training(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = REPO / 'configs' / 'logonet' / 'fast_lidar_1xb2-4e_sim.py'
+    code = main(['train', str(config), '--work-dir', str(tmp_path / 'w'), '--data-root', str(tmp_path),
+                 '--cfg-options', 'train_cfg.max_epochs=abc'])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == ("omnifuse: error: --cfg-options train_cfg.max_epochs='abc': expected a number "
+                                 '(the config has 4)')
+
+
+@pytest.mark.parametrize('metadata', [bytes(range(128, 256)), b'rosbag2_bagfile_information:\n  version: [\n',
+                                      b'foo: 1\n'])
+def test_a_garbage_bag_metadata_is_one_line_naming_the_bag(metadata: bytes, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bag = tmp_path / 'bag'
+    bag.mkdir()
+    (bag / 'metadata.yaml').write_bytes(metadata)
+    assert main(['replay', str(bag), str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and str(bag) in err and 'Traceback' not in err
+    assert not (tmp_path / 'out').exists()
