@@ -133,6 +133,11 @@ class UltrasonicSensor:
     max_range: float = 5.5
 
 
+# The keys of KITTI *tracking* calib files, which write them without the colon ("R_rect 0.9999 ...").
+_TRACKING_KEYS = {'R_rect': 'R0_rect', 'Tr_velo_cam': 'Tr_velo_to_cam', 'Tr_imu_velo': 'Tr_imu_to_velo'}
+_NO_COLON_KEYS = tuple(_TRACKING_KEYS)
+
+
 def _matrix(values: Iterable[float], shape: tuple[int, int], key: str, source: str) -> np.ndarray:
     arr = np.asarray(list(values), dtype=np.float64)
     if arr.size != shape[0] * shape[1]:
@@ -204,32 +209,39 @@ class Calibration:
             line = line.strip()
             if not line:
                 continue
-            if ':' not in line:
-                raise FormatError(f'{source}:{lineno}: expected "key: values", got {line[:60]!r}')
-            key, rest = line.split(':', 1)
+            first = line.split(maxsplit=1)[0]
+            if ':' not in line and first in _NO_COLON_KEYS:  # KITTI tracking calib: "R_rect 0.9999 ..."
+                key, rest = first, line[len(first):]
+            elif ':' not in line:
+                raise FormatError(f'{source}:{lineno}: expected "key: values" (or a KITTI tracking line '
+                                  f'"{" / ".join(_NO_COLON_KEYS)} values"), got {line[:60]!r}')
+            else:
+                key, rest = line.split(':', 1)
             try:
                 fields[key.strip()] = [float(v) for v in rest.split()]
             except ValueError:
                 raise FormatError(f'{source}:{lineno}: field {key.strip()!r} has a non-numeric value') from None
-        # Some KITTI tools write R_rect / Tr_velo_cam instead.
-        aliases = {'R_rect': 'R0_rect', 'Tr_velo_cam': 'Tr_velo_to_cam', 'Tr_imu_velo': 'Tr_imu_to_velo'}
-        for old, new in aliases.items():
+        # KITTI tracking calib files (and some tools) write R_rect / Tr_velo_cam / Tr_imu_velo instead.
+        spelled: dict[str, str] = {}  # our key -> the file's, for error messages
+        for old, new in _TRACKING_KEYS.items():
             if old in fields and new not in fields:
                 fields[new] = fields.pop(old)
+                spelled[new] = old
         kitti: dict[str, np.ndarray] = {}
         for key in ('P0', 'P1', 'P2', 'P3'):
             if key in fields:
                 kitti[key] = _matrix(fields[key], (3, 4), key, source)
         if 'R0_rect' in fields:
-            kitti['R0_rect'] = _matrix(fields['R0_rect'], (3, 3), 'R0_rect', source)
+            kitti['R0_rect'] = _matrix(fields['R0_rect'], (3, 3), spelled.get('R0_rect', 'R0_rect'), source)
         for key in ('Tr_velo_to_cam', 'Tr_imu_to_velo'):
             if key in fields:
-                kitti[key] = _matrix(fields[key], (3, 4), key, source)
+                kitti[key] = _matrix(fields[key], (3, 4), spelled.get(key, key), source)
         calib = cls(kitti=kitti)
         if 'P2' in kitti:
             for key in ('R0_rect', 'Tr_velo_to_cam'):
                 if key not in kitti:
-                    raise FormatError(f'{source}: missing field {key!r} (KITTI calib needs P2, R0_rect, Tr_velo_to_cam)')
+                    raise FormatError(f'{source}: missing field {key!r} (KITTI calib needs P2, R0_rect, Tr_velo_to_cam; '
+                                      'tracking calib files name the last two R_rect, Tr_velo_cam)')
             w, h = (int(v) for v in fields.get('image_2_size', [0, 0]))
             calib.cameras['image_2'] = _camera(kitti['P2'], calib.T_rect_lidar, w, h, "field 'P2'", source)
         for key, values in fields.items():

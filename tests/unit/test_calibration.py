@@ -148,3 +148,28 @@ def test_unknown_camera_and_bad_shapes_are_reported() -> None:
         CameraModel(np.zeros((2, 4)), np.eye(4))
     with pytest.raises(ShapeError, match='no image size'):
         CameraModel(np.eye(3), np.eye(4)).in_image(np.zeros((1, 2)), np.ones(1))
+
+
+def test_reads_kitti_tracking_calib_keys_without_colon(calib_path: Path, tmp_path: Path) -> None:
+    # KITTI tracking calib files write "R_rect ..." and "Tr_velo_cam ..." (no colon) for the object keys.
+    object_text = calib_path.read_text()
+    tracking_text = (object_text.replace('R0_rect:', 'R_rect').replace('Tr_velo_to_cam:', 'Tr_velo_cam')
+                     .replace('Tr_imu_to_velo:', 'Tr_imu_velo'))
+    assert 'R_rect 9.999239' in tracking_text
+    ref = Calibration.from_kitti_text(object_text)
+    got = Calibration.from_kitti_file(_write(tmp_path, tracking_text))
+    assert set(got.kitti) == set(ref.kitti)
+    for key in ref.kitti:
+        np.testing.assert_array_equal(got.kitti[key], ref.kitti[key])
+    np.testing.assert_array_equal(got.T_rect_lidar, ref.T_rect_lidar)
+
+    short = _write(tmp_path, '\n'.join(line.rsplit(' ', 1)[0] if line.startswith('Tr_velo_cam') else line
+                                       for line in tracking_text.splitlines()))
+    with pytest.raises(FormatError, match=r"'Tr_velo_cam' needs 12 numbers, found 11") as err:
+        Calibration.from_kitti_file(short)
+    assert str(short) in str(err.value)
+    without = _write(tmp_path, '\n'.join(line for line in tracking_text.splitlines() if not line.startswith('R_rect')))
+    with pytest.raises(FormatError, match="missing field 'R0_rect'.*R_rect"):
+        Calibration.from_kitti_file(without)
+    with pytest.raises(FormatError, match=r'bad_calib.txt:1: expected "key: values"'):
+        Calibration.from_kitti_file(_write(tmp_path, 'R0_rect 1 0 0 0 1 0 0 0 1\n'))
