@@ -5,6 +5,14 @@ label file per frame (16 columns, with score) in `--out`, ready for `omnifuse ev
 `--png` a picture per frame: the camera view and the BEV with predicted (green) and true (red) boxes.
 Waymo (`--waymo-root`): one JSON Lines file of boxes for `omnifuse eval waymo`.
 
+`--track` (KITTI layout) also runs the 3D multi-object tracker over the frames in order (frame ids sorted;
+sequences, stamps and ego poses from the simulator's meta when there, else one sequence at 10 Hz:
+omnifuse.apis.tracking) and writes next to the per-frame label files one KITTI tracking result file per
+sequence, `<out>/tracking/<seq:04d>.txt` (`frame id type trunc occ alpha x1 y1 x2 y2 h w l x y z ry score`,
+ready for `omnifuse eval tracking --pred <out>/tracking`). With `--png` the pictures then show the tracks
+(colour and '#id' per track, velocity arrows, trails) instead of the detections, and
+`<png>/tracks_<seq:04d>.png` is a strip of bird's-eye views over the sequence.
+
 Without `--config`/`--checkpoint` the shipped default model is used (the fast LiDAR + camera model);
 a checkpoint exported by `omnifuse train` carries its config, so `--checkpoint` alone is enough.
 """
@@ -63,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
                        help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
+    parser.add_argument('--track', action='store_true',
+                        help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
+                        'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
+                        '--png then draws track ids, velocity arrows and trails')
 
 
 def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
@@ -108,6 +120,81 @@ def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarr
     return side_by_side(panels)
 
 
+_STRIP_RANGE = (0.0, -30.0, 60.0, 30.0)  # BEV of the per-sequence track strip [m]
+_STRIP_PANELS = 4
+
+
+class _TrackPictures:
+    """Trails of the tracks and the bird's-eye views of one sequence for its strip (`--track --png`)."""
+
+    def __init__(self) -> None:
+        self.sequence: int | None = None
+        self.trails: dict[int, list[np.ndarray]] = {}  # id -> centres (world frame with a pose, else LiDAR)
+        self.panels: list[tuple[int, np.ndarray]] = []  # (index, BEV), thinned to at most 32
+
+    def start(self, sequence: int) -> int | None:
+        """Begin `sequence`; returns the sequence that ended (its strip is due), or None."""
+        ended = self.sequence if self.sequence != sequence else None
+        if ended is not None or self.sequence is None:
+            self.trails, self.sequence = {}, sequence
+        return ended
+
+    def trails_in_frame(self, tracks: Any, pose: np.ndarray | None) -> dict[int, np.ndarray]:
+        """Earlier centres of the current tracks in this frame's LiDAR frame; records the current ones."""
+        out: dict[int, np.ndarray] = {}
+        T_lidar_world = np.linalg.inv(pose) if pose is not None else None
+        for tid, box in zip(tracks.ids, tracks.boxes.data):
+            past = self.trails.get(int(tid), [])
+            if past:
+                xyz = np.asarray(past)
+                if T_lidar_world is not None:
+                    xyz = xyz @ T_lidar_world[:3, :3].T + T_lidar_world[:3, 3]
+                out[int(tid)] = xyz[-20:, :2]
+            centre = box[:3] if pose is None else pose[:3, :3] @ box[:3] + pose[:3, 3]
+            self.trails.setdefault(int(tid), []).append(centre)
+        return out
+
+    def add_panel(self, index: int, bev: np.ndarray) -> None:
+        self.panels.append((index, bev))
+        if len(self.panels) > 32:
+            self.panels = self.panels[::2]
+
+    def strip(self) -> np.ndarray | None:
+        """Up to 4 evenly spaced views of the sequence side by side (and forget them)."""
+        from omnifuse.viz.draw import side_by_side
+        from omnifuse.viz.tracks import caption
+
+        if not self.panels:
+            return None
+        pick = np.unique(np.linspace(0, len(self.panels) - 1, min(_STRIP_PANELS, len(self.panels))).round().astype(int))
+        out = side_by_side([caption(self.panels[i][1], f'frame {self.panels[i][0]}') for i in pick])
+        self.panels = []
+        return out
+
+
+def _track_picture(frame: Any, points: np.ndarray, tracks: Any, trails: dict[int, np.ndarray],
+                   camera: str) -> tuple[np.ndarray, np.ndarray]:
+    """(camera view + BEV with the tracks and the true boxes in red, the strip's BEV panel); RGB."""
+    from omnifuse.viz.draw import draw_boxes_on_image, project_box_edges, side_by_side
+    from omnifuse.viz.tracks import draw_tracks_bev, draw_tracks_on_image
+
+    red = (230, 40, 40)
+    gt = frame.labels.without_dontcare().boxes.data if frame.labels is not None else np.zeros((0, 7))
+    others = [(gt, red)] if len(gt) else []
+    panels = []
+    img = frame.images.get(camera)
+    if img is not None and frame.calib is not None and camera in frame.calib.cameras:
+        from omnifuse.structures.geometry import box_corners
+
+        cam = frame.calib.camera(camera)
+        if len(gt):
+            img = draw_boxes_on_image(img, project_box_edges(box_corners(gt), cam), [red] * len(gt))
+        panels.append(draw_tracks_on_image(img, tracks, cam))
+    panels.append(draw_tracks_bev(points, tracks, trails=trails, others=others))
+    strip = draw_tracks_bev(points, tracks, trails=trails, bev_range=_STRIP_RANGE)
+    return side_by_side(panels), strip
+
+
 def run(args: argparse.Namespace) -> int:
     """Detect on every requested frame; returns 0."""
     from omnifuse.apis.detection import Detector, load_detector
@@ -131,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
         reader = WaymoReader(args.waymo_root)
         camera = 'CAM_FRONT'
     frames = list(args.frame) if args.frame else list(reader.frame_ids)
+    if args.track:
+        if not args.kitti_root:
+            raise OmnifuseError('--track works on --kitti-root folders (KITTI layout or the simulator\'s)')
+        frames = sorted(frames)
     unknown = [f for f in frames if f not in reader]
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
@@ -148,6 +239,19 @@ def run(args: argparse.Namespace) -> int:
     if out and args.kitti_root:
         out.mkdir(parents=True, exist_ok=True)
     total = 0
+    sequencer = pictures = None
+    if args.track:
+        from omnifuse.apis.tracking import SequenceTracker
+
+        sequencer = SequenceTracker(camera=camera)
+        pictures = _TrackPictures()
+
+    def write_strip(sequence: int | None) -> None:
+        if png and pictures is not None and sequence is not None:
+            strip = pictures.strip()
+            if strip is not None:
+                cv2.imwrite(str(png / f'tracks_{sequence:04d}.png'), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+
     for frame_id in tqdm(frames, desc='detect', unit='frame'):
         frame = reader.read(frame_id)
         if out and args.kitti_root and camera not in frame.calib.cameras:
@@ -190,12 +294,39 @@ def run(args: argparse.Namespace) -> int:
                 if n in WAYMO_TYPES:
                     lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
                                              'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
-        if png:
+        if sequencer is not None:
+            from omnifuse.structures import Boxes3D, ObjectLabels
+
+            n = len(boxes)
+            img = frame.images.get(camera)
+            cam_model = frame.calib.cameras.get(camera) if frame.calib is not None else None
+            size = ((img.shape[1], img.shape[0]) if img is not None
+                    else (cam_model.width, cam_model.height) if cam_model is not None and cam_model.width > 0
+                    else tuple(int(v) for v in (args.image_size or KITTI_IMAGE_SIZE)))
+            dets = ObjectLabels(Boxes3D(np.asarray(boxes, np.float64).reshape(-1, 7)), names, np.zeros(n),
+                                np.zeros(n, np.int64), np.zeros(n), np.full((n, 4), np.nan),
+                                np.asarray(scores, np.float64))
+            place, tracks = sequencer(frame, dets, image_size=size)
+            if png and pictures is not None:
+                write_strip(pictures.start(place.sequence))
+                trails = pictures.trails_in_frame(tracks, place.pose)
+                pic, panel = _track_picture(frame, detector.sensed_points(frame.points), tracks, trails, camera)
+                pictures.add_panel(place.index, panel)
+                cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
+        elif png:
             pic = _picture(frame, detector.sensed_points(frame.points), boxes, scores, names, camera)
             cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
     if out and args.waymo_root:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text('\n'.join(lines) + ('\n' if lines else ''))
+    tracked = ''
+    if sequencer is not None:
+        if pictures is not None:
+            write_strip(pictures.sequence)
+        tracked = f'; {len(sequencer.sequences)} sequence(s) tracked'
+        if out:
+            written = sequencer.write(out / 'tracking')
+            tracked += f', KITTI tracking results: {written[0].parent}' if written else ''
     print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
-          + (f'; predictions: {out}' if out else '') + (f'; pictures: {png}' if png else ''))
+          + (f'; predictions: {out}' if out else '') + tracked + (f'; pictures: {png}' if png else ''))
     return 0
