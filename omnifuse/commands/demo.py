@@ -78,6 +78,20 @@ def run(args: argparse.Namespace) -> int:
                   ['detect', '--kitti-root', str(sim_root), '--checkpoint', str(thermal16),
                    '--out', str(out / 'det16_pred'), '--png', str(out / 'det16_png')])
             pictures.extend(sorted((out / 'det16_png').glob('*.png')))
+        seq_root = out / 'sim_sequence'
+        _step('simulate a short sequence (8 frames at 10 Hz; every object keeps its id: KITTI tracking '
+              'ground truth in label_02)',
+              ['sim', '--out', str(seq_root), '--frames', '8', '--sequence-length', '8', '--seed',
+               str(args.seed + 200), '--azimuth-step', '0.36'])
+        _step('detect and track: ids, velocities over ground (the ego pose from the simulator), KITTI tracking '
+              'results; the strip shows track ids, velocity arrows and trails',
+              ['detect', '--kitti-root', str(seq_root), '--track', '--out', str(out / 'track_pred'),
+               '--png', str(out / 'track_png')])
+        if _available('eval_tracking'):
+            _step('score the tracks with the KITTI 3D MOT protocol',
+                  ['eval', 'tracking', '--gt', str(seq_root / 'training' / 'label_02'),
+                   '--pred', str(out / 'track_pred' / 'tracking'), '--json', str(out / 'track_eval.json')])
+        pictures.append(out / 'track_png' / 'tracks_0000.png')
 
     shared = Path(args.shared_kitti)
     if _available('inspect'):
