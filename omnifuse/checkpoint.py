@@ -146,8 +146,36 @@ def build_model(config: str | Path, *, checkpoint: str | Path | None = None, dev
     if expected_type is not None and not isinstance(model, expected_type):
         raise FormatError(f'{config}: model type {model_cfg.get("type")!r} is not a {expected_type.__name__}')
     if checkpoint is not None:
-        load_weights(model, checkpoint)
+        meta = load_weights(model, checkpoint)
+        check_inputs_match(model_cfg, meta, config=config, checkpoint=checkpoint)
     return model.to(device).eval(), cfg
+
+
+# Model settings that change what the weights mean although the tensors keep their shapes.
+_INPUT_KEYS = ('modality', 'class_names')
+
+
+def check_inputs_match(model_cfg: Mapping[str, Any], meta: Mapping[str, Any], *, config: str | Path,
+                       checkpoint: str | Path) -> None:
+    """Refuse weights trained for other inputs than the config's model (e.g. depth weights in a thermal
+    model: same shapes, meaningless output), when the checkpoint records its training config."""
+    text = meta.get('cfg')
+    if not isinstance(text, str) or not text.strip():
+        return
+    from mmengine.config import Config
+
+    try:
+        trained = Config.fromstring(text, '.py').get('model') or {}
+    except Exception:  # an unreadable recorded config says nothing either way
+        return
+    for key in _INPUT_KEYS:
+        if key in trained and key in model_cfg and tuple(_as_tuple(trained[key])) != tuple(_as_tuple(model_cfg[key])):
+            raise FormatError(f'checkpoint {checkpoint}: trained with model.{key} = {trained[key]!r}, but the config '
+                              f'{config} has {model_cfg[key]!r}; pass the config it was trained with')
+
+
+def _as_tuple(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
 def export_weights(src: str | Path, dst: str | Path, *, half: bool = False, meta: Mapping[str, object] | None = None

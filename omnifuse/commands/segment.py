@@ -113,6 +113,10 @@ def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-unty
         if args.x:
             print('omnifuse segment: note: the model is RGB-only; --x is not used', file=sys.stderr)
         return rgb, None
+    if args.x is None and modality == 'depth' and thermal is not None:
+        print(f'omnifuse segment: note: {args.rgb} carries a thermal channel, but the model wants depth '
+              '(--x DEPTH.png); running on RGB alone', file=sys.stderr)
+        return rgb, None
     if args.x is None and thermal is None:
         return rgb, None
     if modality == 'thermal':

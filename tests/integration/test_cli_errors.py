@@ -124,3 +124,28 @@ def test_a_garbage_bag_metadata_is_one_line_naming_the_bag(metadata: bytes, tmp_
     err = capsys.readouterr().err.strip()
     assert err.count('\n') == 0 and str(bag) in err and 'Traceback' not in err
     assert not (tmp_path / 'out').exists()
+
+
+MFNET_PAIR = REPO.parent / 'shared' / 'data' / 'rgbt' / 'MFNet' / '01234N.png'
+
+
+@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
+def test_segment_with_weights_for_other_inputs_is_refused_naming_both(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = REPO / 'omnifuse' / 'checkpoints' / 'cmx_rgbd_sim.pth'  # depth weights, default (thermal) config
+    code = main(['segment', '--rgb', str(MFNET_PAIR), '--checkpoint', str(ckpt), '--png', str(tmp_path / 's.png')])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count('\n') == 0
+    assert str(ckpt) in err and "'depth'" in err and 'rgbt_cmx.py' in err and "'thermal'" in err
+    assert not (tmp_path / 's.png').exists()
+
+
+@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
+def test_a_depth_model_on_an_rgb_thermal_png_says_it_runs_on_rgb_alone(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(['segment', '--rgb', str(MFNET_PAIR), '--config', str(REPO / 'configs' / 'cmx' / 'rgbd_cmx.py'),
+                 '--png', str(tmp_path / 's.png')])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert 'carries a thermal channel, but the model wants depth' in captured.err
+    assert 'X missing' in captured.out and (tmp_path / 's.png').is_file()
