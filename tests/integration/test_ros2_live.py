@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(SETUP is None, reason=SKIP_REASON)
 
 NODE = '/perception_node'
 OUTPUT_TOPICS = ('/perception/objects', '/perception/markers', '/perception/occupancy',
-                 '/perception/segmentation', '/diagnostics')
+                 '/perception/segmentation', '/diagnostics', '/perception/tracks', '/perception/track_markers')
 
 
 @pytest.fixture(scope='module')
@@ -187,6 +187,22 @@ def _objects(bag: Path) -> list[tuple[int, np.ndarray]]:
     return out
 
 
+def _tracks(bag: Path) -> list[tuple[int, list[str], np.ndarray]]:
+    """(stamp, track ids, (N, 3) centres) of every /perception/tracks message of a bag, in log order."""
+    from rosbags.rosbag2 import Reader
+
+    codec = C.RosCodec('jazzy')
+    out = []
+    with Reader(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == '/perception/tracks']
+        for conn, _, raw in reader.messages(connections=conns):
+            msg = codec.deserialize(raw, conn.msgtype)
+            centres = np.array([[d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.center.position.z]
+                                for d in msg.detections]).reshape(-1, 3)
+            out.append((C.stamp_to_ns(msg.header.stamp), C.decode_detection_ids(msg), centres))
+    return out
+
+
 def _topic_counts(bag: Path) -> dict[str, int]:
     from rosbags.rosbag2 import Reader
 
@@ -243,6 +259,15 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
     assert counts['/perception/occupancy'] == len(lidar_stamps)
     # (the KITTI clip has no thermal camera: the segmenter runs on colour alone, still one image a frame)
     assert counts['/perception/segmentation'] == len(lidar_stamps)
+    # Tracks: one message per LiDAR frame, the same ids and boxes as the replay; ids stay with their objects.
+    got_tracks, want_tracks = _tracks(recorded), _tracks(replayed)
+    assert [s for s, _, _ in got_tracks] == lidar_stamps == [s for s, _, _ in want_tracks]
+    assert counts['/perception/track_markers'] == len(lidar_stamps)
+    for (_, ids_a, a), (_, ids_b, b) in zip(got_tracks, want_tracks):
+        assert ids_a == ids_b and all(i.isdigit() for i in ids_a)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    if kind == 'sim':  # consecutive frames 0.1 s apart: tracks confirmed in one frame carry on in the next
+        assert set(got_tracks[-2][1]) & set(got_tracks[-1][1])
 
 
 def test_a_looping_bag_resets_the_synchroniser_and_the_stream_goes_on(ros: Ros, tmp_path: Path) -> None:
