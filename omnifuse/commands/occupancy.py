@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 PATH = ('occupancy',)
@@ -29,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict, write and draw."""
-    import numpy as np
     import torch
     from tqdm import tqdm
 
@@ -57,9 +57,13 @@ def run(args: argparse.Namespace) -> int:
         if args.frame not in dataset.reader:
             raise FormatError(f'{args.kitti_root}: no frame {args.frame!r}')
         indices = [dataset.reader.frame_ids.index(args.frame)]
+    unused: dict[str, list[str]] = {}
     for index in tqdm(indices, desc='occupancy', unit='frame'):
         item = dataset[index]
         frame_id = item['data_samples']['frame_id']
+        note = item['data_samples'].get('ultrasonic_note')
+        if note:
+            unused.setdefault(note, []).append(frame_id)
         inputs = {k: v[None].to(args.device) for k, v in item['inputs'].items()}
         with torch.no_grad():
             pred = model(inputs, mode='predict')[0]['pred'].cpu().numpy()
@@ -68,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)
         if args.png:
             _draw(dataset, frame_id, pred_ids, Path(args.png) / f'{frame_id}.png', PALETTE)
+    for note, frames in unused.items():
+        shown = ', '.join(frames[:5]) + (', ...' if len(frames) > 5 else '')
+        print(f'omnifuse occupancy: warning: {note} ({len(frames)} frame(s): {shown})', file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from omnifuse.datasets.kitti import KittiReader, read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.sim import classes as sim_classes
-from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
+from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic, unused_ultrasonic
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures.bev_grid import BEVGrid
@@ -121,7 +121,8 @@ class NearFieldOccupancyDataset(Dataset):
         return {
             'inputs': inputs,
             'data_samples': {'labels': torch.from_numpy(labels.astype(np.int64)), 'frame_id': frame_id,
-                             'condition': str(meta.get('condition', 'unknown'))},
+                             'condition': str(meta.get('condition', 'unknown')),
+                             'ultrasonic_note': unused_ultrasonic(readings, calib.ultrasonic) or ''},
         }
 
 

@@ -21,9 +21,23 @@ import numpy as np
 from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import UltrasonicSensor
 
-__all__ = ['rasterize_ultrasonic', 'NUM_ULTRASONIC_CHANNELS']
+__all__ = ['rasterize_ultrasonic', 'unused_ultrasonic', 'NUM_ULTRASONIC_CHANNELS']
 
 NUM_ULTRASONIC_CHANNELS = 3
+
+
+def unused_ultrasonic(readings: Mapping[str, float], sensors: Mapping[str, UltrasonicSensor]) -> str | None:
+    """Why some of a frame's ultrasonic readings cannot be used (None when all can): the rasteriser ignores
+    readings of sensors without a pose, so the callers say it where the user looks.
+    """
+    unknown = sorted(n for n in readings if n not in sensors)
+    if not unknown:
+        return None
+    if not sensors:
+        return (f'{len(unknown)} ultrasonic reading(s) but the calibration has no ultrasonic sensor (us_<name> '
+                'lines): ultrasonic input not used')
+    return (f'ultrasonic reading(s) of sensor(s) without a pose in the calibration not used: {", ".join(unknown)} '
+            f'(calibrated: {", ".join(sorted(sensors))})')
 
 
 def rasterize_ultrasonic(readings: Mapping[str, float], sensors: Mapping[str, UltrasonicSensor], grid: BEVGrid,

@@ -181,6 +181,12 @@ def input_notes(role: str, model: object, frame: SensorFrame) -> list[str]:
     if role == 'occupancy' and not frame.ultrasonic:
         notes.append('occupancy: no ultrasonic readings (name the sensors in inputs.ultrasonic): '
                      'ran on the camera alone')
+    elif role == 'occupancy':
+        from omnifuse.datasets.ultrasonic_raster import unused_ultrasonic
+
+        unused = unused_ultrasonic(frame.ultrasonic, calib.ultrasonic if calib is not None else {})
+        if unused:
+            notes.append(f'occupancy: {unused}')
     return notes
 
 

@@ -63,3 +63,36 @@ def test_shipped_checkpoint_finds_obstacles_around_a_parked_car_at_night() -> No
     # The validation set gives 0.52 at night (docs/results.md); four frames vary, but not below this.
     assert result['occupied_iou'] > 0.3, result
     assert result['per_class_iou']['free'] > 0.7, result
+
+
+def test_ultrasonic_readings_that_cannot_be_used_are_named() -> None:
+    from dataclasses import replace
+
+    from omnifuse.datasets.ultrasonic_raster import unused_ultrasonic
+    from omnifuse.ros_nodes.core import input_notes
+    from omnifuse.ros_nodes.synthetic import synthetic_frames
+
+    frame = synthetic_frames(1, n_ultrasonic=2)[0]
+    sensors = frame.calib.ultrasonic
+    assert unused_ultrasonic(frame.ultrasonic, sensors) is None
+    readings = {**frame.ultrasonic, 'rear_bumper': 1.5}
+    note = unused_ultrasonic(readings, sensors)
+    assert 'rear_bumper' in note and all(name in note for name in sensors)
+    assert 'no ultrasonic sensor' in unused_ultrasonic(frame.ultrasonic, {})
+    bad = replace(frame, ultrasonic=readings)
+    notes = input_notes('occupancy', object(), bad)
+    assert any('rear_bumper' in n for n in notes)
+    assert not any('rear_bumper' in n for n in input_notes('occupancy', object(), frame))
+
+
+def test_occupancy_cli_warns_when_the_calibration_has_no_ultrasonic_sensor(tmp_path, capsys) -> None:
+    from omnifuse.cli import main
+    from omnifuse.datasets.sim.writer_kitti import write_kitti
+
+    root = tmp_path / 'sim'
+    write_kitti([generate_frame(3)], root)
+    calib = root / 'training' / 'calib' / '000000.txt'
+    calib.write_text(''.join(line + '\n' for line in calib.read_text().splitlines() if not line.startswith('us_')))
+    assert main(['occupancy', '--kitti-root', str(root), '--out', str(tmp_path / 'pred')]) == 0
+    err = capsys.readouterr().err
+    assert 'calibration has no ultrasonic sensor' in err and '000000' in err
