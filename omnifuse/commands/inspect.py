@@ -4,9 +4,9 @@ For one frame: the number of LiDAR points, how many project into the camera imag
 the image size, and for every labelled object except DontCare its class, LiDAR-frame box, number of
 LiDAR points inside it and the 2D box of its projection. `--json` prints exactly
 
-    {"frame": str, "num_points": int, "points_in_image_fov": int, "image_size": [w, h],
-     "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw], "num_points": int,
-                  "bbox_2d": [x1, y1, x2, y2]}]}
+    {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
+     "image_size": [w, h], "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw],
+     "num_points": int, "bbox_2d": [x1, y1, x2, y2]}]}
 
 (`bbox_2d` is null for an object whose box projects nowhere into the image, e.g. behind the camera).
 `--png` writes the camera image with the points coloured by depth and the projected 3D boxes, beside a
@@ -32,9 +32,12 @@ DEFAULT_BEV_RANGE = {'kitti': (0.0, -40.0, 70.4, 40.0), 'waymo': (-75.2, -75.2, 
 
 EPILOG = """\
 --json prints exactly one object:
-  {"frame": str, "num_points": int, "points_in_image_fov": int, "image_size": [w, h],
+  {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
+   "image_size": [w, h],
    "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw], "num_points": int,
                 "bbox_2d": [x1, y1, x2, y2]}]}
+  num_points counts the finite points; rows of the point file with a NaN or inf value are no measurement
+  and counted apart in non_finite_points (no model sees them).
   box_lidar: LiDAR frame, geometric centre [m], yaw [rad] CCW about +z from +x;
   num_points: LiDAR points inside the box; bbox_2d: the projected box clipped to the image [px],
   null when the box projects nowhere into the image (e.g. behind the camera).
@@ -127,6 +130,7 @@ def summarize_frame(frame: Any, camera_name: str) -> dict[str, Any]:
     return {
         'frame': str(frame.frame_id),
         'num_points': int(len(points)),
+        'non_finite_points': int(frame.meta.get('non_finite_points', 0)),
         'points_in_image_fov': int(in_fov.sum()),
         'image_size': [int(camera.width), int(camera.height)],
         'objects': objects,
@@ -136,7 +140,8 @@ def summarize_frame(frame: Any, camera_name: str) -> dict[str, Any]:
 def _print_text(summary: dict[str, Any], dataset: str, root: str, camera_name: str) -> None:
     w, h = summary['image_size']
     print(f'frame {summary["frame"]}  ({dataset}, {root})')
-    print(f'points:              {summary["num_points"]}')
+    bad = summary.get('non_finite_points', 0)
+    print(f'points:              {summary["num_points"]}' + (f'  ({bad} non-finite rows dropped)' if bad else ''))
     print(f'points_in_image_fov: {summary["points_in_image_fov"]}  (camera {camera_name}, depth > 0)')
     print(f'image_size:          {w} x {h}')
     objs = summary['objects']

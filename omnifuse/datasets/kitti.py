@@ -226,6 +226,10 @@ class KittiReader:
         points_path = self._required('velodyne', frame_id, '.bin')
         points = read_bin_points(points_path, self.num_point_features)
         paths['velodyne'] = str(points_path)
+        finite = np.isfinite(points).all(axis=1)
+        dropped = int(len(points) - finite.sum())
+        if dropped:  # a NaN / inf point is no measurement: keep it out of every count and model
+            points = points[finite]
         calib_path = self._required('calib', frame_id, '.txt')
         calib = Calibration.from_kitti_file(calib_path)
         paths['calib'] = str(calib_path)
@@ -266,6 +270,8 @@ class KittiReader:
             meta, stamp_ns, stamps_ns = _read_meta(meta_path)
             paths['meta'] = str(meta_path)
         meta.update({'paths': paths, 'dataset': 'kitti'})
+        if dropped:
+            meta['non_finite_points'] = dropped
         return SensorFrame(frame_id=frame_id, stamp_ns=stamp_ns, points=points, images=images,
                            thermal=thermal, ultrasonic=ultrasonic, calib=calib, stamps_ns=stamps_ns,
                            labels=labels, meta=meta)

@@ -221,6 +221,9 @@ class Calibration:
                 fields[key.strip()] = [float(v) for v in rest.split()]
             except ValueError:
                 raise FormatError(f'{source}:{lineno}: field {key.strip()!r} has a non-numeric value') from None
+        if not fields:
+            raise FormatError(f'{source}: the calibration file is empty (expected KITTI lines such as '
+                              '"P2: ..." and "Tr_velo_to_cam: ...")')
         # KITTI tracking calib files (and some tools) write R_rect / Tr_velo_cam / Tr_imu_velo instead.
         spelled: dict[str, str] = {}  # our key -> the file's, for error messages
         for old, new in _TRACKING_KEYS.items():

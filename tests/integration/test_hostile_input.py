@@ -273,3 +273,36 @@ def test_written_mcap_bags_carry_crcs_that_the_mcap_library_validates(tmp_path: 
     for index in chunks:  # every chunk's uncompressed_crc field (after three uint64) is set
         crc_at = index.chunk_start_offset + 9 + 24
         assert raw[crc_at:crc_at + 4] != b'\0\0\0\0'
+
+
+def _copy_frame(src: Path, dst: Path, frame: str = '000000') -> Path:
+    import shutil
+
+    for sub in ('velodyne', 'calib', 'image_2', 'label_2'):
+        (dst / 'training' / sub).mkdir(parents=True)
+        for f in (src / 'training' / sub).glob(f'{frame}.*'):
+            shutil.copy(f, dst / 'training' / sub / f.name)
+    return dst
+
+
+def test_inspect_counts_non_finite_points_apart(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    root = _copy_frame(kitti_root, tmp_path / 'k')
+    bin_path = root / 'training' / 'velodyne' / '000000.bin'
+    points = np.fromfile(bin_path, np.float32).reshape(-1, 4)
+    points[:100, 0] = np.nan
+    points[100:150, 3] = np.inf
+    points.tofile(bin_path)
+    assert cli_main(['inspect', 'kitti', '--root', str(root), '--frame', '000000', '--json']) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary['num_points'] == len(points) - 150 and summary['non_finite_points'] == 150
+
+
+def test_an_empty_calibration_file_is_named(kitti_root: Path, tmp_path: Path, capsys) -> None:
+    root = _copy_frame(kitti_root, tmp_path / 'k')
+    calib = root / 'training' / 'calib' / '000000.txt'
+    calib.write_text('')
+    assert cli_main(['detect', '--kitti-root', str(root), '--out', str(tmp_path / 'pred')]) == 2
+    err = capsys.readouterr().err
+    assert str(calib) in err and 'empty' in err and 'Traceback' not in err
