@@ -280,10 +280,17 @@ class RangeReading:
     max_range: float
 
 
-def decode_range(msg: object) -> RangeReading:
-    """sensor_msgs/Range -> RangeReading; +/-inf, NaN and out-of-limit ranges become NaN (REP 117)."""
+def decode_range(msg: object, *, where: str = 'Range') -> RangeReading:
+    """sensor_msgs/Range -> RangeReading; +/-inf, NaN and out-of-limit ranges become NaN (REP 117).
+
+    Raises:
+        FormatError: limits that cannot bound a reading (NaN or infinite, negative, min above max).
+    """
     r = float(msg.range)  # type: ignore[attr-defined]
     lo, hi = float(msg.min_range), float(msg.max_range)  # type: ignore[attr-defined]
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+        raise FormatError(f'{where}: Range limits min_range {lo} / max_range {hi} must be finite with '
+                          '0 <= min_range <= max_range')
     if not math.isfinite(r) or r < lo or r > hi:
         r = math.nan
     return RangeReading(r, float(msg.field_of_view), lo, hi)  # type: ignore[attr-defined]

@@ -335,7 +335,7 @@ class FrameAssembler:
                 return self._finish(self.sync.advance(log_time_ns))
             key = f'{kind}/{name}'
             if kind == 'ultrasonic':
-                reading = C.decode_range(msg)
+                reading = C.decode_range(msg, where=where)
                 self.ranges[key] = (reading, str(msg.header.frame_id))  # type: ignore[attr-defined]
                 payload: Any = reading.range
             else:
