@@ -166,6 +166,15 @@ def run(args: argparse.Namespace) -> int:
         raise OmnifuseError('--rgb needs --png OUT (and/or --labels OUT) to write the result')
     if args.kitti_root and not args.out:
         raise OmnifuseError('--kitti-root needs --out PRED_DIR')
+    if args.rgb:  # outputs checked before the model loads
+        from omnifuse.viz.save import check_image_path
+
+        if args.png:
+            check_image_path(args.png, option='--png')
+        if args.labels:
+            check_image_path(args.labels, option='--labels')
+            if Path(args.labels).suffix.lower() != '.png':
+                raise OmnifuseError(f'--labels {args.labels}: class ids need a lossless .png file')
     from omnifuse.ops.device import resolve_device
 
     device = str(resolve_device(args.device))

@@ -149,3 +149,16 @@ def test_a_depth_model_on_an_rgb_thermal_png_says_it_runs_on_rgb_alone(tmp_path:
     assert code == 0, captured.err
     assert 'carries a thermal channel, but the model wants depth' in captured.err
     assert 'X missing' in captured.out and (tmp_path / 's.png').is_file()
+
+
+@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
+@pytest.mark.parametrize('option, name, expected', [
+    ('--png', 'folder', 'is a folder'), ('--png', 'out.txt', "unknown picture type '.txt'"),
+    ('--labels', 'ids.jpg', 'lossless .png'),
+])
+def test_segment_outputs_are_checked_before_the_model_runs(option: str, name: str, expected: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / 'folder').mkdir()
+    assert main(['segment', '--rgb', str(MFNET_PAIR), option, str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and option in err and expected in err
