@@ -1,0 +1,81 @@
+"""`omnifuse eval tracking` against the reference implementations, on tracking results derived from KITTI labels.
+
+Golden values measured with the unchanged reference code on the files `tests/tracking_inputs.py` writes
+(`python -m tests.tracking_inputs /tmp/inputs`), validation sequences 1, 6, 8, 10, 12, 13, 14, 15, 16, 18, 19:
+
+- MOT: AB3DMOT @ 61f3bd7 (xinshuoweng/AB3DMOT), scripts/KITTI/evaluate.py, i.e.
+  `python3 scripts/KITTI/evaluate.py <variant> 1 3D 0.25` with the results in results/KITTI/<variant>/data_0,
+  scripts/KITTI/label = label_02 and its evaluate_tracking.seqmap.val; the values are the script's own
+  (e.MOTA ... after the best-threshold pass, stat.sAMOTA/amota/amotp) read at full precision by a
+  wrapper around its `evaluate()` (numpy 1.23.5, scipy 1.15.3, Python 3.11).
+- HOTA: TrackEval @ 12c8791 (JonathonLuiten/TrackEval), trackeval.Evaluator with
+  datasets.Kitti2DBox (SPLIT_TO_EVAL 'val', the same seqmap) and metrics.HOTA; the mean over alpha of
+  COMBINED_SEQ HOTA, DetA, AssA, LocA.
+
+Counts agree exactly. HOTA agrees bit for bit; the MOT ratios bit for bit too except MOTP and AMOTP, which
+sum 3D IoUs that the reference computes with another polygon clipper (differences ~1e-15).
+The `gt` variant (ground truth as predictions) cannot be scored by AB3DMOT: its 3D IoU of a box with
+itself is unreliable (values like -5.3 or 41.6, or a crash on NaN); TrackEval gives 1 for every number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omnifuse.cli import main
+from tests.conftest import SHARED_DATA
+from tests.tracking_inputs import label_dir, write_inputs
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (SHARED_DATA / 'kitti_tracking').is_dir(),
+                                 reason=f'the shared KITTI tracking sample is missing ({SHARED_DATA})')]
+
+REFERENCE = {
+    'noisy': {
+        'car': dict(sAMOTA=0.829404233355311, AMOTA=0.4129729084616304, AMOTP=0.6799348105561478, MOTA=0.8752834467120182, MOTP=0.7339983958878015, IDS=35, FRAG=644, FP=182, FN=828, HOTA=0.6882735281506646, DetA=0.701459707057171, AssA=0.6783344110873589, LocA=0.8538369344726522),  # noqa: E501
+        'pedestrian': dict(sAMOTA=0.8598644132402307, AMOTA=0.3994712373556758, AMOTP=0.5265637460776793, MOTA=0.8625728006539287, MOTP=0.5839572313898876, IDS=30, FRAG=836, FP=261, FN=1054, HOTA=0.6825792422825949, DetA=0.7153427368772968, AssA=0.652887700666757, LocA=0.8614164660141405),  # noqa: E501
+        'cyclist': dict(sAMOTA=0.8264042144863881, AMOTA=0.4002410979228486, AMOTP=0.5736047345404603, MOTA=0.7566765578635015, MOTP=0.6180261106289163, IDS=2, FRAG=95, FP=208, FN=118),  # noqa: E501
+    },
+    'heavy': {
+        'car': dict(sAMOTA=0.41169165732830476, AMOTA=0.16331006086645183, AMOTP=0.32154351709843104, MOTA=0.46986513903807137, MOTP=0.4587748479578379, IDS=32, FRAG=1184, FP=1302, FN=3108, HOTA=0.3343271737624175, DetA=0.34360187539105447, AssA=0.32841212183945606, LocA=0.7548325263857483),  # noqa: E501
+        'pedestrian': dict(sAMOTA=0.0, AMOTA=-0.012439971390620207, AMOTP=0.1283769684412965, MOTA=-0.09083478083171559, MOTP=0.39504952843262137, IDS=107, FRAG=662, FP=3847, FN=6722, HOTA=0.34501993256895097, DetA=0.3763837475646284, AssA=0.3178334128311976, LocA=0.7597271194702611),  # noqa: E501
+        'cyclist': dict(sAMOTA=0.0, AMOTA=-0.09662462908011868, AMOTP=0.17044559624208502, MOTA=-0.4510385756676558, MOTP=0.39817324769524165, IDS=2, FRAG=114, FP=1141, FN=813),  # noqa: E501
+    },
+}
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_inputs(SHARED_DATA, tmp_path_factory.mktemp('tracking_inputs'))
+
+
+def _evaluate(pred: Path, out: Path, *extra: str) -> dict:
+    code = main(['eval', 'tracking', '--gt', str(label_dir(SHARED_DATA)), '--pred', str(pred), '--seqs', 'val',
+                 '--json', str(out), *extra])
+    assert code == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize('variant', sorted(REFERENCE))
+def test_eval_tracking_gives_the_reference_numbers(inputs, tmp_path, variant):
+    got = _evaluate(inputs[variant], tmp_path / 'out.json')
+    assert sorted(got) == ['car', 'cyclist', 'pedestrian']
+    for cls, want in REFERENCE[variant].items():
+        assert sorted(got[cls]) == sorted(want), cls
+        for key, value in want.items():
+            if isinstance(value, int):
+                assert got[cls][key] == value, (cls, key)
+            else:
+                assert got[cls][key] == pytest.approx(100 * value, rel=1e-12, abs=1e-12), (cls, key)
+
+
+def test_ground_truth_as_predictions_scores_perfectly(inputs, tmp_path):
+    got = _evaluate(inputs['gt'], tmp_path / 'out.json')
+    for cls in ('car', 'pedestrian', 'cyclist'):
+        assert (got[cls]['IDS'], got[cls]['FRAG'], got[cls]['FP'], got[cls]['FN']) == (0, 0, 0, 0)
+        for key in ('sAMOTA', 'AMOTA', 'MOTA', 'MOTP', 'AMOTP') + (('HOTA', 'DetA', 'AssA', 'LocA')
+                                                                  if cls != 'cyclist' else ()):
+            assert got[cls][key] == pytest.approx(100.0, abs=1e-9), (cls, key)
