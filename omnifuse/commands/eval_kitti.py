@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.errors import FormatError
     from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
+    from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
     from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label
 
     classes = [c.strip() for c in args.classes.split(',') if c.strip()]
@@ -109,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
             preds.append(KittiLabels.empty())
             missing_pred += 1
     # What the protocol cannot score is said, not silently dropped.
-    scored_ids = set(ids)
-    extra_files = sorted(p.stem for p in pred_dir.glob('*.txt') if p.stem not in scored_ids)
+    extra_files = extra_prediction_files(pred_dir, ids, '.txt')
     gt_counts = {c: sum(int(sum(n == c for n in g.name)) for g in gts) for c in classes}
     if not any(gt_counts.values()):
         raise FormatError(f'{gt_dir}: no object of {", ".join(classes)} in the ground truth of the {len(ids)} '
@@ -127,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if missing_pred:
         notes.append(f'{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
     if extra_files:
-        notes.append(f'{len(extra_files)} prediction file(s) for frames without ground truth ignored '
-                     f'({", ".join(extra_files[:5])}{", ..." if len(extra_files) > 5 else ""}).')
+        notes.append(extra_files_note(extra_files))
     if ignored_classes:
         notes.append('predictions of classes not scored ignored: '
                      + ', '.join(f'{n} {k}' for n, k in sorted(ignored_classes.items())) + '.')

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, read_occupancy_png
     from omnifuse.errors import FormatError
     from omnifuse.evaluation.occupancy import OccupancyScores
+    from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
     from omnifuse.structures.bev_grid import BEVGrid
 
     if args.max_range is not None and not (args.max_range >= 0 and math.isfinite(args.max_range)):
@@ -66,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     print(f'  mIoU          {result["miou"]:.4f}')
     for name, iou in result['per_class_iou'].items():
         print(f'  {name:<12}  {iou:.4f}')
+    extra = extra_prediction_files(pred_dir, [p.stem for p in gt_files], '.png')
+    if extra:
+        print(extra_files_note(extra))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        result = dict(result, ignored={'prediction_files_without_ground_truth': extra})
         Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
     return 0

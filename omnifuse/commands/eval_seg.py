@@ -108,6 +108,7 @@ def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
 def run(args: argparse.Namespace) -> int:
     """Score the prediction folder, print a table, optionally write JSON."""
     from omnifuse.evaluation.segmentation import evaluate_label_dirs, format_table
+    from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
 
     classes = resolve_classes(args.classes)
     ignore = None if args.ignore_index < 0 else args.ignore_index
@@ -116,11 +117,16 @@ def run(args: argparse.Namespace) -> int:
                                  progress=True)
     print(format_table(scores))
     print(f'{scores["num_images"]} images, {scores["num_pixels"]} scored pixels')
+    scored = stems if stems is not None else [p.stem for p in Path(args.gt).glob('*.png')]
+    extra = extra_prediction_files(args.pred, scored, '.png')
+    if extra:
+        print(extra_files_note(extra))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         record = dict(scores, classes=list(scores['per_class_iou']), ignore_index=ignore,  # type: ignore[call-overload]
-                      gt=str(args.gt), pred=str(args.pred), image_set=args.image_set, condition=args.condition)
+                      gt=str(args.gt), pred=str(args.pred), image_set=args.image_set, condition=args.condition,
+                      ignored={'prediction_files_without_ground_truth': extra})
         out.write_text(json.dumps(record, indent=1) + '\n')
         print(f'wrote {out}')
     return 0

@@ -306,3 +306,26 @@ def test_an_empty_calibration_file_is_named(kitti_root: Path, tmp_path: Path, ca
     assert cli_main(['detect', '--kitti-root', str(root), '--out', str(tmp_path / 'pred')]) == 2
     err = capsys.readouterr().err
     assert str(calib) in err and 'empty' in err and 'Traceback' not in err
+
+
+@pytest.mark.parametrize('command', ['seg', 'occupancy'])
+def test_seg_and_occupancy_evaluators_say_which_predictions_they_ignored(command: str, tmp_path: Path,
+                                                                        capsys) -> None:
+    import json
+
+    import cv2
+
+    gt, pred = tmp_path / 'gt', tmp_path / 'pred'
+    gt.mkdir()
+    pred.mkdir()
+    size = 200 if command == 'occupancy' else 16  # the occupancy grid is 200 x 200 cells
+    ids = np.random.default_rng(0).integers(0, 5, (size, size)).astype(np.uint8)
+    for name in ('000000.png', '000001.png'):
+        cv2.imwrite(str(gt / name), ids)
+        cv2.imwrite(str(pred / name), ids)
+    cv2.imwrite(str(pred / '999999.png'), ids)
+    out = tmp_path / 'scores.json'
+    assert cli_main(['eval', command, '--gt', str(gt), '--pred', str(pred), '--json', str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert '1 prediction file(s) for frames without ground truth ignored (999999).' in printed
+    assert json.loads(out.read_text())['ignored'] == {'prediction_files_without_ground_truth': ['999999']}
