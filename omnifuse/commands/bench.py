@@ -10,14 +10,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PATH = ('bench',)
 HELP = 'measure per-stage detector latency on a KITTI-sized frame (medians over --frames after warm-up)'
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'benchmark']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'benchmark', 'busy_processes']
+
+
+@contextmanager
+def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
+    """`n` single-threaded busy-loop processes, running while the block runs (stopped after it, also on errors)."""
+    procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
+    try:
+        time.sleep(0.2 if n else 0.0)  # let them get scheduled before the first timed run
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
 
 SHARED_KITTI = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'kitti'
 
@@ -34,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frame', default='000000', help='frame id (default: 000000, a full 120k-point scan)')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (default: 0 = torch default)')
     parser.add_argument('--device', default='cpu', help='torch device (default: cpu)')
-    parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames"} to this file')
+    parser.add_argument('--busy', type=int, default=0, metavar='N',
+                        help='start N busy-loop processes (one core each) for the measurement, as on a robot where '
+                        'drivers and planning share the cores (default: 0)')
+    parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames", "busy", "load"} to this file')
 
 
 def benchmark(detector: object, frame: object, *, frames: int, warmup: int) -> dict:
@@ -80,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 1 or args.warmup < 0:
         raise OmnifuseError(f'--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}')
+    if not 0 <= args.busy <= 64:
+        raise OmnifuseError(f'--busy must be a number of processes from 0 to 64, got {args.busy}')
     if args.threads:
         torch.set_num_threads(args.threads)
     from omnifuse.ops.device import resolve_device
@@ -90,10 +114,14 @@ def run(args: argparse.Namespace) -> int:
         raise OmnifuseError(f'frame {args.frame!r} not in {args.kitti_root}')
     frame = reader.read(args.frame)
     detector = Detector(model, cfg)
-    result = benchmark(detector, frame, frames=args.frames, warmup=args.warmup)
+    with busy_processes(args.busy):
+        result = benchmark(detector, frame, frames=args.frames, warmup=args.warmup)
+        result['load'] = os.getloadavg()[0]
+    result['busy'] = args.busy
     n_img = len(frame.images)
     print(f'frame {args.frame}: {len(frame.points)} points, {n_img} image(s); {result["frames"]} runs after '
-          f'{args.warmup} warm-up; torch threads {torch.get_num_threads()}; device {args.device}')
+          f'{args.warmup} warm-up; torch threads {torch.get_num_threads()}; device {args.device}; '
+          f'{args.busy} busy process(es); load {result["load"]:.1f} ({os.cpu_count()} cores)')
     for name, ms in result['stages_ms'].items():
         print(f'  {name:<16s} {ms:9.1f} ms')
     print(f'  {"total":<16s} {result["total_ms"]:9.1f} ms')
