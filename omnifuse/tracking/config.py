@@ -51,6 +51,9 @@ class ClassParams:
             in this frame are reported).
         warmup_frames: during the first this many frames after a reset every track is reported, confirmed or
             not (at the start of a sequence there is no history to confirm objects with).
+        report_tentative: report tracks that are not confirmed yet as well, their score lowered by
+            `tentative_penalty` (a soft confirmation: consumers that threshold scores, like the sAMOTA sweep,
+            drop them first; those that need certainty skip tracks with hits < min_hits).
     Kalman filter (state x, y, z, yaw, dx, dy, dz, vx, vy, vz; units m, rad, s):
         meas_pos_std, meas_yaw_std, meas_size_std: the detector's noise (one standard deviation).
         accel_std: white-noise acceleration of the constant-velocity model [m/s^2], horizontal.
@@ -77,6 +80,8 @@ class ClassParams:
     max_age_tentative: int = 1
     report_coasting: int = 1
     warmup_frames: int = 3
+    report_tentative: bool = False
+    tentative_penalty: float = 0.0
     meas_pos_std: float = 0.3
     meas_yaw_std: float = 0.3
     meas_size_std: float = 0.2
@@ -114,13 +119,17 @@ class ClassParams:
 
 def _default_classes() -> dict[str, ClassParams]:
     # Tuned on the KITTI tracking training sequences (0, 2, 3, 4, 5, 7, 9, 11, 17, 20) with PointRCNN
-    # detections; docs/tracking.md explains each choice.
+    # detections (scores are its logits, about -1 .. 16); docs/tracking.md, section "Tracker", gives the reasons.
     return {
-        'Car': ClassParams(),
-        'Pedestrian': ClassParams(metric='giou_3d', match_threshold=-0.4, algorithm='greedy', min_hits=1,
-                                  max_age=3, max_age_tentative=3, report_coasting=3),
-        'Cyclist': ClassParams(metric='distance', match_threshold=2.0, algorithm='hungarian', max_age=3,
-                               max_age_tentative=3, report_coasting=3),
+        'Car': ClassParams(metric='giou_3d', match_threshold=-0.2, algorithm='hungarian', min_hits=2,
+                           report_tentative=True, tentative_penalty=3.0, score_mode='mean', max_age=1,
+                           max_age_tentative=1, report_coasting=1, coast_score_decay=2.0),
+        'Pedestrian': ClassParams(metric='giou_3d', match_threshold=-0.4, algorithm='greedy', min_hits=3,
+                                  report_tentative=True, tentative_penalty=2.0, max_age=3, max_age_tentative=3,
+                                  report_coasting=1),
+        'Cyclist': ClassParams(metric='distance', match_threshold=2.0, algorithm='hungarian', min_hits=3,
+                               report_tentative=True, tentative_penalty=4.0, max_age=3, max_age_tentative=3,
+                               report_coasting=0),
     }
 
 

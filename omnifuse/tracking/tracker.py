@@ -53,8 +53,10 @@ class _Track:
         return self.hits >= self.params.min_hits
 
     def report_score(self) -> float:
-        base = self.score_sum / self.hits if self.params.score_mode == 'mean' else self.score
-        return base - self.params.coast_score_decay * self.time_since_update
+        p = self.params
+        base = self.score_sum / self.hits if p.score_mode == 'mean' else self.score
+        penalty = 0.0 if self.confirmed else p.tentative_penalty
+        return base - p.coast_score_decay * self.time_since_update - penalty
 
 
 class MultiObjectTracker:
@@ -186,7 +188,7 @@ class MultiObjectTracker:
     def _report(self, T_lidar_world: np.ndarray | None) -> Tracks:
         out = [t for t in self._tracks
                if t.time_since_update <= t.params.report_coasting
-               and (t.confirmed or self._frames <= t.params.warmup_frames)]
+               and (t.confirmed or t.params.report_tentative or self._frames <= t.params.warmup_frames)]
         if not out:
             return Tracks.empty(self.config.frame)
         boxes = np.array([t.kf.box for t in out])

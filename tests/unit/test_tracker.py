@@ -88,7 +88,8 @@ def test_a_flipped_detection_is_turned_around_before_the_update() -> None:
 
 
 def test_births_need_confirmation() -> None:
-    tracker = MultiObjectTracker(TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 0}))
+    tracker = MultiObjectTracker(TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 0,
+                                                          'report_tentative': False}))
     reported = []
     for k in range(8):
         boxes = [_car(10.0, 3.0)]
@@ -103,8 +104,19 @@ def test_births_need_confirmation() -> None:
     assert reported[4] == [1] and reported[5] == [1] and reported[6] == [1, 3] and reported[7] == [1, 3]
 
 
+def test_tentative_tracks_can_be_reported_with_a_lower_score() -> None:
+    cfg = TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 0, 'report_tentative': True,
+                                   'tentative_penalty': 4.0, 'score_mode': 'detection'})
+    tracker = MultiObjectTracker(cfg)
+    for k in range(4):
+        tracks = tracker.update(_dets([_car(10.0, 3.0)], scores=[9.0]), stamp_ns=k * DT_NS)
+        assert len(tracks) == 1 and tracks.hits[0] == k + 1
+        assert tracks.scores[0] == pytest.approx(5.0 if k < 2 else 9.0)
+
+
 def test_warmup_reports_tracks_at_the_start_of_a_sequence() -> None:
-    tracker = MultiObjectTracker(TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 3}))
+    tracker = MultiObjectTracker(TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 3,
+                                                          'report_tentative': False}))
     assert len(tracker.update(_dets([_car(10.0, 3.0)]), stamp_ns=0)) == 1
 
 
