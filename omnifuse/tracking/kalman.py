@@ -95,18 +95,6 @@ class BoxKalman:
         self.x[4:7] = np.maximum(self.x[4:7], 1e-3)
         return flipped
 
-    def transform(self, T: np.ndarray) -> None:
-        """Re-express the state in another frame: T (4, 4) maps the old frame to the new one (rotation about
-        z plus translation; velocities rotate, positions move)."""
-        R = T[:3, :3]
-        self.x[:3] = R @ self.x[:3] + T[:3, 3]
-        self.x[7:10] = R @ self.x[7:10]
-        self.x[3] = float(wrap_angle(self.x[3] + np.arctan2(T[1, 0], T[0, 0])))
-        J = np.eye(10)
-        J[:3, :3] = R
-        J[7:10, 7:10] = R
-        self.P = J @ self.P @ J.T
-
     @property
     def box(self) -> np.ndarray:
         """(7,) the current box (x, y, z, dx, dy, dz, yaw)."""
