@@ -18,7 +18,7 @@ torch.set_num_threads(2)
 def shared_data() -> Path:
     """Root of the shared real samples (KITTI, Waymo, RGB-thermal)."""
     if not SHARED_DATA.is_dir():
-        raise FileNotFoundError(f'the shared sample data is missing: {SHARED_DATA}')
+        pytest.skip(f'needs the shared real sample data at {SHARED_DATA} (set OMNIFUSE_SHARED_DATA to another place)')
     return SHARED_DATA
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from omnifuse.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_DATA
 
 
 def test_another_models_checkpoint_in_detect_is_one_line_naming_it(kitti_root: Path, tmp_path: Path,
@@ -126,7 +126,7 @@ def test_a_garbage_bag_metadata_is_one_line_naming_the_bag(metadata: bytes, tmp_
     assert not (tmp_path / 'out').exists()
 
 
-MFNET_PAIR = REPO.parent / 'shared' / 'data' / 'rgbt' / 'MFNet' / '01234N.png'
+MFNET_PAIR = SHARED_DATA / 'rgbt' / 'MFNet' / '01234N.png'
 
 
 @pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
