@@ -78,8 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
-                            T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> None:
-    """Write LiDAR-frame detections ({'bboxes_3d', 'scores_3d', 'labels_3d'}) as a 16-column KITTI label file."""
+                            T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> int:
+    """Write LiDAR-frame detections ({'bboxes_3d', 'scores_3d', 'labels_3d'}) as a 16-column KITTI label file.
+
+    Returns:
+        the number of detections written: those whose 2D box meets the image and whose bottom centre lies in
+        the LiDAR range (`lidar_detections_to_kitti`, as mmdet3d writes KITTI results); the caller says how
+        many were left out.
+    """
     from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
     from omnifuse.structures.kitti_labels import write_kitti_label
 
@@ -92,6 +98,7 @@ def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_nam
     labels = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
                                        P=np.asarray(P), image_size=image_size)
     write_kitti_label(path, labels, with_score=True)
+    return len(labels)
 
 
 def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, names: list[str],
@@ -238,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     if out and args.kitti_root:
         out.mkdir(parents=True, exist_ok=True)
-    total = 0
+    total = written = 0
     sequencer = pictures = None
     if args.track:
         from omnifuse.apis.tracking import SequenceTracker
@@ -285,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                           f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
                           file=sys.stderr)
                     warned_size = True
-            write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
+            written += write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
                                                               'labels_3d': labels},
                                     detector.class_names, cam.T_cam_lidar, cam.P, size)
         elif args.waymo_root:
@@ -327,6 +334,11 @@ def run(args: argparse.Namespace) -> int:
         if out:
             written = sequencer.write(out / 'tracking')
             tracked += f', KITTI tracking results: {written[0].parent}' if written else ''
+    left_out = ''
+    if out and args.kitti_root and written < total:
+        left_out = (f' ({total - written} outside the camera image or the LiDAR range are not in the KITTI label '
+                    f'files: KITTI scores only what the camera sees)')
     print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
-          + (f'; predictions: {out}' if out else '') + tracked + (f'; pictures: {png}' if png else ''))
+          + (f'; {written} written to {out}' if out and args.kitti_root else f'; predictions: {out}' if out else '')
+          + left_out + tracked + (f'; pictures: {png}' if png else ''))
     return 0
