@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     if out and args.kitti_root:
         out.mkdir(parents=True, exist_ok=True)
-    total = written = 0
+    total = n_written = 0
     sequencer = pictures = None
     if args.track:
         from omnifuse.apis.tracking import SequenceTracker
@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                           f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
                           file=sys.stderr)
                     warned_size = True
-            written += write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
+            n_written += write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
                                                               'labels_3d': labels},
                                     detector.class_names, cam.T_cam_lidar, cam.P, size)
         elif args.waymo_root:
@@ -335,10 +335,10 @@ def run(args: argparse.Namespace) -> int:
             written = sequencer.write(out / 'tracking')
             tracked += f', KITTI tracking results: {written[0].parent}' if written else ''
     left_out = ''
-    if out and args.kitti_root and written < total:
-        left_out = (f' ({total - written} outside the camera image or the LiDAR range are not in the KITTI label '
+    if out and args.kitti_root and n_written < total:
+        left_out = (f' ({total - n_written} outside the camera image or the LiDAR range are not in the KITTI label '
                     f'files: KITTI scores only what the camera sees)')
     print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
-          + (f'; {written} written to {out}' if out and args.kitti_root else f'; predictions: {out}' if out else '')
+          + (f'; {n_written} written to {out}' if out and args.kitti_root else f'; predictions: {out}' if out else '')
           + left_out + tracked + (f'; pictures: {png}' if png else ''))
     return 0
