@@ -292,9 +292,9 @@ def run(args: argparse.Namespace) -> int:
                           f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
                           file=sys.stderr)
                     warned_size = True
-            n_written += write_kitti_predictions(out / f'{frame_id}.txt', {'bboxes_3d': boxes, 'scores_3d': scores,
-                                                              'labels_3d': labels},
-                                    detector.class_names, cam.T_cam_lidar, cam.P, size)
+            pred = {'bboxes_3d': boxes, 'scores_3d': scores, 'labels_3d': labels}
+            n_written += write_kitti_predictions(out / f'{frame_id}.txt', pred, detector.class_names,
+                                                 cam.T_cam_lidar, cam.P, size)
         elif args.waymo_root:
             key = str(frame.meta.get('waymo_frame', frame_id))
             for b, s, n in zip(boxes, scores, names):
