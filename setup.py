@@ -10,6 +10,10 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'omnifuse'
 
+# `pip install .[deploy]`: export to ONNX / OpenVINO (omnifuse export) and the torch-free runtime of the
+# exported models (docs/deploy.md). scripts/setup_env.sh installs them, so `make test` has them.
+DEPLOY = ['onnx>=1.16', 'onnxruntime>=1.18', 'openvino>=2024.0']
+
 
 def tree(src: str) -> list[tuple[str, list[str]]]:
     """data_files entries that install every file below `src` into share/omnifuse/src."""
@@ -33,6 +37,7 @@ setup(
         *tree('configs'),
     ],
     install_requires=['setuptools'],
+    extras_require={'deploy': DEPLOY},
     zip_safe=False,
     maintainer='omnifuse developers',
     maintainer_email='dev@omnifuse.invalid',

@@ -21,7 +21,7 @@ __all__ = ['main', 'build_parser']
 # Command modules, in the order `omnifuse --help` lists them. A module not written yet is skipped.
 COMMAND_MODULES = (
     'demo', 'inspect', 'sim', 'eval_kitti', 'eval_waymo', 'eval_seg', 'eval_occupancy', 'eval_tracking',
-    'train', 'test', 'detect', 'track', 'bench', 'segment', 'occupancy', 'replay', 'bag', 'gap',
+    'train', 'test', 'detect', 'track', 'bench', 'segment', 'occupancy', 'export', 'replay', 'bag', 'gap',
 )
 
 GROUP_HELP = {

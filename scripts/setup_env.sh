@@ -21,7 +21,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 echo "[setup] installing requirements (torch==2.13.0 CPU wheel where it lies on disk)"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e . 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
-"$venv/bin/python" -c "import omnifuse, torch, mmengine, spconv, open3d, cv2, rosbags" \
+# omnifuse itself with its deploy extras (onnx, onnxruntime, openvino: `omnifuse export`, docs/deploy.md)
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation -e ".[deploy]" 2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
+"$venv/bin/python" -c "import omnifuse, torch, mmengine, spconv, open3d, cv2, rosbags, onnx, onnxruntime, openvino" \
   || { echo "[setup] the environment in $venv is incomplete: see the messages above"; exit 1; }
 echo "[setup] done: $venv"

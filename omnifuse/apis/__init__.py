@@ -4,8 +4,18 @@ This layer sits on top (like commands/ and ros_nodes/): it joins the readers' pr
 models. `omnifuse.ros_nodes.core` builds its learned models from here.
 """
 
-from omnifuse.apis.detection import FrameDetector
-from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
-from omnifuse.apis.segmentation import FrameSegmenter
+import importlib
+from typing import Any
 
 __all__ = ['FrameDetector', 'FrameSegmenter', 'NearFieldOccupancyPredictor']
+
+# Imported on first use: the segmentation and occupancy APIs also run exported models without torch
+# (omnifuse.deploy), which an eager import of the detector API would pull in.
+_MODULES = {'FrameDetector': 'omnifuse.apis.detection', 'FrameSegmenter': 'omnifuse.apis.segmentation',
+            'NearFieldOccupancyPredictor': 'omnifuse.apis.occupancy'}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(importlib.import_module(_MODULES[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

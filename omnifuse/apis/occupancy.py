@@ -1,16 +1,19 @@
-"""Near-field occupancy of one SensorFrame with a trained NearFieldOccupancyNet."""
+"""Near-field occupancy of one SensorFrame with a trained NearFieldOccupancyNet.
+
+A checkpoint exported by `omnifuse export` (.onnx, or OpenVINO .xml) runs with ONNX Runtime / OpenVINO
+through the same numpy preprocessing (`occupancy_inputs`), without importing torch (omnifuse.deploy.runtime).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR, build_model
 from omnifuse.datasets.occupancy import groups_to_sim_ids, occupancy_inputs
 from omnifuse.errors import FormatError
-from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.bev_grid import BEVGrid
 
@@ -30,21 +33,38 @@ class NearFieldOccupancyPredictor:
     """Ultrasonic + camera BEV occupancy (0.1 m cells over ±10 m, see omnifuse.structures.bev_grid).
 
     Args:
-        config, checkpoint: the model (default: the shipped fused model).
+        config, checkpoint: the model (default: the shipped fused model). An exported checkpoint (.onnx / .xml)
+            carries its image scale and grid; the config is not read.
         device: torch device.
         camera: name of the camera to use; None takes 'image_2', else the first camera of the frame.
+        backend: 'torch', 'onnxruntime' or 'openvino'; None = the checkpoint decides.
+        num_threads: CPU threads of an exported model's backend (1 by default); the torch path leaves torch's
+            setting alone.
     """
 
     def __init__(self, *, config: str | Path | None = None, checkpoint: str | Path | None = None,
-                 device: str = 'cpu', camera: str | None = None) -> None:
+                 device: str = 'cpu', camera: str | None = None, backend: str | None = None,
+                 num_threads: int | None = 1) -> None:
+        from omnifuse.deploy.runtime import ExportedOccupancy, choose_backend
+
+        self.device = device
+        self.camera = camera
+        self.backend = choose_backend(checkpoint, backend)
+        if self.backend != 'torch':
+            self.model = ExportedOccupancy(checkpoint, backend=self.backend,  # type: ignore[arg-type]
+                                           num_threads=num_threads)
+            self.image_scale = self.model.image_scale
+            self.grid = self.model.grid
+            return
+        from omnifuse.checkpoint import build_model
+        from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+
         model, cfg = build_model(config or DEFAULT_CONFIG, checkpoint=checkpoint or DEFAULT_CHECKPOINT,
                                  device=device, expected_type=NearFieldOccupancyNet)
         self.model = model
-        self.device = device
         data = cfg.test_dataloader.dataset
         self.image_scale = float(data.get('image_scale', 0.5))
         self.grid = BEVGrid(float(data.get('resolution', 0.1)), float(data.get('extent', 10.0)))
-        self.camera = camera
 
     def _camera_name(self, frame: SensorFrame) -> str | None:
         if frame.calib is None:
@@ -55,7 +75,21 @@ class NearFieldOccupancyPredictor:
                 return name
         return None
 
-    @torch.no_grad()
+    def predict_inputs(self, inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(G, G) int64 group labels and (G, G) float32 occupied probability of one frame's
+        `occupancy_inputs` (numpy, no batch dimension)."""
+        if self.backend != 'torch':
+            return self.model.predict_inputs(inputs)
+        import torch
+
+        from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+
+        batch = {k: torch.from_numpy(np.asarray(v))[None].to(self.device) for k, v in inputs.items()}
+        with torch.no_grad():
+            occ, cls = self.model._logits(batch)
+            labels = NearFieldOccupancyNet.predict_labels(occ, cls)[0].cpu().numpy()
+            return labels, torch.sigmoid(occ)[0].cpu().numpy()
+
     def predict(self, frame: SensorFrame) -> tuple[np.ndarray, np.ndarray]:
         """(G, G) group labels (0 free, 1 vehicle, 2 pedestrian, 3 cyclist, 4 static) and occupied probability."""
         name = self._camera_name(frame)
@@ -70,10 +104,7 @@ class NearFieldOccupancyPredictor:
             image = None
         inputs = occupancy_inputs(image, camera, frame.ultrasonic, calib.ultrasonic, self.grid,
                                   image_scale=self.image_scale)
-        batch = {k: v[None].to(self.device) for k, v in inputs.items()}
-        occ, cls = self.model._logits(batch)
-        labels = NearFieldOccupancyNet.predict_labels(occ, cls)[0].cpu().numpy()
-        return labels, torch.sigmoid(occ)[0].cpu().numpy()
+        return self.predict_inputs(inputs)
 
     def predict_sim_ids(self, frame: SensorFrame) -> np.ndarray:
         """(G, G) uint8 grid in the simulator's class ids (the `occupancy/` file format)."""

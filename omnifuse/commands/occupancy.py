@@ -1,4 +1,8 @@
-"""`omnifuse occupancy`: near-field BEV occupancy from ultrasonic sensors and the camera."""
+"""`omnifuse occupancy`: near-field BEV occupancy from ultrasonic sensors and the camera.
+
+`--checkpoint model.onnx` (or an OpenVINO .xml) runs a model exported by `omnifuse export` with ONNX Runtime
+(OpenVINO) and no torch; `--backend` forces one.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frame', help='one frame id (default: every frame, or those of --split)')
     parser.add_argument('--split', help='ImageSets name or file selecting the frames (e.g. val)')
     parser.add_argument('--config', help=f'model config (default: configs/{DEFAULT_CONFIG})')
-    parser.add_argument('--checkpoint', help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT})')
+    parser.add_argument('--checkpoint', help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT}), '
+                        'or a model exported by `omnifuse export` (.onnx, OpenVINO .xml: runs without torch)')
+    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
+                        'else torch)')
     parser.add_argument('--out', help='write one grid PNG per frame here (simulator occupancy format)')
     parser.add_argument('--png', metavar='OUT_DIR',
                         help='draw prediction (and truth when known) with the ultrasonic cones and echoes here')
@@ -30,28 +38,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict, write and draw."""
-    import torch
     from tqdm import tqdm
 
-    from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR, build_model
+    from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
     from omnifuse.datasets.occupancy import NearFieldOccupancyDataset, groups_to_sim_ids, write_occupancy_png
     from omnifuse.datasets.sim.classes import PALETTE
+    from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import FormatError
-    from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+    from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 
     if not (args.out or args.png):
         raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
     config = Path(args.config) if args.config else CONFIG_DIR / DEFAULT_CONFIG
     checkpoint = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / DEFAULT_CHECKPOINT
-    from omnifuse.ops.device import resolve_device
+    if choose_backend(checkpoint, args.backend) == 'torch':  # the exported path imports no torch
+        from omnifuse.ops.device import resolve_device
 
-    args.device = str(resolve_device(args.device))
-    model, cfg = build_model(config, checkpoint=checkpoint, device=args.device,
-                             expected_type=NearFieldOccupancyNet)
-    data_cfg = cfg.test_dataloader.dataset
+        args.device = str(resolve_device(args.device))
+    predictor = NearFieldOccupancyPredictor(config=config, checkpoint=checkpoint, device=args.device,
+                                            backend=args.backend, num_threads=None)
     dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera=args.drop_camera,
-                                        image_scale=data_cfg.get('image_scale', 0.5),
-                                        resolution=data_cfg.get('resolution', 0.1), extent=data_cfg.get('extent', 10.0))
+                                        image_scale=predictor.image_scale, resolution=predictor.grid.resolution,
+                                        extent=predictor.grid.extent)
     indices = range(len(dataset))
     if args.frame is not None:
         if args.frame not in dataset.reader:
@@ -59,14 +67,12 @@ def run(args: argparse.Namespace) -> int:
         indices = [dataset.reader.frame_ids.index(args.frame)]
     unused: dict[str, list[str]] = {}
     for index in tqdm(indices, desc='occupancy', unit='frame'):
-        item = dataset[index]
+        item = dataset.sample(index)  # numpy inputs, as the exported and the torch model take them
         frame_id = item['data_samples']['frame_id']
         note = item['data_samples'].get('ultrasonic_note')
         if note:
             unused.setdefault(note, []).append(frame_id)
-        inputs = {k: v[None].to(args.device) for k, v in item['inputs'].items()}
-        with torch.no_grad():
-            pred = model(inputs, mode='predict')[0]['pred'].cpu().numpy()
+        pred, _ = predictor.predict_inputs(item['inputs'])
         pred_ids = groups_to_sim_ids(pred)
         if args.out:
             write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)

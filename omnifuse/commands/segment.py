@@ -3,6 +3,9 @@
 One pair:   omnifuse segment --rgb A.png [--x B.png] [--config C] [--checkpoint K] --png OUT.png
 Folder:     omnifuse segment --kitti-root DIR --out PRED_DIR     (one uint8 label PNG per image_2 frame,
             ready for `omnifuse eval seg --gt DIR/semantic_2 --pred PRED_DIR`)
+
+`--checkpoint model.onnx` (or an OpenVINO .xml) runs a model exported by `omnifuse export` with ONNX Runtime
+(OpenVINO) and no torch; `--backend` forces one.
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f'model config (default: {DEFAULT_CONFIG.relative_to(REPO)})')
     parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
                         'default: the shipped omnifuse/checkpoints/ weights of a configs/cmx config (e.g. '
-                        'cmx_rgbt_sim.pth for the default config); "none" = random weights (testing only)')
+                        'cmx_rgbt_sim.pth for the default config); "none" = random weights (testing only); a model '
+                        'exported by `omnifuse export` (.onnx, OpenVINO .xml) runs without torch and needs no --config')
+    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
+                        'else torch)')
     parser.add_argument('--device', default=None, help='torch device (default: cuda when available, else cpu)')
     parser.add_argument('--alpha', type=float, default=0.5, help='opacity of the class colours in --png '
                         '(default: 0.5)')
@@ -134,31 +141,14 @@ def _read_pair(args: argparse.Namespace, modality: str):  # type: ignore[no-unty
     return rgb, depth_raw.astype(np.float32) / 256.0
 
 
-def _predict_scaled(model, rgb, x, scale):  # type: ignore[no-untyped-def]
-    """Predict at the config's image scale (as trained), labels back at the input size."""
-    import cv2
-
-    from omnifuse.apis.segmentation import resize_labels
-    from omnifuse.segmentation.rgbx import predict_labels
-
-    h0, w0 = rgb.shape[:2]
-    if scale != 1.0:
-        size = (int(round(w0 * scale)), int(round(h0 * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        if x is not None:
-            sparse = model.modality == 'depth'  # sparse depth: never blend returns with holes
-            x = cv2.resize(x.astype('float32'), size, interpolation=cv2.INTER_NEAREST if sparse else cv2.INTER_AREA)
-    return resize_labels(predict_labels(model, rgb, x), (h0, w0))
-
-
 def run(args: argparse.Namespace) -> int:
     """Segment one pair or a folder."""
     import numpy as np
     from tqdm import tqdm
 
     from omnifuse.apis.segmentation import FrameSegmenter, default_checkpoint, resize_labels
+    from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
-    from omnifuse.segmentation.inference import build_segmentor
 
     if bool(args.rgb) == bool(args.kitti_root):
         raise OmnifuseError('give either --rgb (one pair) or --kitti-root (a folder), not both or neither')
@@ -175,26 +165,30 @@ def run(args: argparse.Namespace) -> int:
             check_image_path(args.labels, option='--labels')
             if Path(args.labels).suffix.lower() != '.png':
                 raise OmnifuseError(f'--labels {args.labels}: class ids need a lossless .png file')
-    from omnifuse.ops.device import resolve_device
-
-    device = str(resolve_device(args.device))
     checkpoint = args.checkpoint
     if checkpoint is None:
         checkpoint = default_checkpoint(args.config)
     elif checkpoint.lower() == 'none':
         checkpoint = None
-    model, cfg = build_segmentor(args.config, checkpoint=checkpoint, device=device)
+    device = 'cpu'
+    if choose_backend(checkpoint, args.backend) == 'torch':  # the exported path imports no torch
+        from omnifuse.ops.device import resolve_device
+
+        device = str(resolve_device(args.device))
+    # Both modes go through FrameSegmenter: the same preprocessing (scaling, thermal warp with LiDAR depth) as
+    # training and the ROS core, for the PyTorch model and an exported one alike.
+    segmenter = FrameSegmenter(config=args.config, checkpoint=checkpoint if checkpoint is not None else 'none',
+                               device=device, camera='image_2', thermal='thermal', backend=args.backend)
     if checkpoint is None:
         print('omnifuse segment: warning: no checkpoint (none given, none shipped for this config), the weights '
               'are random', file=sys.stderr)
-    names = model.class_names
-    scale = float(cfg.get('img_scale', 1.0))
+    names = segmenter.class_names
 
     if args.rgb:
-        rgb, x = _read_pair(args, model.modality)
-        if x is not None and model.modality == 'depth':
-            x = np.clip(x / float(cfg.get('max_depth', 80.0)), 0.0, 1.0)
-        labels = _predict_scaled(model, rgb, x, scale)
+        rgb, x = _read_pair(args, segmenter.modality)
+        if x is not None and segmenter.modality == 'depth':
+            x = np.clip(x / segmenter.max_depth, 0.0, 1.0)
+        labels = segmenter.predict_pair(rgb, x)
         if args.labels:
             _write_png(Path(args.labels), labels.astype(np.uint8), rgb=False)
             print(f'wrote {args.labels}')
@@ -209,16 +203,13 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.datasets.kitti import KittiReader
 
-    # Each frame goes through FrameSegmenter: the same preprocessing (thermal warp with LiDAR depth, scaling)
-    # as training and as the ROS core (omnifuse.datasets.rgbx_seg.rgbx_frame_inputs).
     reader = KittiReader(args.kitti_root, 'training', image_set=args.image_set)
-    segmenter = FrameSegmenter.from_model(model, cfg, camera='image_2', thermal='thermal')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     missing_x = 0
     for frame_id in tqdm(reader.frame_ids, desc='segment', unit='frame'):
         inputs = segmenter.inputs(reader.read(frame_id))
-        missing_x += model.modality != 'rgb' and inputs.x is None
+        missing_x += segmenter.modality != 'rgb' and inputs.x is None
         labels = segmenter.predict(inputs)
         _write_png(out / f'{frame_id}.png', labels, rgb=False)
         if args.png_dir:

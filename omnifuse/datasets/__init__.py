@@ -25,10 +25,16 @@ from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402
 from omnifuse.datasets.rgbx_seg import RGBXSegDataset  # noqa: E402
 
 __all__ += ['NearFieldOccupancyDataset', 'RGBXSegDataset']
-from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
-from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
 
-__all__ += ['KittiDetDataset', 'WaymoDetDataset']
-from omnifuse.datasets.point_seg_dataset import PointSegDataset  # noqa: E402
+# The detection and point-segmentation datasets need torch. The torch-free runtime of exported models
+# (omnifuse.deploy, docs/deploy.md) imports the readers and the numpy preprocessing above without it.
+try:
+    import torch as _torch  # noqa: F401
+except ImportError:
+    _torch = None
+if _torch is not None:
+    from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
+    from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
+    from omnifuse.datasets.point_seg_dataset import PointSegDataset  # noqa: E402
 
-__all__ += ['PointSegDataset']
+    __all__ += ['KittiDetDataset', 'PointSegDataset', 'WaymoDetDataset']

@@ -4,6 +4,10 @@ The simulator's `occupancy/<id>.png` holds one semantic class id per BEV cell (0
 omnifuse.structures.bev_grid). For the occupancy task the classes are grouped: free ground and a few
 occupied groups. Predictions are written back in simulator ids (one representative id per group), so
 predicted and true grids are files of the same format.
+
+No torch at import: `occupancy_inputs` and `NearFieldOccupancyDataset.sample` are the numpy preprocessing that
+the PyTorch path and the exported, torch-free runtime (omnifuse.deploy) share; only `__getitem__` (training)
+turns a sample into tensors.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from omnifuse.datasets.kitti import KittiReader, read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.sim import classes as sim_classes
@@ -76,7 +78,7 @@ def groups_to_sim_ids(groups: np.ndarray) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class NearFieldOccupancyDataset(Dataset):
+class NearFieldOccupancyDataset:
     """Camera image, ultrasonic raster and grouped occupancy labels of each frame.
 
     Args:
@@ -87,7 +89,8 @@ class NearFieldOccupancyDataset(Dataset):
         drop_camera: feed no camera (robustness evaluation).
 
     Item: {'inputs': {'image' (3, h, w) float [0, 1], 'lidar2img' (4, 4), 'camera_valid' () bool,
-    'ultrasonic' (3, G, G)}, 'data_samples': {'labels' (G, G) long, 'frame_id', 'condition'}}.
+    'ultrasonic' (3, G, G)}, 'data_samples': {'labels' (G, G) long, 'frame_id', 'condition'}} as torch tensors
+    (`sample(index)`: the same with numpy arrays, and no labels when the frame has no occupancy/ file).
     """
 
     def __init__(self, data_root: str, *, image_set: str | None = None, image_scale: float = 0.5,
@@ -105,7 +108,8 @@ class NearFieldOccupancyDataset(Dataset):
         path = self.reader.path('meta', frame_id, '.json')
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    def __getitem__(self, index: int) -> dict[str, dict[str, object]]:
+    def sample(self, index: int) -> dict[str, dict[str, object]]:
+        """The item of frame `index` with numpy arrays; 'labels' only when the frame has a truth grid."""
         frame_id = self.reader.frame_ids[index]
         calib = self.reader.read_calib(frame_id)
         meta = self.meta(frame_id)
@@ -115,20 +119,30 @@ class NearFieldOccupancyDataset(Dataset):
         camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
         inputs = occupancy_inputs(image if camera_valid else None, calib.cameras['image_2'], readings,
                                   calib.ultrasonic, self.grid, image_scale=self.image_scale)
-        sim_ids = read_occupancy_png(self.reader.path('occupancy', frame_id, '.png'), self.grid)
-        groups = GROUP_OF_SIM_ID[sim_ids]
-        labels = np.where(groups < 0, IGNORE, groups)
-        return {
-            'inputs': inputs,
-            'data_samples': {'labels': torch.from_numpy(labels.astype(np.int64)), 'frame_id': frame_id,
-                             'condition': str(meta.get('condition', 'unknown')),
-                             'ultrasonic_note': unused_ultrasonic(readings, calib.ultrasonic) or ''},
-        }
+        samples: dict[str, object] = {'frame_id': frame_id, 'condition': str(meta.get('condition', 'unknown')),
+                                      'ultrasonic_note': unused_ultrasonic(readings, calib.ultrasonic) or ''}
+        truth = self.reader.path('occupancy', frame_id, '.png')
+        if truth.is_file():
+            groups = GROUP_OF_SIM_ID[read_occupancy_png(truth, self.grid)]
+            samples['labels'] = np.where(groups < 0, IGNORE, groups).astype(np.int64)
+        return {'inputs': inputs, 'data_samples': samples}
+
+    def __getitem__(self, index: int) -> dict[str, dict[str, object]]:
+        import torch
+
+        item = self.sample(index)
+        if 'labels' not in item['data_samples']:
+            frame_id = item['data_samples']['frame_id']
+            raise FileNotFoundError(2, 'no occupancy truth for training', str(self.reader.path('occupancy', frame_id,
+                                                                                                '.png')))
+        as_tensor = {k: torch.from_numpy(np.asarray(v)) for k, v in item['inputs'].items()}
+        samples = dict(item['data_samples'], labels=torch.from_numpy(item['data_samples']['labels']))
+        return {'inputs': as_tensor, 'data_samples': samples}
 
 
 def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Mapping[str, float],
                      sensors: Mapping[str, UltrasonicSensor], grid: BEVGrid, *, image_scale: float = 0.5,
-                     image_size: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+                     image_size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
     """Network inputs of one frame (no batch dimension), shared by the dataset and live inference.
 
     Args:
@@ -140,8 +154,8 @@ def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Ma
         image_size: (H, W) of the full image when `image` is None (default: the camera's size).
 
     Returns:
-        {'image' (3, h, w) float [0, 1], 'lidar2img' (4, 4) for that size, 'camera_valid' () bool,
-        'ultrasonic' (3, G, G)}.
+        {'image' (3, h, w) float32 [0, 1], 'lidar2img' (4, 4) float32 for that size, 'camera_valid' () bool,
+        'ultrasonic' (3, G, G) float32}: numpy arrays (the PyTorch path wraps them with torch.from_numpy).
     """
     if image is not None:
         full_h, full_w = image.shape[:2]
@@ -152,10 +166,10 @@ def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Ma
     h, w = int(round(full_h * image_scale)), int(round(full_w * image_scale))
     if image is not None:
         small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        image_t = torch.from_numpy(small).permute(2, 0, 1).float() / 255.0
+        image_t = np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
     else:
-        image_t = torch.zeros(3, h, w)
+        image_t = np.zeros((3, h, w), np.float32)
     scale = np.diag([w / full_w, h / full_h, 1.0, 1.0])
     raster = rasterize_ultrasonic(readings, sensors, grid)
-    return {'image': image_t, 'lidar2img': torch.from_numpy(scale @ camera.lidar2img).float(),
-            'camera_valid': torch.tensor(image is not None), 'ultrasonic': torch.from_numpy(raster)}
+    return {'image': image_t, 'lidar2img': (scale @ camera.lidar2img).astype(np.float32),
+            'camera_valid': np.array(image is not None), 'ultrasonic': np.asarray(raster, dtype=np.float32)}

@@ -27,7 +27,7 @@ from omnifuse.registry import DATASETS
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.label_image import read_label_png
 
-__all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_frame_inputs']
+__all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_batch', 'rgbx_frame_inputs', 'scale_rgbx']
 
 X_MODALITIES = ('thermal', 'depth', 'rgb')
 
@@ -92,6 +92,60 @@ def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, c
     return warped[None].astype(np.float32), True
 
 
+def scale_rgbx(rgb: np.ndarray, x: np.ndarray | None, scale: float, *, modality: str = 'thermal'
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Resize a registered (RGB, X) pair by the config's image scale, as the model was trained.
+
+    RGB and dense X (thermal) by area averaging; sparse depth X by nearest neighbour (a LiDAR return is never
+    blended with a hole). The size is (round(H * scale), round(W * scale)); scale 1 returns the inputs.
+
+    Args:
+        rgb: (H, W, 3) uint8; x: (H, W) float X registered to it, or None.
+        modality: the model's X modality ('depth' = sparse).
+    """
+    import cv2
+
+    h0, w0 = rgb.shape[:2]
+    h, w = int(round(h0 * scale)), int(round(w0 * scale))
+    if (h, w) == (h0, w0):
+        return rgb, x
+    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    if x is not None:
+        x = cv2.resize(np.asarray(x, dtype=np.float32), (w, h),
+                       interpolation=cv2.INTER_NEAREST if modality == 'depth' else cv2.INTER_AREA)
+    return rgb, x
+
+
+def rgbx_batch(rgb: np.ndarray, x: np.ndarray | None = None, *, x_channels: int = 1) -> dict[str, np.ndarray]:
+    """A batch of one image in the layout the segmentor takes: the one input shape of the PyTorch path
+    (omnifuse.segmentation.rgbx.predict_labels) and of the exported graph (omnifuse.deploy.runtime).
+
+    Args:
+        rgb: (H, W, 3) uint8 RGB.
+        x: (H, W) or (H, W, C_x) float X normalised as in training, or None (missing: zeros, x_valid False).
+        x_channels: C_x of the model.
+
+    Returns:
+        {'rgb': (1, 3, H, W) uint8, 'x': (1, C_x, H, W) float32, 'x_valid': (1,) bool}. RGB is not normalised:
+        the model's data preprocessor (and the exported graph) subtract mean and divide by std.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise FormatError(f'expected an (H, W, 3) RGB image, got shape {rgb.shape}')
+    h, w = rgb.shape[:2]
+    if x is None:
+        x_chw = np.zeros((x_channels, h, w), np.float32)
+    else:
+        x_arr = np.asarray(x, dtype=np.float32)
+        x_chw = x_arr[None] if x_arr.ndim == 2 else x_arr.transpose(2, 0, 1)
+        if x_chw.shape != (x_channels, h, w):
+            raise FormatError(f'X of shape {x_arr.shape} does not fit the {h}x{w} RGB image with {x_channels} '
+                              'X channel(s)')
+    return {'rgb': np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.uint8),
+            'x': np.ascontiguousarray(x_chw[None], dtype=np.float32),
+            'x_valid': np.array([x is not None])}
+
+
 def rgbx_frame_inputs(frame: SensorFrame, modality: str, *, camera_name: str = 'image_2',
                       thermal_name: str = 'thermal', scale: float = 1.0, max_depth: float = 80.0,
                       plane_depth: float = 15.0, thermal_registration: str = 'lidar'
@@ -115,15 +169,11 @@ def rgbx_frame_inputs(frame: SensorFrame, modality: str, *, camera_name: str = '
     Raises:
         FormatError: the frame has no image `camera_name`.
     """
-    import cv2
-
     if camera_name not in frame.images:
         raise FormatError(f'frame {frame.frame_id}: no {camera_name!r} image (has: {sorted(frame.images)})')
-    rgb = frame.images[camera_name]
-    h0, w0 = rgb.shape[:2]
-    h, w = int(round(h0 * scale)), int(round(w0 * scale))
-    if (h, w) != (h0, w0):
-        rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    h0, w0 = frame.images[camera_name].shape[:2]
+    rgb, _ = scale_rgbx(frame.images[camera_name], None, scale)
+    h, w = rgb.shape[:2]
     x, valid = build_x_image(frame, modality, (h, w), camera_name=camera_name, thermal_name=thermal_name,
                              scale=scale, max_depth=max_depth, plane_depth=plane_depth,
                              thermal_registration=thermal_registration)

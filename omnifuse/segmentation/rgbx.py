@@ -171,15 +171,15 @@ def predict_labels(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None = 
     Returns:
         (H, W) int64 class ids.
     """
-    model.eval()
-    rgb_t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
-    x_t = None
-    if x is not None:
-        x_arr = np.asarray(x, dtype=np.float32)
-        x_t = torch.from_numpy(x_arr[None] if x_arr.ndim == 2 else x_arr.transpose(2, 0, 1).copy())
-    data = {'inputs': {'rgb': [rgb_t], 'x': [x_t]}, 'data_samples': [{'x_valid': x is not None}]}
-    with torch.no_grad():
-        batch = model.data_preprocessor(data, False)
-        result = model(**batch, mode='predict')
-    return result[0]['pred_sem_seg'].cpu().numpy().astype(np.int64)
+    from omnifuse.datasets.rgbx_seg import rgbx_batch  # the input layout the exported graph takes too
 
+    model.eval()
+    batch = rgbx_batch(rgb, x, x_channels=model.x_channels)
+    valid = bool(batch['x_valid'][0])
+    data = {'inputs': {'rgb': [torch.from_numpy(batch['rgb'][0])],
+                       'x': [torch.from_numpy(batch['x'][0]) if valid else None]},
+            'data_samples': [{'x_valid': valid}]}
+    with torch.no_grad():
+        batch_t = model.data_preprocessor(data, False)
+        result = model(**batch_t, mode='predict')
+    return result[0]['pred_sem_seg'].cpu().numpy().astype(np.int64)

@@ -1,0 +1,51 @@
+"""`omnifuse export`: write a model as ONNX or OpenVINO IR that runs without PyTorch.
+
+    omnifuse export configs/cmx/rgbt_cmx.py --out cmx_rgbt.onnx          (shipped weights of the config)
+    omnifuse export configs/occupancy/nearfield_fused_sim.py omnifuse/checkpoints/nearfield_fused_sim.pth \\
+        --format openvino --out nearfield.xml
+    omnifuse segment --rgb A.png --checkpoint cmx_rgbt.onnx --png OUT.png   (ONNX Runtime, no torch)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+PATH = ('export',)
+HELP = 'export a CMX segmenter or the near-field occupancy model to ONNX / OpenVINO (runs without PyTorch)'
+EPILOG = __doc__.split('\n', 2)[2].rstrip().rstrip('"')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `omnifuse export`."""
+    parser.epilog = EPILOG + '\n\nWhat the files hold, backends, parity and speed: docs/deploy.md.'
+    parser.add_argument('config', nargs='?', help='model config (configs/cmx/*.py, configs/occupancy/*.py); '
+                        'default: the shipped default detector, whose export is not available yet')
+    parser.add_argument('checkpoint', nargs='?', help='.pth weights (default: the shipped weights of the config)')
+    parser.add_argument('--format', choices=('onnx', 'openvino'), default='onnx',
+                        help='onnx (a .onnx file, ONNX Runtime) or openvino (.xml + .bin IR) (default: onnx)')
+    parser.add_argument('--out', required=True, metavar='PATH', help='the .onnx file, or the .xml file of '
+                        '--format openvino')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default: 17; >= 16 for the '
+                        'occupancy model\'s GridSample)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and report how the file's outputs compare with PyTorch on an example input."""
+    from omnifuse.errors import OmnifuseError
+
+    if args.config is None:
+        from omnifuse.deploy.export import DETECTOR_NOTE
+
+        raise OmnifuseError(f'the default model is the LiDAR-camera detector: {DETECTOR_NOTE}')
+    from omnifuse.deploy.export import export_model
+
+    result = export_model(args.config, args.checkpoint, args.out, fmt=args.format, opset=args.opset)
+    meta = result.metadata
+    print('wrote ' + ', '.join(str(p) for p in result.paths))
+    what = (f'{meta["modality"]} segmenter, {len(meta["class_names"])} classes, image scale {meta["img_scale"]}'
+            if meta['task'] == 'segmentation' else
+            f'occupancy {meta["grid_size"]}x{meta["grid_size"]} cells of {meta["resolution"]} m, image scale '
+            f'{meta["image_scale"]}')
+    print(f'{what}; against PyTorch on an example: {100 * result.labels_equal:.2f}% labels equal, '
+          f'max |logit difference| {result.max_abs_diff:.1e}')
+    return 0
