@@ -204,13 +204,11 @@ def _track_picture(frame: Any, points: np.ndarray, tracks: Any, trails: dict[int
 
 def run(args: argparse.Namespace) -> int:
     """Detect on every requested frame; returns 0."""
-    from omnifuse.apis.detection import Detector, load_detector
-
     import cv2
     from tqdm import tqdm
 
+    from omnifuse.apis.detection import Detector, load_detector
     from omnifuse.errors import OmnifuseError
-
     from omnifuse.ops.device import resolve_device
 
     model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))

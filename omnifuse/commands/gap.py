@@ -76,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     """Measure both datasets, print the table, optionally write the PNG and the JSON; returns 0."""
     from omnifuse.datasets.domain_gap import compare, format_comparison, measure_dataset
     from omnifuse.errors import OmnifuseError
-
     from omnifuse.viz.save import check_image_path, save_picture
 
     if args.png:

@@ -248,7 +248,6 @@ def _fov_polyline(camera: Any, reach: float) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Inspect one frame; print text or JSON; optionally write the PNG."""
     from omnifuse.errors import FormatError
-
     from omnifuse.viz.save import check_image_path, save_picture
 
     if args.png:

@@ -86,15 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: object) -> None:
     import cv2
-
-    from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
-    from omnifuse.datasets.occupancy import read_occupancy_png
-    from omnifuse.viz.draw import side_by_side, stack_vertically
-    from omnifuse.viz.occupancy import draw_occupancy
-
     import numpy as np
 
-    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids
+    from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
+    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids, read_occupancy_png
+    from omnifuse.viz.draw import side_by_side, stack_vertically
+    from omnifuse.viz.occupancy import draw_occupancy
 
     palette = [tuple(c) for c in palette]
     palette[0] = (55, 55, 55)  # free space: dark grey

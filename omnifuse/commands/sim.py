@@ -74,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.datasets.sim.generate import iter_sequence
     from omnifuse.datasets.sim.lidar import LidarModel
     from omnifuse.errors import OmnifuseError
-
     from omnifuse.viz.save import check_image_path, save_picture
 
     if args.frames < 1:

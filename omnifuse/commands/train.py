@@ -149,10 +149,11 @@ def _visualizer() -> dict:
 
 def build_runner(cfg: Any) -> Any:
     """An mmengine Runner for `cfg` (registries of omnifuse imported, visualiser with TensorBoard if present)."""
-    import omnifuse.detectors  # noqa: F401  (registers the model parts)
+    from mmengine.runner import Runner
+
     import omnifuse.datasets.det_dataset  # noqa: F401
     import omnifuse.datasets.transforms  # noqa: F401
-    from mmengine.runner import Runner
+    import omnifuse.detectors  # noqa: F401  (registers the model parts)
 
     if cfg.get('visualizer') is None:
         cfg.visualizer = _visualizer()

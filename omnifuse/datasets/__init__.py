@@ -33,8 +33,8 @@ try:
 except ImportError:
     _torch = None
 if _torch is not None:
-    from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
     from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
+    from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
     from omnifuse.datasets.point_seg_dataset import PointSegDataset  # noqa: E402
 
     __all__ += ['KittiDetDataset', 'PointSegDataset', 'WaymoDetDataset']

@@ -259,7 +259,7 @@ def rings_from_elevation(points: np.ndarray, *, bin_deg: float = 0.02, min_sep_d
             continue
         peaks.append(int(i))
         taken[i] = True
-    centres = np.sort((edges[np.asarray(peaks)] + bin_deg / 2))[::-1]  # top ring first
+    centres = np.sort(edges[np.asarray(peaks)] + bin_deg / 2)[::-1]  # top ring first
     return np.abs(elev[:, None] - centres[None]).argmin(1)
 
 

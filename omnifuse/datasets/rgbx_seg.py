@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from omnifuse.datasets.kitti import KittiReader
-from omnifuse.datasets.rgbt import (normalize_thermal, render_depth_image, scaled_camera,
-                                    warp_thermal_to_camera)
+from omnifuse.datasets.rgbt import normalize_thermal, render_depth_image, scaled_camera, warp_thermal_to_camera
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import SensorFrame

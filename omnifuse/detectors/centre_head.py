@@ -8,7 +8,6 @@ log(dx, dy, dz) and (sin, cos) of the yaw.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch

@@ -19,8 +19,8 @@ from omnifuse.detectors.box_coder import decode_residual, encode_residual
 from omnifuse.detectors.centre_head import Proposals
 from omnifuse.fusion.logonet import FeatureDynamicAggregation, GlobalFusion, LocalFusion
 from omnifuse.ops.features import ImageFeatures, LidarFeatures, SparseLevel
-from omnifuse.ops.timing import stage
 from omnifuse.ops.roi_grid import roi_cell_stats, roi_grid_points, roi_grid_unit
+from omnifuse.ops.timing import stage
 from omnifuse.ops.voxel_query import interpolate, trilinear_neighbours
 from omnifuse.registry import MODELS
 

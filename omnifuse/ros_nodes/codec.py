@@ -27,8 +27,8 @@ import numpy as np
 from omnifuse.errors import FormatError
 from omnifuse.ros_nodes.msgdefs import check_distro, typestore_for
 from omnifuse.structures import Boxes3D, CameraModel, ObjectLabels
-from omnifuse.structures.tracks import Tracks
 from omnifuse.structures.geometry import box_corners, wrap_angle
+from omnifuse.structures.tracks import Tracks
 
 __all__ = [
     'RosCodec', 'StaticTransform', 'RangeReading', 'OccupancyGridSpec',

@@ -13,7 +13,7 @@ that comes with rosbags' own stores.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -39,7 +39,7 @@ def check_distro(distro: str) -> str:
     return name
 
 
-@lru_cache(maxsize=None)
+@cache
 def typestore_for(distro: str) -> Typestore:
     """The rosbags type store of `distro` ('humble' or 'jazzy') with vision_msgs registered.
 

@@ -42,10 +42,9 @@ from typing import Any
 
 from omnifuse.errors import OmnifuseError
 from omnifuse.ros_nodes.codec import RosCodec
-from omnifuse.ros_nodes.core import PerceptionCore
+from omnifuse.ros_nodes.core import PerceptionCore, PerceptionOutputs
 from omnifuse.ros_nodes.frames import AssembledFrame, FrameAssembler
 from omnifuse.ros_nodes.params import DEFAULT_PARAMS, check_types, merge, names, unflatten
-from omnifuse.ros_nodes.core import PerceptionOutputs
 from omnifuse.ros_nodes.replay import OutputWriter, frame_statuses, run_core
 
 __all__ = ['FrameQueue', 'NodeLogic', 'Subscription', 'choose_distro', 'main', 'LATENCY_TOPIC']

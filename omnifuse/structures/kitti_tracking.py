@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import FormatError, ShapeError
-from omnifuse.structures.kitti_labels import (KittiLabels, format_label_fields, labels_from_rows,
-                                              parse_label_fields)
+from omnifuse.structures.kitti_labels import KittiLabels, format_label_fields, labels_from_rows, parse_label_fields
 
 __all__ = ['KittiTrackRows', 'AB3DMOT_CLASS_IDS', 'parse_kitti_tracking', 'read_kitti_tracking',
            'format_kitti_tracking', 'write_kitti_tracking', 'parse_ab3dmot_detections',

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from omnifuse.encoders.camera_bev import IPMCameraToBEV
 from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
+from omnifuse.encoders.camera_bev import IPMCameraToBEV
 from omnifuse.evaluation.occupancy import OccupancyScores, occupancy_confusion, scores_from_confusion
 from omnifuse.evaluation.occupancy_metric import OccupancyMetric
 from omnifuse.fusion.ultrasonic_bev import ContentAwareDilatedConv, UltrasonicCameraFusion

@@ -114,8 +114,8 @@ def test_label_file_with_the_wrong_length_is_a_format_error(tmp_path):
 
 # ---- model variants ----
 def _batch(seed: int = 0, img: bool = True) -> dict:
-    from omnifuse.datasets.sim.rig import default_calibration
     from omnifuse.datasets.point_seg_dataset import scaled_lidar2img
+    from omnifuse.datasets.sim.rig import default_calibration
 
     g = torch.Generator().manual_seed(seed)
     pts = torch.rand(1500, 4, generator=g)

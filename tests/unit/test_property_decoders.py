@@ -21,8 +21,13 @@ from omnifuse.errors import FormatError
 from omnifuse.ros_nodes import codec as C
 from omnifuse.structures.calibration import Calibration
 from omnifuse.structures.kitti_labels import KittiLabels, format_kitti_label, parse_kitti_label
-from omnifuse.structures.kitti_tracking import (KittiTrackRows, format_ab3dmot_detections, format_kitti_tracking,
-                                                parse_ab3dmot_detections, parse_kitti_tracking)
+from omnifuse.structures.kitti_tracking import (
+    KittiTrackRows,
+    format_ab3dmot_detections,
+    format_kitti_tracking,
+    parse_ab3dmot_detections,
+    parse_kitti_tracking,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,8 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
-from omnifuse.datasets.rgbt import (PST900_CLASSES, normalize_thermal, read_mfnet, read_pst900, read_rgbt_pair,
-                                    read_thermal_image, render_depth_image, scaled_camera, warp_thermal_to_camera)
+from omnifuse.datasets.rgbt import (
+    PST900_CLASSES,
+    normalize_thermal,
+    read_mfnet,
+    read_pst900,
+    read_rgbt_pair,
+    read_thermal_image,
+    render_depth_image,
+    scaled_camera,
+    warp_thermal_to_camera,
+)
 from omnifuse.errors import FormatError
 from omnifuse.structures import CameraModel
 

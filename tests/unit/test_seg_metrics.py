@@ -14,8 +14,12 @@ from hypothesis import strategies as st
 
 from omnifuse.errors import FormatError, ShapeError
 from omnifuse.evaluation.seg_metric import SegMetric
-from omnifuse.evaluation.segmentation import (confusion_matrix, evaluate_label_dirs, iou_from_confusion,
-                                              scores_from_confusion)
+from omnifuse.evaluation.segmentation import (
+    confusion_matrix,
+    evaluate_label_dirs,
+    iou_from_confusion,
+    scores_from_confusion,
+)
 
 GT = np.array([[0, 0, 1, 1],
                [0, 2, 2, 255],

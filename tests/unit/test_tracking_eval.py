@@ -9,8 +9,12 @@ import pytest
 
 from omnifuse.errors import FormatError
 from omnifuse.evaluation.tracking_hota import ALPHAS, evaluate_hota
-from omnifuse.evaluation.tracking_mot import (_switches_and_fragments, camera_boxes_iou_3d, evaluate_mot,
-                                              recall_thresholds)
+from omnifuse.evaluation.tracking_mot import (
+    _switches_and_fragments,
+    camera_boxes_iou_3d,
+    evaluate_mot,
+    recall_thresholds,
+)
 from omnifuse.structures.kitti_labels import KittiLabels
 from omnifuse.structures.kitti_tracking import KittiTrackRows, parse_kitti_tracking
 

@@ -12,9 +12,19 @@ from hypothesis import strategies as st
 
 from omnifuse.datasets.det_dataset import KittiDetDataset, frame_to_results
 from omnifuse.datasets.kitti import KittiReader
-from omnifuse.datasets.transforms import (BeamSubsample, ExtrinsicNoise, GlobalRotScaleFlip, ImageResize, ObjectNameFilter,
-                                          ObjectRangeFilter, PackDetInputs, PointRangeFilter, PointShuffle,
-                                          RandomDropModality, apply_global_transform)
+from omnifuse.datasets.transforms import (
+    BeamSubsample,
+    ExtrinsicNoise,
+    GlobalRotScaleFlip,
+    ImageResize,
+    ObjectNameFilter,
+    ObjectRangeFilter,
+    PackDetInputs,
+    PointRangeFilter,
+    PointShuffle,
+    RandomDropModality,
+    apply_global_transform,
+)
 from omnifuse.structures.geometry import box_corners
 from omnifuse.structures.geometry_torch import points_in_boxes_torch
 

@@ -8,8 +8,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnifuse.ops import (VoxelTable, batch_voxelize, dynamic_voxelize, grid_shape, hard_voxelize, roi_cell_stats,
-                          roi_grid_points, scatter_max, scatter_mean, sparse_trilinear, unique_voxels)
+from omnifuse.ops import (
+    VoxelTable,
+    batch_voxelize,
+    dynamic_voxelize,
+    grid_shape,
+    hard_voxelize,
+    roi_cell_stats,
+    roi_grid_points,
+    scatter_max,
+    scatter_mean,
+    sparse_trilinear,
+    unique_voxels,
+)
 from omnifuse.ops.features import SparseLevel
 from omnifuse.structures.geometry_torch import points_in_boxes_torch
 
