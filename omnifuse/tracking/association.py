@@ -169,7 +169,7 @@ def assign(aff: np.ndarray, threshold: float, algorithm: str) -> tuple[np.ndarra
             big = 1e6
             cost = np.where(valid, -(aff - threshold) - 1.0, big)
             r_idx, c_idx = linear_sum_assignment(cost)
-            pairs = [(int(r), int(c)) for r, c in zip(r_idx, c_idx) if valid[r, c]]
+            pairs = [(int(r), int(c)) for r, c in zip(r_idx, c_idx, strict=True) if valid[r, c]]
         else:
             raise ValueError(f"unknown assignment algorithm {algorithm!r}; known: 'greedy', 'hungarian'")
     matched = np.asarray(sorted(pairs), dtype=np.int64).reshape(-1, 2)

@@ -62,10 +62,15 @@ class ClassParams:
         size_rate_std: random-walk size change [m/s^0.5].
         init_vel_std: velocity uncertainty of a new track [m/s].
         max_speed: a velocity estimate above this [m/s] is clipped (a mismatch should not fling a track).
-    Scores:
-        coast_score_decay: a coasting track reports its last score minus this per frame coasted.
-        score_mode: 'detection' (the matched detection's score) or 'mean' (the mean of the scores matched
-            so far).
+    Scores (detector units; the reported score is
+    base + hits_bonus * ln(min(hits, hits_bonus_cap)) - tentative_penalty [tentative, after the warm-up]
+    - coast_score_decay * frames coasted):
+        score_mode: the base: 'detection' (the last matched detection's score) or 'mean' (the mean of the
+            scores matched so far).
+        hits_bonus: how much each e-fold of matched detections raises the score: a track seen in many frames
+            is more likely a real object than one seen in a few, whatever its detector scores.
+        hits_bonus_cap: hits beyond this add no more bonus (long tracks then rank by their detector score).
+        coast_score_decay: subtracted per frame coasted.
     """
 
     metric: str = 'giou_3d'
@@ -93,6 +98,8 @@ class ClassParams:
     max_speed: float = 50.0
     coast_score_decay: float = 0.0
     score_mode: str = 'detection'
+    hits_bonus: float = 0.0
+    hits_bonus_cap: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -104,7 +111,9 @@ class ClassParams:
                               f'({self.max_age}): a track is deleted after max_age missed frames')
         if self.score_mode not in ('detection', 'mean'):
             raise FormatError(f"tracker: score_mode must be 'detection' or 'mean', got {self.score_mode!r}")
-        for key in ('min_hits', 'max_age', 'max_age_tentative'):
+        if not self.hits_bonus >= 0 or not math.isfinite(self.hits_bonus):
+            raise FormatError(f'tracker: hits_bonus must be a finite number >= 0, got {self.hits_bonus}')
+        for key in ('min_hits', 'max_age', 'max_age_tentative', 'hits_bonus_cap'):
             if getattr(self, key) < 1:
                 raise FormatError(f'tracker: {key} must be >= 1, got {getattr(self, key)}')
         for key in ('report_coasting', 'warmup_frames'):
@@ -118,18 +127,21 @@ class ClassParams:
 
 
 def _default_classes() -> dict[str, ClassParams]:
-    # Tuned on the KITTI tracking training sequences (0, 2, 3, 4, 5, 7, 9, 11, 17, 20) with PointRCNN
-    # detections (scores are its logits, about -1 .. 16); docs/tracking.md, section "Tracker", gives the reasons.
+    # KITTI with PointRCNN-like detections (scores are logits, about -1 .. 16). Association, gating and track
+    # lives are AB3DMOT's per-class choices for PointRCNN (cars coast one frame longer); which rows are
+    # reported and their scores were chosen on the KITTI tracking training sequences (0, 2, 3, 4, 5, 7, 9, 11,
+    # 17, 20) only. docs/tracking.md, section "Tracker", gives the evidence.
     return {
-        'Car': ClassParams(metric='giou_3d', match_threshold=-0.2, algorithm='hungarian', min_hits=2,
-                           report_tentative=True, tentative_penalty=3.0, score_mode='mean', max_age=1,
-                           max_age_tentative=1, report_coasting=1, coast_score_decay=2.0),
+        'Car': ClassParams(metric='giou_3d', match_threshold=-0.2, algorithm='hungarian', min_hits=3,
+                           max_age=2, max_age_tentative=2, report_coasting=1, report_tentative=True,
+                           tentative_penalty=2.0, score_mode='detection', hits_bonus=2.0, hits_bonus_cap=20),
         'Pedestrian': ClassParams(metric='giou_3d', match_threshold=-0.4, algorithm='greedy', min_hits=3,
-                                  report_tentative=True, tentative_penalty=2.0, max_age=3, max_age_tentative=3,
-                                  report_coasting=1),
+                                  max_age=3, max_age_tentative=3, report_coasting=3, report_tentative=True,
+                                  tentative_penalty=2.0, score_mode='detection', hits_bonus=1.0,
+                                  hits_bonus_cap=10),
         'Cyclist': ClassParams(metric='distance', match_threshold=2.0, algorithm='hungarian', min_hits=3,
-                               report_tentative=True, tentative_penalty=4.0, max_age=3, max_age_tentative=3,
-                               report_coasting=0),
+                               max_age=3, max_age_tentative=3, report_coasting=1, report_tentative=True,
+                               tentative_penalty=2.0, score_mode='mean', hits_bonus=4.0),
     }
 
 

@@ -19,6 +19,7 @@ frame just given.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,11 +53,13 @@ class _Track:
     def confirmed(self) -> bool:
         return self.hits >= self.params.min_hits
 
-    def report_score(self) -> float:
+    def report_score(self, warmup: bool = False) -> float:
+        """The score reported (ClassParams, "Scores"); `warmup`: the tracker is in its first frames."""
         p = self.params
         base = self.score_sum / self.hits if p.score_mode == 'mean' else self.score
-        penalty = 0.0 if self.confirmed else p.tentative_penalty
-        return base - p.coast_score_decay * self.time_since_update - penalty
+        bonus = p.hits_bonus * math.log(min(self.hits, p.hits_bonus_cap)) if p.hits_bonus else 0.0
+        penalty = 0.0 if self.confirmed or warmup else p.tentative_penalty
+        return base + bonus - p.coast_score_decay * self.time_since_update - penalty
 
 
 class MultiObjectTracker:
@@ -197,7 +200,8 @@ class MultiObjectTracker:
             boxes = Boxes3D(boxes, 'world').transformed(T_lidar_world, self.config.frame).data
             vel = vel @ T_lidar_world[:3, :3].T
         bbox = np.array([t.bbox_2d if t.time_since_update == 0 else np.full(4, np.nan) for t in out])
+        scores = np.array([t.report_score(self._frames <= t.params.warmup_frames) for t in out])
         return Tracks(ids=np.array([t.id for t in out], np.int64), boxes=Boxes3D(boxes, self.config.frame),
-                      names=[t.name for t in out], scores=np.array([t.report_score() for t in out]),
+                      names=[t.name for t in out], scores=scores,
                       velocities=vel, bbox_2d=bbox, time_since_update=np.array([t.time_since_update for t in out]),
                       hits=np.array([t.hits for t in out]))

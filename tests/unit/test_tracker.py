@@ -106,12 +106,28 @@ def test_births_need_confirmation() -> None:
 
 def test_tentative_tracks_can_be_reported_with_a_lower_score() -> None:
     cfg = TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 0, 'report_tentative': True,
-                                   'tentative_penalty': 4.0, 'score_mode': 'detection'})
+                                   'tentative_penalty': 4.0, 'score_mode': 'detection', 'hits_bonus': 0.0})
     tracker = MultiObjectTracker(cfg)
     for k in range(4):
         tracks = tracker.update(_dets([_car(10.0, 3.0)], scores=[9.0]), stamp_ns=k * DT_NS)
         assert len(tracks) == 1 and tracks.hits[0] == k + 1
         assert tracks.scores[0] == pytest.approx(5.0 if k < 2 else 9.0)
+
+
+def test_score_grows_with_hits_up_to_the_cap_and_warmup_has_no_penalty() -> None:
+    cfg = TrackerConfig.from_dict({'min_hits': 3, 'warmup_frames': 1, 'report_tentative': True,
+                                   'tentative_penalty': 2.0, 'score_mode': 'mean', 'hits_bonus': 4.0,
+                                   'hits_bonus_cap': 3, 'report_coasting': 0})
+    tracker = MultiObjectTracker(cfg)
+    det_scores = [6.0, 2.0, 4.0, 8.0, 5.0]
+    for k, s in enumerate(det_scores):
+        tracks = tracker.update(_dets([_car(10.0, 3.0)], scores=[s]), stamp_ns=k * DT_NS)
+        hits = k + 1
+        penalty = 2.0 if 0 < k < 2 else 0.0  # frame 0 is the warm-up; confirmed from the third hit
+        expected = np.mean(det_scores[:hits]) + 4.0 * math.log(min(hits, 3)) - penalty
+        assert tracks.scores[0] == pytest.approx(expected)
+    with pytest.raises(FormatError, match='hits_bonus'):
+        TrackerConfig.from_dict({'hits_bonus': -1.0})
 
 
 def test_warmup_reports_tracks_at_the_start_of_a_sequence() -> None:
