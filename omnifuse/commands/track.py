@@ -29,7 +29,8 @@ calibration (--calib DIR, optional): DIR/<seq>.txt, KITTI calib files (object ke
 output (--out DIR): DIR/<seq>.txt per sequence, KITTI tracking results, one track per line:
   frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z ry score
   (truncated, occluded -1: unknown; the image box is the matched detection's, or for a coasting track the
-  projected 3D box; score: the detection's score in the detector's units, see --set score_mode=...).
+  projected 3D box; score: a ranking confidence in the detector's units, the detection's score raised with the
+  frames the track was matched in, see docs/tracking.md "Scores" and --set score_mode=/hits_bonus=...).
 
 tracker parameters (--config FILE, --set KEY=VALUE): the TrackerConfig mapping (docs/tracking.md):
   --set min_hits=2             every class

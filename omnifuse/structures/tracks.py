@@ -24,7 +24,10 @@ class Tracks:
         ids: (M,) int64 track ids, unique within one tracker and stable over the frames an object is tracked.
         boxes: (M, 7) boxes, LiDAR frame of this frame (see `Boxes3D`).
         names: M class names ('Car', 'Pedestrian', 'Cyclist', ...).
-        scores: (M,) float64 track confidence in [0, 1] (the matched detection's score, or decayed while coasting).
+        scores: (M,) float64 track confidence in the detector's score units (e.g. PointRCNN logits), for ranking:
+            the last matched detection's score or the mean of those matched so far, raised with the number of
+            matched frames and lowered while tentative or coasting (`omnifuse.tracking.ClassParams`, "Scores");
+            it can leave the detector's range, and is not a probability.
         velocities: (M, 3) float64 velocity [m/s] in the LiDAR frame of this frame: over ground when the tracker
             was given the ego motion, relative to the sensor otherwise.
         bbox_2d: (M, 4) float64 image box (x1, y1, x2, y2) [px] in the main camera: the matched detection's box,
