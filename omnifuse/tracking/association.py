@@ -62,7 +62,41 @@ def convex_hull_area(points: np.ndarray) -> np.ndarray:
     return 0.5 * (shoelace * edge).sum((1, 2)) * scale ** 2
 
 
-def _pairwise_giou(a: np.ndarray, b: np.ndarray, *, use_z: bool) -> np.ndarray:
+def _below_floor(a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
+    """(N, M) pairs whose GIoU (BEV or 3D) is provably < `floor`, so the hull need not be computed.
+
+    Disjoint footprints (centre distance d > the sum of the half-diagonals) have IoU 0 and GIoU = U/E - 1.
+    The enclosing hull holds each box and, for each box, the triangle from its chord through its centre
+    (at least as long as its short side w) to the other centre: E >= max(area_a, area_b, max(w_a, w_b) d / 2).
+    In 3D, U <= area_a h_a + area_b h_b and E >= hull max(h_a, h_b), so the same bound U/E <= (area_a +
+    area_b) / hull holds.
+    """
+    d = np.linalg.norm(a[:, None, :2] - b[None, :, :2], axis=-1)
+    radius_a, radius_b = np.hypot(a[:, 3], a[:, 4]) / 2, np.hypot(b[:, 3], b[:, 4]) / 2
+    area_a, area_b = a[:, 3] * a[:, 4], b[:, 3] * b[:, 4]
+    w = np.maximum(np.minimum(a[:, 3], a[:, 4])[:, None], np.minimum(b[:, 3], b[:, 4])[None])
+    hull_lb = np.maximum(np.maximum(area_a[:, None], area_b[None]), w * d / 2)
+    bound = (area_a[:, None] + area_b[None]) / np.maximum(hull_lb, 1e-12) - 1
+    return (d > radius_a[:, None] + radius_b[None]) & (bound < floor)
+
+
+def _pairwise_giou(a: np.ndarray, b: np.ndarray, *, use_z: bool, floor: float = -np.inf) -> np.ndarray:
+    n, m = len(a), len(b)
+    skip = _below_floor(a, b, floor) if np.isfinite(floor) else np.zeros((n, m), bool)
+    out = np.full((n, m), -1.0)
+    if skip.all():
+        return out
+    rows, cols = np.nonzero(~skip.all(1))[0], np.nonzero(~skip.all(0))[0]
+    a, b = a[rows], b[cols]
+    block = _giou_block(a, b, use_z=use_z)
+    sub = out[np.ix_(rows, cols)]
+    keep = ~skip[np.ix_(rows, cols)]
+    sub[keep] = block[keep]
+    out[np.ix_(rows, cols)] = sub
+    return out
+
+
+def _giou_block(a: np.ndarray, b: np.ndarray, *, use_z: bool) -> np.ndarray:
     iou = geometry.box_iou_3d(a, b) if use_z else geometry.box_iou_bev(a, b)
     inter_bev = geometry.box_intersection_bev(a, b)
     n, m = len(a), len(b)
@@ -99,7 +133,8 @@ def giou_bev(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     return _pairwise_giou(a, b, use_z=False)
 
 
-def affinity(tracks: np.ndarray, dets: np.ndarray, metric: str, *, gate_distance: float = np.inf) -> np.ndarray:
+def affinity(tracks: np.ndarray, dets: np.ndarray, metric: str, *, gate_distance: float = np.inf,
+             floor: float = -np.inf) -> np.ndarray:
     """Affinity of every (track, detection) pair.
 
     Args:
@@ -107,6 +142,9 @@ def affinity(tracks: np.ndarray, dets: np.ndarray, metric: str, *, gate_distance
         dets: (D, 7) detection boxes, same frame.
         metric: 'iou_3d', 'giou_3d', 'giou_bev' or 'distance' (module docstring).
         gate_distance: pairs with centres further apart [m] get METRIC_MIN[metric].
+        floor: the lowest affinity the caller will accept (its match threshold); GIoU pairs provably below it
+            get METRIC_MIN without computing their enclosing hull (the expensive part), so matching on a
+            threshold >= floor is unchanged.
 
     Returns:
         (T, D) float64 affinities (larger is better).
@@ -126,9 +164,9 @@ def affinity(tracks: np.ndarray, dets: np.ndarray, metric: str, *, gate_distance
     elif metric == 'iou_3d':
         values = geometry.box_iou_3d(t[rows], d[cols])
     elif metric == 'giou_3d':
-        values = _pairwise_giou(t[rows], d[cols], use_z=True)
+        values = _pairwise_giou(t[rows], d[cols], use_z=True, floor=floor)
     elif metric == 'giou_bev':
-        values = _pairwise_giou(t[rows], d[cols], use_z=False)
+        values = _pairwise_giou(t[rows], d[cols], use_z=False, floor=floor)
     else:
         raise ValueError(f'unknown affinity metric {metric!r}; known: {", ".join(METRIC_MIN)}')
     block = out[np.ix_(rows, cols)]

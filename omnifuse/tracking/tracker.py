@@ -159,14 +159,15 @@ class MultiObjectTracker:
         first = np.nonzero(high)[0]
         pred = np.array([t.kf.box for t in tracks]).reshape(-1, 7)
         threshold = -p.match_threshold if p.metric == 'distance' else p.match_threshold
-        aff = affinity(pred, det_boxes[first], p.metric, gate_distance=p.gate_distance)
+        aff = affinity(pred, det_boxes[first], p.metric, gate_distance=p.gate_distance, floor=threshold)
         matched, free_trk, _ = assign(aff, threshold, p.algorithm)
         pairs = [(int(r), int(first[c])) for r, c in matched]
         if p.second_stage:
             low = np.nonzero(~high)[0]
             if len(low) and len(free_trk):
                 thr2 = -p.second_threshold if p.metric == 'distance' else p.second_threshold
-                aff2 = affinity(pred[free_trk], det_boxes[low], p.metric, gate_distance=p.gate_distance)
+                aff2 = affinity(pred[free_trk], det_boxes[low], p.metric, gate_distance=p.gate_distance,
+                                floor=thr2)
                 m2, _, _ = assign(aff2, thr2, p.algorithm)
                 pairs += [(int(free_trk[r]), int(low[c])) for r, c in m2]
         used = np.zeros(len(det_idx), bool)

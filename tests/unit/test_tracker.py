@@ -229,3 +229,19 @@ def test_assignment_greedy_and_hungarian() -> None:
     gated = affinity(np.array([_car(0, 0)]), np.array([_car(30, 0)]), 'giou_3d', gate_distance=10.0)
     assert gated[0, 0] == -1.0
     assert affinity(np.array([_car(0, 0)]), np.array([_car(3, 4)]), 'distance')[0, 0] == pytest.approx(-5.0)
+
+
+@pytest.mark.parametrize('metric', ['giou_3d', 'giou_bev'])
+def test_the_giou_floor_skips_only_pairs_that_cannot_match(metric: str) -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n, m = rng.integers(1, 12, 2)
+        sizes = rng.uniform(0.3, 6, (n + m, 3))
+        boxes = np.c_[rng.uniform(-25, 25, (n + m, 2)), rng.uniform(-1, 1, n + m), sizes, rng.uniform(-3, 3, n + m)]
+        a, b = boxes[:n], boxes[n:]
+        full = affinity(a, b, metric)
+        for floor in (-0.6, -0.4, -0.2, 0.0, 0.3):
+            fast = affinity(a, b, metric, floor=floor)
+            keep = full >= floor
+            np.testing.assert_array_equal(fast[keep], full[keep])  # every pair that can match is exact
+            assert (fast[~keep] < floor).all()  # the others still fail the threshold
