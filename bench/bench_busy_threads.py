@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cell(threads: int, busy: int, policy: str, frames: int, warmup: int) -> dict:
+    """One cell: `omnifuse bench` in a fresh process with these threads, busy cores and wait policy; its JSON."""
     env = dict(os.environ)
     env.pop('OMP_WAIT_POLICY', None)
     if policy != 'default':
@@ -36,6 +37,7 @@ def run_cell(threads: int, busy: int, policy: str, frames: int, warmup: int) -> 
 
 
 def main() -> int:
+    """Run the grid of cells and print the table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--frames', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)

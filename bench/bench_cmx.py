@@ -21,6 +21,7 @@ CONFIGS = ('rgb_only', 'rgbt_cmx', 'rgbd_cmx')
 
 
 def main() -> None:
+    """Parse the arguments, time each config and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=10, help='timed passes per config (default: 10)')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads (default: 2)')

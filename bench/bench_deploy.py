@@ -69,6 +69,7 @@ def _report(title: str, times: dict[str, list[float]]) -> None:
 
 
 def main() -> None:
+    """Parse the arguments, time each backend and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=30, help='timed runs per backend (default: 30)')
     parser.add_argument('--threads', type=int, default=1, help='CPU threads of every backend (default: 1)')

@@ -35,6 +35,7 @@ def _run(config: Path, checkpoint: str, frames: int) -> dict:
 
 
 def cli() -> int:
+    """Parse the arguments, time each model and print the table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--checkpoint-fast', default='none', help='weights of the fast model (default: none)')
     parser.add_argument('--frames', type=int, default=10, help='timed runs per model (default: 10)')

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    """Parse the arguments, time the point segmenter and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data-root', default='data/sim_pointseg',
                         help='sim KITTI-layout root with velodyne_labels/ and ImageSets/val.txt')

@@ -44,6 +44,7 @@ def make_frames(n: int, seed: int = 0) -> list:
 
 
 def main() -> None:
+    """Parse the arguments, write the input bag, replay it and print the timings."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--frames', type=int, default=40, help='LiDAR frames in the bag (default: 40)')
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default='mcap', help='output storage')
@@ -63,7 +64,8 @@ def main() -> None:
     print(f'machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, '
           f'numpy {np.__version__}')
     print(f'input: {args.frames} frames x (120000 points + 640x480 rgb8 + 12 ranges), {args.distro}, '
-          f'output {args.storage} ({size:.0f} MB); writing the input bag took {t_write / args.frames * 1e3:.1f} ms/frame')
+          f'output {args.storage} ({size:.0f} MB); '
+          f'writing the input bag took {t_write / args.frames * 1e3:.1f} ms/frame')
     print(summary.format())
     with open('/proc/loadavg') as f:
         load = f.read().split()[0]

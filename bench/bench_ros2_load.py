@@ -50,6 +50,7 @@ def summarise(result: dict, rate: float) -> dict:
 
 
 def main() -> int:
+    """Parse the arguments, run the load test and print the summary; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=float, default=60.0)
     parser.add_argument('--rate', type=float, default=10.0)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 
 
 def main() -> None:
+    """Parse the arguments, time the simulator per condition and per stage, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('--frames', type=int, default=12, help='frames per condition (default: 12)')
     parser.add_argument('--conditions', nargs='+', default=['day', 'night', 'glare', 'fog'],
@@ -60,11 +62,11 @@ def main() -> None:
         t = time.perf_counter()
         snap = make_scene(seed).at(0.0)
         for name, fn in (('scene', lambda: None),
-                         ('lidar', lambda: render_lidar(snap, rng)),
-                         ('camera', lambda: render_camera(snap, calib.cameras['image_2'], rng)),
-                         ('thermal', lambda: render_thermal(snap, calib.thermal['thermal'], rng)),
-                         ('ultrasonic', lambda: render_ultrasonic(calib.ultrasonic, snap.parts.boxes, rng)),
-                         ('occupancy', lambda: occupancy_grid(snap))):
+                         ('lidar', partial(render_lidar, snap, rng)),
+                         ('camera', partial(render_camera, snap, calib.cameras['image_2'], rng)),
+                         ('thermal', partial(render_thermal, snap, calib.thermal['thermal'], rng)),
+                         ('ultrasonic', partial(render_ultrasonic, calib.ultrasonic, snap.parts.boxes, rng)),
+                         ('occupancy', partial(occupancy_grid, snap))):
             fn()
             now = time.perf_counter()
             stages.setdefault(name, []).append(now - t)

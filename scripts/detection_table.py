@@ -10,8 +10,8 @@ Conditions select frames by their meta file and use the official protocol. Range
 distance of the object from the camera (0-30, 30-50, 50+ m), scored with
 `evaluate_kitti(..., distance_range=..., height_limit=False)`: moderate occlusion and truncation limits
 but no 25 px minimum height, which no object beyond ~43 m meets in a 375-px-high image.
-Each cell is "AP (number of objects scored)"; NAME=DIR1,DIR2 (one folder per seed) gives the mean AP of the runs. `--png` also draws one bar chart per class (groups: the slices,
-bars: the models).
+Each cell is "AP (number of objects scored)"; NAME=DIR1,DIR2 (one folder per seed) gives the mean AP of the
+runs. `--png` also draws one bar chart per class (groups: the slices, bars: the models).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def mean_of_runs(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str,
 
 
 def main() -> None:
+    """Parse the arguments, score every model folder and print the table (and the charts)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--root', required=True, type=Path, help='simulator KITTI-layout folder (ground truth)')
     parser.add_argument('--split', default='ImageSets/trainval.txt', help='frame list, relative to --root')

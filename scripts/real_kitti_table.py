@@ -63,6 +63,7 @@ def row(plain: dict, vac: dict) -> list[float]:
 
 
 def main() -> int:
+    """Parse the arguments, run each model and input mode on the scans and print the table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', required=True, help='KITTI-layout root of the labelled real scans')
     parser.add_argument('--modes', default='plain,align', help='plain, align (--align-ground), or both')
@@ -90,7 +91,8 @@ def main() -> int:
     for key, values in rows.items():
         print(f'| {key} | ' + ' | '.join(f'{v:.1f}' for v in values) + ' |')
     if args.json:
-        Path(args.json).write_text(json.dumps({k: dict(zip(COLUMNS, v)) for k, v in rows.items()}, indent=1))
+        table = {k: dict(zip(COLUMNS, v, strict=True)) for k, v in rows.items()}
+        Path(args.json).write_text(json.dumps(table, indent=1))
     return 0
 
 
