@@ -38,7 +38,8 @@ def _kitti_fields(frame: SensorFrame, T_cam_lidar: np.ndarray) -> dict[str, np.n
     loc[dontcare] = -1000.0
     ry[dontcare] = -10.0
     return {'name': np.asarray(labels.names, dtype=str).reshape(-1),
-            'truncated': np.asarray(labels.truncation, dtype=np.float64), 'occluded': np.asarray(labels.occlusion, dtype=np.int64),
+            'truncated': np.asarray(labels.truncation, dtype=np.float64),
+            'occluded': np.asarray(labels.occlusion, dtype=np.int64),
             'alpha': np.asarray(labels.alpha, dtype=np.float64), 'bbox': np.asarray(labels.bbox_2d, dtype=np.float64),
             'dimensions': dims, 'location': loc, 'rotation_y': ry}
 
@@ -49,7 +50,8 @@ def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal
 
     Args:
         frame: a frame from a reader (points required).
-        use_camera, use_thermal: keep the colour / thermal images (and their cameras).
+        use_camera: keep the colour images (and their cameras).
+        use_thermal: keep the thermal images (and their cameras).
         main_camera: the camera whose calibration the KITTI metric uses.
     """
     if frame.points is None:
@@ -193,6 +195,7 @@ class KittiDetDataset(_FrameDataset):
             raise FormatError(f'{path}: not valid JSON ({exc.msg})') from None
 
     def load_data_list(self) -> list[dict]:
+        """The frames of the split, only those of `conditions` (by their meta file) when given."""
         items = super().load_data_list()
         if self.conditions is None:
             return items

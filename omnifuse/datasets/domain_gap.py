@@ -290,6 +290,8 @@ def ray_drop(points: np.ndarray, ring: np.ndarray, step_deg: float, *,
         points: (N, >=3) one scan.
         ring: (N,) ring index of each point.
         step_deg: the sensor's azimuth step [deg].
+        range_edges: the ground-range bins [m].
+        tol: relative range agreement of the two returns around a gap for it to count as a dropped ray.
     """
     missing = np.zeros(len(range_edges) - 1)
     returned = np.zeros(len(range_edges) - 1)
@@ -370,11 +372,13 @@ def measure_dataset(root: str | Path, *, name: str = '', split: str = 'training'
     Args:
         root: the dataset root (holding `<split>/velodyne/`) or the split folder itself.
         name: label of the dataset in tables and pictures (default: the folder name).
+        split: the split folder under `root` ('training', 'testing').
         max_frames: frames to read (None: every frame).
         fov_deg: objects and clutter are counted inside the wedge |azimuth| <= fov_deg / 2 around +x
             (KITTI labels cover the camera's view only, about 81 deg); 360 counts all around.
         clutter_range: clutter is counted up to this ground range [m].
         num_features: float32 values per point in the .bin files (x y z intensity [+ more]).
+        seed: seed of the ground-plane fits (RANSAC).
 
     Raises:
         FileNotFoundError / FormatError naming the file: a missing velodyne/ folder, a bad .bin or label.

@@ -148,7 +148,8 @@ def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Ma
     Args:
         image: (H, W, 3) uint8 RGB, or None when the camera is missing or dead (zeros are fed).
         camera: the camera's calibration (LiDAR frame -> pixels).
-        readings, sensors: ultrasonic ranges (NaN = no echo) and poses by name.
+        readings: ultrasonic ranges [m] by sensor name (NaN = no echo).
+        sensors: ultrasonic sensor poses by name.
         grid: the BEV grid.
         image_scale: resize factor of the image fed to the network.
         image_size: (H, W) of the full image when `image` is None (default: the camera's size).

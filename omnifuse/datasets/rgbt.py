@@ -214,7 +214,8 @@ def warp_thermal_to_camera(thermal: np.ndarray, thermal_camera: CameraModel, cam
 
     Args:
         thermal: (h_t, w_t) thermal image (any numeric dtype; float32 out).
-        thermal_camera, camera: calibrations of the thermal and the RGB camera (LiDAR frame).
+        thermal_camera: calibration of the thermal camera (LiDAR frame).
+        camera: calibration of the RGB camera (LiDAR frame).
         size: (H, W) of the RGB image.
         depth: optional (H, W) sparse depth [m] in the RGB camera (render_depth_image), 0 = unknown.
         plane_depth: depth assumed where no LiDAR depth is near [m].

@@ -53,6 +53,8 @@ def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, c
         frame: a SensorFrame with calib, and points / thermal as available.
         modality: 'thermal', 'depth' or 'rgb' (no X: zeros).
         size: (H, W) of the (scaled) RGB image.
+        camera_name: the colour camera.
+        thermal_name: the thermal camera (thermal modality).
         scale: the RGB image's resize factor relative to the calibrated camera.
         max_depth: depth [m] mapped to 1 (depth modality).
         plane_depth: depth of the registration plane where LiDAR depth is unknown [m].
@@ -99,7 +101,9 @@ def scale_rgbx(rgb: np.ndarray, x: np.ndarray | None, scale: float, *, modality:
     blended with a hole). The size is (round(H * scale), round(W * scale)); scale 1 returns the inputs.
 
     Args:
-        rgb: (H, W, 3) uint8; x: (H, W) float X registered to it, or None.
+        rgb: (H, W, 3) uint8.
+        x: (H, W) float X registered to it, or None.
+        scale: the resize factor.
         modality: the model's X modality ('depth' = sparse).
     """
     import cv2
@@ -158,8 +162,12 @@ def rgbx_frame_inputs(frame: SensorFrame, modality: str, *, camera_name: str = '
     Args:
         frame: a SensorFrame with `images[camera_name]` and calib (points / thermal as available).
         modality: 'thermal', 'depth' or 'rgb'.
-        camera_name: the colour camera segmented; thermal_name: the thermal camera (thermal modality).
-        scale, max_depth, plane_depth, thermal_registration: see `build_x_image`.
+        camera_name: the colour camera segmented.
+        thermal_name: the thermal camera (thermal modality).
+        scale: the resize factor of the colour image (the config's image scale).
+        max_depth: see `build_x_image`.
+        plane_depth: see `build_x_image`.
+        thermal_registration: see `build_x_image`.
 
     Returns:
         (rgb, x, valid, (H0, W0)): rgb (H, W, 3) uint8 after scaling, x (1, H, W) float32 in [0, 1]

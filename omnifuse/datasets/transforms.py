@@ -24,8 +24,9 @@ import numpy as np
 
 from omnifuse.registry import TRANSFORMS
 
-__all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PointShuffle',
-           'RandomDropModality', 'ImageResize', 'ExtrinsicNoise', 'PackDetInputs', 'apply_global_transform']
+__all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter',
+           'PointShuffle', 'RandomDropModality', 'ImageResize', 'ExtrinsicNoise', 'PackDetInputs',
+           'apply_global_transform']
 
 
 def _wrap(angle: np.ndarray) -> np.ndarray:
@@ -84,6 +85,7 @@ class GlobalRotScaleFlip:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Rotate, scale and maybe flip the points, boxes and camera projections of one sample."""
         angle = float(self.rng.uniform(*self.rot_range))
         scale = float(self.rng.uniform(*self.scale_range))
         flip = bool(self.rng.random() < self.flip_prob)
@@ -105,7 +107,8 @@ class RandomTilt:
         seed: seed of this transform's generator (None: fresh entropy).
     """
 
-    def __init__(self, *, max_deg: float = 2.0, z_range: Sequence[float] = (-0.1, 0.1), seed: int | None = None) -> None:
+    def __init__(self, *, max_deg: float = 2.0, z_range: Sequence[float] = (-0.1, 0.1),
+                 seed: int | None = None) -> None:
         if max_deg < 0 or z_range[0] > z_range[1]:
             raise ValueError(f'RandomTilt: max_deg must be >= 0 and z_range (min, max), got {max_deg}, {z_range}')
         self.max_deg = float(max_deg)
@@ -188,6 +191,7 @@ class BeamSubsample:
         self.elevations = np.sort(elevations)[::-1].copy()  # beam 0 = top
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Keep the points of the kept beams."""
         if self.keep_every == 1:
             return results
         pts = results['points']
@@ -204,6 +208,7 @@ class PointRangeFilter:
         self.point_range = tuple(point_range)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Drop the points outside `point_range`."""
         pts = results['points']
         results['points'] = pts[_in_range(pts, self.point_range, 3)]
         return results
@@ -214,7 +219,7 @@ def _select_objects(results: dict[str, Any], keep: np.ndarray) -> None:
     if 'gt_labels' in results:
         results['gt_labels'] = np.asarray(results['gt_labels'])[keep]
     if 'gt_names' in results:
-        results['gt_names'] = [n for n, k in zip(results['gt_names'], keep) if k]
+        results['gt_names'] = [n for n, k in zip(results['gt_names'], keep, strict=True) if k]
 
 
 @TRANSFORMS.register_module()
@@ -225,6 +230,7 @@ class ObjectRangeFilter:
         self.point_range = tuple(point_range)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Drop the boxes (and their names and labels) whose BEV centre is outside `point_range`."""
         boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7)))).reshape(-1, 7)
         _select_objects(results, _in_range(boxes, self.point_range, 2))
         return results
@@ -248,6 +254,7 @@ class ObjectNameFilter:
             raise ValueError(f'ObjectNameFilter: rename targets {unknown} are not among the classes {self.classes}')
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Rename, keep the boxes of `classes` and set their labels."""
         names = [self.rename.get(n, n) for n in results.get('gt_names', [])]
         if self.rename:
             results['gt_names'] = names
@@ -265,6 +272,7 @@ class PointShuffle:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Permute the points at random."""
         results['points'] = results['points'][self.rng.permutation(len(results['points']))]
         return results
 
@@ -285,6 +293,7 @@ class RandomDropModality:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Drop the camera and / or thermal images of this sample at random."""
         for field, prob in (('images', self.camera_prob), ('thermal', self.thermal_prob)):
             if results.get(field) and self.rng.random() < prob:
                 dropped = set(results[field])
@@ -307,6 +316,7 @@ class ImageResize:
         self.thermal = thermal
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Resize the images (and semantics) and scale their lidar2img."""
         import cv2
 
         if self.scale == 1.0:
@@ -364,6 +374,7 @@ class ExtrinsicNoise:
         return E
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Perturb every camera's lidar2img (with probability `prob`)."""
         if self.prob < 1.0 and self.rng.uniform() >= self.prob:
             return results
         for cam in results.get('cams', {}).values():
@@ -389,6 +400,7 @@ class PackDetInputs:
         self.main_camera = main_camera
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Pack one sample: {'inputs': {...}, 'data_samples': BaseDataElement}."""
         import torch
         from mmengine.structures import BaseDataElement
 

@@ -145,7 +145,8 @@ def render_camera(snap: Snapshot, camera: CameraModel, rng: np.random.Generator,
         cone = np.exp(-(y / (0.3 * np.maximum(x, 0) + 0.9)) ** 2) * (x > 2.0)
         acc += 1.2 * cone * np.exp(-np.maximum(x, 0) / 30.0) * (pts[:, 2] < GROUND_Z + 1.5)
         light[near] += acc
-        lit = windows & (_hash(s.part, np.floor(s.local[..., 2] / 3.2), np.floor(s.local[..., 0] + s.local[..., 1])) < 0.35)
+        cell = _hash(s.part, np.floor(s.local[..., 2] / 3.2), np.floor(s.local[..., 0] + s.local[..., 1]))
+        lit = windows & (cell < 0.35)
         emissive[lit] = (0.95, 0.75, 0.42)
         moving = np.zeros(len(parts), bool)
         if len(parts):
@@ -163,7 +164,8 @@ def render_camera(snap: Snapshot, camera: CameraModel, rng: np.random.Generator,
     sky &= ~ground
     el = s.elevation[sky]
     if night:
-        sky_rgb = np.array([0.015, 0.02, 0.04]) + np.exp(-np.maximum(el, 0) / 0.08)[:, None] * np.array([0.05, 0.04, 0.03])
+        sky_rgb = (np.array([0.015, 0.02, 0.04])
+                   + np.exp(-np.maximum(el, 0) / 0.08)[:, None] * np.array([0.05, 0.04, 0.03]))
     else:
         w = np.clip(el / 0.6, 0, 1)[:, None]
         sky_rgb = (1 - w) * np.array([0.80, 0.86, 0.93]) + w * np.array([0.33, 0.53, 0.85])

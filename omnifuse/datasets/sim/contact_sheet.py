@@ -33,7 +33,8 @@ def colorize(classes: np.ndarray) -> np.ndarray:
     return pal[classes]
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.5, rgb: tuple[int, int, int] = (255, 255, 255)) -> None:
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.5,
+          rgb: tuple[int, int, int] = (255, 255, 255)) -> None:
     import cv2
 
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
@@ -48,7 +49,7 @@ def _camera_panel(frame: SensorFrame) -> np.ndarray:
     img = frame.images['image_2'].copy()
     labels = frame.labels
     if labels is not None:
-        for name, box, trunc, occ in zip(labels.names, labels.bbox_2d, labels.truncation, labels.occlusion):
+        for name, box, occ in zip(labels.names, labels.bbox_2d, labels.occlusion, strict=True):
             if box[2] <= box[0]:
                 continue
             x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -70,7 +71,7 @@ def _thermal_panel(frame: SensorFrame, height: int) -> np.ndarray:
         boxes = labels.boxes[np.array(keep, int)] if keep else None
         if boxes is not None and len(boxes):
             proj = boxes.project_to_image(cam)
-            for i, b in zip(keep, proj):
+            for i, b in zip(keep, proj, strict=True):
                 if np.all(np.isfinite(b)) and b[2] > b[0] and b[3] > b[1]:
                     cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])),
                                   _BOX_RGB.get(labels.names[i], (255, 255, 255)), 1)
@@ -104,7 +105,7 @@ def _bev_panel(frame: SensorFrame) -> np.ndarray:
     for r in (10, 20, 30, 40, 50):
         cv2.circle(img, tuple(int(v) for v in to_px(np.array(0.0), np.array(0.0))), int(r * ppm), (60, 60, 60), 1)
     if frame.labels is not None:
-        for name, corners in zip(frame.labels.names, bev_corners(frame.labels.boxes.data)):
+        for name, corners in zip(frame.labels.names, bev_corners(frame.labels.boxes.data), strict=True):
             c, r = to_px(corners[:, 0], corners[:, 1])
             poly = np.stack([c, r], 1).reshape(-1, 1, 2)
             cv2.polylines(img, [poly], True, _BOX_RGB.get(name, (255, 255, 255)), 1, cv2.LINE_AA)

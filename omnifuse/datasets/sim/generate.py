@@ -257,6 +257,7 @@ def generate_frame(seed: int, *, condition: str = 'day', faults: Mapping[str, ob
         sequence: written to meta['sequence'].
         stamp_ns: the frame's stamp (default: derived from the seed and time_s).
         lidar: LiDAR parameters.
+        scenario: 'street', 'parking' or 'mixed' (one of the two, picked from the seed).
 
     Returns:
         A `SimFrame`: points (N, 4), images['image_2'] (375, 1242, 3), thermal['thermal'] (512, 640) uint16

@@ -46,7 +46,8 @@ def kitti_labels(snap: Snapshot, camera: CameraModel, part_map: np.ndarray, obje
         snap: the scene snapshot (boxes (K, 7), LiDAR frame).
         camera: image_2.
         part_map: (H, W) int32 part index per pixel of the render (HIT_* elsewhere).
-        object_pixels: (K,) unoccluded pixel count per thing; object_bbox: (K, 4) their tight boxes.
+        object_pixels: (K,) unoccluded pixel count per thing.
+        object_bbox: (K, 4) their tight boxes.
         T_rect_lidar: (4, 4) LiDAR -> rectified camera (for alpha).
     """
     K = len(snap.boxes)

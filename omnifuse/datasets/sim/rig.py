@@ -71,7 +71,8 @@ def ultrasonic_sensors() -> dict[str, UltrasonicSensor]:
     z = GROUND_Z + 0.5
     half = math.radians(35.0)
     layout = (('left_corner', 0.85, 70.0, 0.15), ('left_outer', 0.55, 35.0, 0.05), ('left_inner', 0.2, 10.0, 0.0),
-              ('right_inner', -0.2, -10.0, 0.0), ('right_outer', -0.55, -35.0, 0.05), ('right_corner', -0.85, -70.0, 0.15))
+              ('right_inner', -0.2, -10.0, 0.0), ('right_outer', -0.55, -35.0, 0.05),
+              ('right_corner', -0.85, -70.0, 0.15))
     out = {}
     for end, x, base in (('front', front_x, 0.0), ('rear', rear_x, math.pi)):
         sign = 1.0 if end == 'front' else -1.0

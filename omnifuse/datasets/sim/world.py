@@ -27,9 +27,9 @@ from omnifuse.datasets.sim import classes as C
 from omnifuse.errors import OmnifuseError
 from omnifuse.structures.geometry import box_intersection_bev
 
-__all__ = ['SimError', 'Parts', 'Snapshot', 'Scene', 'make_scene', 'scene_from_boxes', 'GROUND_Z', 'LIDAR_HEIGHT', 'EGO_LANE_Y', 'ROAD_HALF_WIDTH',
-           'SIDEWALK_OUTER', 'CONDITIONS', 'KIND_PLAIN', 'KIND_BUILDING', 'KIND_BODY', 'KIND_GLASS', 'KIND_SKIN',
-           'EGO_BOX', 'ground_class', 'lane_marking', 'SCENARIOS']
+__all__ = ['SimError', 'Parts', 'Snapshot', 'Scene', 'make_scene', 'scene_from_boxes', 'GROUND_Z', 'LIDAR_HEIGHT',
+           'EGO_LANE_Y', 'ROAD_HALF_WIDTH', 'SIDEWALK_OUTER', 'CONDITIONS', 'KIND_PLAIN', 'KIND_BUILDING', 'KIND_BODY',
+           'KIND_GLASS', 'KIND_SKIN', 'EGO_BOX', 'ground_class', 'lane_marking', 'SCENARIOS']
 
 LIDAR_HEIGHT = 1.73
 GROUND_Z = -LIDAR_HEIGHT
@@ -268,14 +268,15 @@ class _Builder:
             return Parts.empty()
         return Parts(np.stack([s[0] for s in self.static]), np.array([s[1] for s in self.static], np.uint8),
                      np.full(len(self.static), -1, np.int32), np.stack([s[2] for s in self.static]),
-                     np.array([s[3] for s in self.static], np.float32), np.array([s[4] for s in self.static], np.float32),
+                     np.array([s[3] for s in self.static], np.float32),
+                     np.array([s[4] for s in self.static], np.float32),
                      np.array([s[5] for s in self.static], np.uint8))
 
 
 def _thing_parts(name: str, size: np.ndarray, rng: np.random.Generator, moving: bool,
                  night: bool) -> list[tuple]:
     """Part boxes of one thing in its own frame: (local6, cls, colour, kind, temp)."""
-    l, w, h = (float(v) for v in size)
+    length, w, h = (float(v) for v in size)
     b = -h / 2  # bottom in the box frame
     cls = C.THING_TO_ID[name]
     warm = 0.0 if night else 4.0
@@ -287,30 +288,32 @@ def _thing_parts(name: str, size: np.ndarray, rng: np.random.Generator, moving: 
         glass = np.array([0.12, 0.15, 0.2])
         if name == 'Car':
             low = 0.56 * h
-            return [((0, 0, b + low / 2, l, w, low), cls, body, KIND_BODY, base),
-                    ((-0.06 * l, 0, b + low + (h - low) / 2, 0.52 * l, 0.9 * w, h - low), cls, glass, KIND_GLASS,
-                     base - 3)]
+            return [((0, 0, b + low / 2, length, w, low), cls, body, KIND_BODY, base),
+                    ((-0.06 * length, 0, b + low + (h - low) / 2, 0.52 * length, 0.9 * w, h - low), cls, glass,
+                     KIND_GLASS, base - 3)]
         if name == 'Van':
             low = 0.45 * h
-            return [((0, 0, b + low / 2, l, w, low), cls, body, KIND_BODY, base),
-                    ((-0.09 * l, 0, b + low + (h - low) / 2, 0.82 * l, w, h - low), cls, body, KIND_BODY, base)]
-        cab = 0.2 * l
-        return [((l / 2 - cab / 2, 0, b + 0.4 * h, cab, w * 0.96, 0.8 * h), cls, _CAR_COLOURS[rng.integers(5)],
+            return [((0, 0, b + low / 2, length, w, low), cls, body, KIND_BODY, base),
+                    ((-0.09 * length, 0, b + low + (h - low) / 2, 0.82 * length, w, h - low), cls, body, KIND_BODY,
+                     base)]
+        cab = 0.2 * length
+        return [((length / 2 - cab / 2, 0, b + 0.4 * h, cab, w * 0.96, 0.8 * h), cls, _CAR_COLOURS[rng.integers(5)],
                  KIND_BODY, base),
-                ((-cab / 2 - 0.05, 0, 0.03 * h, l - cab - 0.1, w, 0.94 * h), cls, body, KIND_BODY, base - 1)]
+                ((-cab / 2 - 0.05, 0, 0.03 * h, length - cab - 0.1, w, 0.94 * h), cls, body, KIND_BODY, base - 1)]
     clothes = _CLOTHES[rng.integers(len(_CLOTHES))]
     skin = np.array([0.80, 0.62, 0.50]) * rng.uniform(0.5, 1.05)
     body_t = 301.0 + rng.uniform(-1.5, 1.5)
-    head = (0, 0, h / 2 - 0.12 * h / 2, min(0.24, l), min(0.2, w), 0.12 * h)
+    head = (0, 0, h / 2 - 0.12 * h / 2, min(0.24, length), min(0.2, w), 0.12 * h)
     if name == 'Pedestrian':
         legs = 0.47 * h
-        return [((0, 0, b + legs / 2, 0.55 * l, 0.6 * w, legs), cls, clothes * 0.6, KIND_PLAIN, body_t - 1),
-                ((0, 0, b + legs + 0.205 * h, 0.5 * l, 0.95 * w, 0.41 * h), cls, clothes, KIND_PLAIN, body_t),
+        return [((0, 0, b + legs / 2, 0.55 * length, 0.6 * w, legs), cls, clothes * 0.6, KIND_PLAIN, body_t - 1),
+                ((0, 0, b + legs + 0.205 * h, 0.5 * length, 0.95 * w, 0.41 * h), cls, clothes, KIND_PLAIN, body_t),
                 (head, cls, skin, KIND_SKIN, 306.0)]
     bike = 0.55 * h
     frame_colour = _CAR_COLOURS[rng.integers(len(_CAR_COLOURS))]
-    return [((0, 0, b + bike / 2, l, 0.15, bike), cls, frame_colour * 0.6, KIND_PLAIN, 293.0 + warm / 2),
-            ((-0.05 * l, 0, b + bike + 0.165 * h, 0.4 * l, 0.9 * w, 0.33 * h), cls, clothes, KIND_PLAIN, body_t),
+    return [((0, 0, b + bike / 2, length, 0.15, bike), cls, frame_colour * 0.6, KIND_PLAIN, 293.0 + warm / 2),
+            ((-0.05 * length, 0, b + bike + 0.165 * h, 0.4 * length, 0.9 * w, 0.33 * h), cls, clothes, KIND_PLAIN,
+             body_t),
             (head, cls, skin, KIND_SKIN, 306.0)]
 
 
@@ -329,9 +332,10 @@ def _sample_x(rng: np.random.Generator, near: float = 5.0, far: float = 60.0) ->
 def _place(builder: _Builder, name: str, rng: np.random.Generator, lane_speed: dict[float, float],
            far: bool = False) -> bool:
     size = _sample_size(name, rng)
-    l, w, h = size
+    length, w, h = size
     for _ in range(20):
-        x = float(rng.uniform(60, 95)) if far else _sample_x(rng, 5.0, 60.0 if name in ('Car', 'Van', 'Truck') else 45.0)
+        near_max = 60.0 if name in ('Car', 'Van', 'Truck') else 45.0
+        x = float(rng.uniform(60, 95)) if far else _sample_x(rng, 5.0, near_max)
         velocity = (0.0, 0.0)
         moving = False
         if name in ('Car', 'Van', 'Truck'):
@@ -371,7 +375,7 @@ def _place(builder: _Builder, name: str, rng: np.random.Generator, lane_speed: d
             else:  # waiting at the kerb, between parked cars
                 y = side * rng.uniform(7.3, 8.4)
                 yaw = rng.uniform(-math.pi, math.pi)
-        box = np.array([x, y, GROUND_Z + h / 2, l, w, h, math.remainder(yaw, 2 * math.pi)])
+        box = np.array([x, y, GROUND_Z + h / 2, length, w, h, math.remainder(yaw, 2 * math.pi)])
         if box[6] >= math.pi:
             box[6] -= 2 * math.pi
         if builder.free(box, 0.25 if name == 'Pedestrian' else 0.4):
@@ -531,7 +535,8 @@ def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, sc
                                                                 np.uint8),
                       np.array([p[0] for p in thing_parts], np.int32),
                       np.array([p[3] for p in thing_parts], np.float32).reshape(-1, 3),
-                      np.array([p[4] for p in thing_parts], np.float32), np.array([p[5] for p in thing_parts], np.float32),
+                      np.array([p[4] for p in thing_parts], np.float32),
+                      np.array([p[5] for p in thing_parts], np.float32),
                       np.array([p[6] for p in thing_parts], np.uint8))
     return Scene(
         static=builder.build_static(),
@@ -552,7 +557,9 @@ def scene_from_boxes(boxes: np.ndarray, names: list[str], *, velocity: np.ndarra
         boxes: (K, 7) thing boxes in the world frame at t = 0 (the ego LiDAR is at (0, EGO_LANE_Y, 0)).
         names: K KITTI class names.
         velocity: (K, 2) world velocities [m/s] (default: at rest).
-        condition, seed, ego_speed: as in `make_scene`.
+        condition: as in `make_scene`.
+        seed: the seed of the things' appearance (as in `make_scene`).
+        ego_speed: the ego vehicle's speed [m/s] along +x.
     """
     if condition not in CONDITIONS:
         raise SimError(f'condition must be one of {CONDITIONS}, got {condition!r}')
@@ -560,11 +567,12 @@ def scene_from_boxes(boxes: np.ndarray, names: list[str], *, velocity: np.ndarra
     builder = _Builder(rng, condition == 'night')
     boxes = np.asarray(boxes, float).reshape(-1, 7)
     vel = np.zeros((len(boxes), 2)) if velocity is None else np.asarray(velocity, float).reshape(-1, 2)
-    for box, name, v in zip(boxes, names, vel):
+    for box, name, v in zip(boxes, names, vel, strict=True):
         builder.add_thing(box, name, (float(v[0]), float(v[1])), bool(np.linalg.norm(v) > 0.1))
     parts = builder.thing_parts
     part_attr = Parts(np.zeros((len(parts), 7)), np.array([C.THING_TO_ID[names[p[0]]] for p in parts], np.uint8),
-                      np.array([p[0] for p in parts], np.int32), np.array([p[3] for p in parts], np.float32).reshape(-1, 3),
+                      np.array([p[0] for p in parts], np.int32),
+                      np.array([p[3] for p in parts], np.float32).reshape(-1, 3),
                       np.array([p[4] for p in parts], np.float32), np.array([p[5] for p in parts], np.float32),
                       np.array([p[6] for p in parts], np.uint8))
     sun = np.array([0.5, 0.3, 0.81])

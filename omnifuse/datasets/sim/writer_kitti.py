@@ -131,7 +131,7 @@ def split_ids(ids: list[str], sequences: list[int]) -> tuple[list[str], list[str
     uniq = sorted(set(sequences))
     if len(uniq) > 1:
         val_seq = {s for i, s in enumerate(uniq) if i % 5 == 4} or {uniq[-1]}
-        val = [i for i, s in zip(ids, sequences) if s in val_seq]
+        val = [i for i, s in zip(ids, sequences, strict=True) if s in val_seq]
         return [i for i in ids if i not in set(val)], val
     n_val = len(ids) // 5
     return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
