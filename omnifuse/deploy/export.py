@@ -59,6 +59,7 @@ class SegmentorGraph(nn.Module):
         self.eval()  # the exporter restores the wrapper's mode afterwards: it must be eval, not nn.Module's train
 
     def forward(self, rgb: Tensor, x: Tensor, x_valid: Tensor) -> tuple[Tensor, Tensor]:
+        """(labels, logits) of a batch; see the class docstring."""
         pre = self.model.data_preprocessor
         normed = (rgb.float() - pre.mean) / pre.std  # as RGBXDataPreprocessor
         logits = self.model._logits({'rgb': normed, 'x': x, 'x_valid': x_valid})
@@ -80,6 +81,7 @@ class OccupancyGraph(nn.Module):
 
     def forward(self, image: Tensor, lidar2img: Tensor, camera_valid: Tensor,
                 ultrasonic: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(labels, occupied_prob, occupied_logits, class_logits) of a batch; see the class docstring."""
         occ, cls = self.model._logits({'image': image, 'lidar2img': lidar2img, 'camera_valid': camera_valid,
                                        'ultrasonic': ultrasonic})
         return type(self.model).predict_labels(occ, cls), torch.sigmoid(occ), occ, cls
@@ -284,7 +286,7 @@ def _compare(graph: nn.Module, example: Mapping[str, np.ndarray], path: Path, in
     got = exported.run(example)
     with torch.no_grad():
         want = graph(*(torch.from_numpy(np.asarray(example[n])) for n in inputs))
-    want_np = dict(zip(outputs, (t.numpy() for t in want)))
+    want_np = dict(zip(outputs, (t.numpy() for t in want), strict=True))
     equal = float(np.mean(got['labels'] == want_np['labels']))
     diff = max(float(np.max(np.abs(got[n] - want_np[n]))) for n in outputs[1:])
     return equal, diff

@@ -171,7 +171,7 @@ class ExportedModel:
             raise ValueError(f'{self.path}: inputs {missing} not given (the graph takes {list(self.input_names)})')
         data = {n: np.ascontiguousarray(feeds[n]) for n in self.input_names}
         if self.backend == 'onnxruntime':
-            return dict(zip(self.output_names, self._session.run(None, data)))
+            return dict(zip(self.output_names, self._session.run(None, data), strict=True))
         result = self._request.infer(data)
         return {o.get_any_name(): np.array(result[o]) for o in self._compiled.outputs}
 

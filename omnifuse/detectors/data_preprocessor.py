@@ -69,7 +69,7 @@ class DetDataPreprocessor(BaseDataPreprocessor):
         l2i = torch.zeros((len(imgs), 4, 4), device=self.device)
         hw = torch.zeros((len(imgs), 2), device=self.device)
         valid = torch.zeros(len(imgs), dtype=torch.bool, device=self.device)
-        for b, (im, s) in enumerate(zip(imgs, samples)):
+        for b, (im, s) in enumerate(zip(imgs, samples, strict=True)):
             if im is None:
                 l2i[b] = torch.eye(4)
                 continue
@@ -85,10 +85,10 @@ class DetDataPreprocessor(BaseDataPreprocessor):
             valid[b] = True
         out = {'img': batch, 'lidar2img': l2i, 'img_hw': hw, 'valid': valid}
         sems = [(s.get('semantics') or {}).get(name) if im is not None else None
-                for im, s in zip(imgs, samples)]
+                for im, s in zip(imgs, samples, strict=True)]
         if any(m is not None for m in sems):
             labels = torch.full((len(imgs), H, W), self.SEMANTIC_IGNORE, dtype=torch.long, device=self.device)
-            for b, (m, im) in enumerate(zip(sems, imgs)):
+            for b, (m, im) in enumerate(zip(sems, imgs, strict=True)):
                 if m is None:
                     continue
                 if tuple(m.shape) != tuple(im.shape[1:]):

@@ -146,7 +146,8 @@ class LoGoNetDetector(BaseModel):
                     continue
                 img = cam['img']
                 if img.shape[1] != encoder.in_channels:  # e.g. RGB-encoded thermal: average to one channel
-                    img = img.mean(1, keepdim=True) if encoder.in_channels == 1 else img.expand(-1, encoder.in_channels, -1, -1)
+                    img = (img.mean(1, keepdim=True) if encoder.in_channels == 1
+                           else img.expand(-1, encoder.in_channels, -1, -1))
                 maps[name] = encoder(img)
                 meta[name] = {k: cam[k] for k in ('lidar2img', 'img_hw', 'valid')}
             out[modality] = ImageFeatures(maps, meta, encoder.out_stride, encoder.out_channels) if maps else None

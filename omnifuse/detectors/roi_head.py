@@ -10,6 +10,7 @@ to each other; the flattened grid goes through an MLP to an IoU-aware score and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -45,7 +46,7 @@ def sample_bev(bev: Tensor, point_range: Sequence[float], xyz: Tensor, batch_idx
 
 def _fc(dims: Sequence[int], dropout: float) -> nn.Sequential:
     mods: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
+    for a, b in pairwise(dims):
         mods += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
         if dropout > 0:
             mods.append(nn.Dropout(dropout))
@@ -125,14 +126,17 @@ class LoGoRoIHead(nn.Module):
 
     # ---- features ----
     def forward(self, rois: Tensor, rois_batch: Tensor, lidar: LidarFeatures, bev: Tensor | None,
-                points: Tensor, points_batch: Tensor, images: Mapping[str, ImageFeatures | None],
-                timer: object | None = None) -> tuple[Tensor, Tensor]:
+                points: Tensor, points_batch: Tensor, images: Mapping[str, ImageFeatures | None]
+                ) -> tuple[Tensor, Tensor]:
         """Score logits (R,) and residuals (R, 7) of the RoIs.
 
         Args:
-            rois: (R, 7) boxes; rois_batch: (R,) sample index.
-            lidar: the LiDAR encoder's output (sparse levels); bev: (B, C, H, W) map over lidar.point_range.
-            points: (N, >=3) raw points; points_batch: (N,).
+            rois: (R, 7) boxes.
+            rois_batch: (R,) sample index of each RoI.
+            lidar: the LiDAR encoder's output (sparse levels).
+            bev: (B, C, H, W) map over lidar.point_range, or None.
+            points: (N, >=3) raw points.
+            points_batch: (N,) sample index of each point.
             images: per modality its features (None or absent when missing).
         """
         R = rois.shape[0]
@@ -145,7 +149,8 @@ class LoGoRoIHead(nn.Module):
             level = lidar.levels[name]
             rows, weights = trilinear_neighbours(level, flat, gbatch)
             feats = level.features
-            if name in self.gof and feats.shape[0] > 0:  # fuse only the voxels the grid points read (LoGoNet: the RoIs' vicinity)
+            # fuse only the voxels the grid points read (LoGoNet: the RoIs' vicinity)
+            if name in self.gof and feats.shape[0] > 0:
                 with stage('fusion'):
                     used, rows = torch.unique(rows.clamp(min=0), return_inverse=True)
                     sub = SparseLevel(level.features[used], level.coords[used], level.origin, level.spacing,
@@ -178,7 +183,7 @@ class LoGoRoIHead(nn.Module):
         from omnifuse.structures.geometry_torch import box_iou_3d_torch
 
         out = ([], [], [], [], [])
-        for b, (gt, gl) in enumerate(zip(gt_boxes, gt_labels)):
+        for b, (gt, gl) in enumerate(zip(gt_boxes, gt_labels, strict=True)):
             sel = proposals.batch == b
             rois, labels = proposals.boxes[sel].detach(), proposals.labels[sel]
             gt = gt.to(rois.dtype)
@@ -203,7 +208,8 @@ class LoGoRoIHead(nn.Module):
             n_bg = min(bg.numel(), self.num_rois - n_fg)
             pick = torch.cat([fg[torch.randperm(fg.numel(), device=fg.device)[:n_fg]],
                               bg[torch.randperm(bg.numel(), device=bg.device)[:n_bg]]])
-            for lst, v in zip(out, (rois[pick], torch.full_like(pick, b), labels[pick], best[pick], matched[pick])):
+            picked = (rois[pick], torch.full_like(pick, b), labels[pick], best[pick], matched[pick])
+            for lst, v in zip(out, picked, strict=True):
                 lst.append(v)
         return tuple(torch.cat(v) for v in out)  # type: ignore[return-value]
 

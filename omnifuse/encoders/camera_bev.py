@@ -49,6 +49,7 @@ class IPMCameraToBEV(nn.Module):
         self.out_channels = out_channels
 
     def forward(self, feats: Tensor, lidar2img: Tensor, image_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """(BEV features, validity) of a batch of image feature maps; see the class docstring."""
         B, C, h, w = feats.shape
         K, H, W, _ = self.points.shape
         img_h, img_w = image_size

@@ -61,9 +61,10 @@ class ImageEncoder(nn.Module):
             nn.BatchNorm2d(stem_channels), nn.ReLU(inplace=True))
         self.stages = nn.ModuleList()
         cin = stem_channels
-        for i, (c, n) in enumerate(zip(channels, blocks)):
+        for i, (c, n) in enumerate(zip(channels, blocks, strict=True)):
             stride = 1 if i == 0 else 2
-            self.stages.append(nn.Sequential(_BasicBlock(cin, c, stride), *[_BasicBlock(c, c, 1) for _ in range(n - 1)]))
+            self.stages.append(nn.Sequential(_BasicBlock(cin, c, stride),
+                                             *[_BasicBlock(c, c, 1) for _ in range(n - 1)]))
             cin = c
         strides = [4 * 2 ** i for i in range(len(channels))]
         if out_stride not in strides:
@@ -85,6 +86,6 @@ class ImageEncoder(nn.Module):
             feats.append(x)
         feats = feats[self.first:]
         y = self.lateral[-1](feats[-1])
-        for lat, f in zip(reversed(self.lateral[:-1]), reversed(feats[:-1])):
+        for lat, f in zip(reversed(self.lateral[:-1]), reversed(feats[:-1]), strict=True):
             y = lat(f) + F.interpolate(y, size=f.shape[-2:], mode='nearest')
         return self.smooth(y)

@@ -66,7 +66,7 @@ class SegEncoder(nn.Module):
         self.stem = nn.Sequential(_conv_bn(in_channels, self.channels[0] // 2, 2),
                                   _conv_bn(self.channels[0] // 2, self.channels[0], 2))
         stages = []
-        for i, (c, d) in enumerate(zip(self.channels, depths)):
+        for i, (c, d) in enumerate(zip(self.channels, depths, strict=True)):
             layers: list[nn.Module] = []
             if i > 0:
                 layers.append(_conv_bn(self.channels[i - 1], c, 2, relu=False))
@@ -83,6 +83,7 @@ class SegEncoder(nn.Module):
         return self.stages[i](x)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """The four stage maps of a batch of images; see the class docstring."""
         feats = []
         h = self.stem_forward(x)
         for i in range(4):

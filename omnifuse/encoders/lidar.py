@@ -110,13 +110,11 @@ class SecondLidarEncoder(nn.Module):
                 d, h, w = _conv_out(d, 3, 2, pz), _conv_out(h, 3, 2, 1), _conv_out(w, 3, 2, 1)
             self.level_geometry[f'x_conv{level}'] = (tuple(origin), tuple(spacing), (d, h, w))
         self.bev_channels = out_channels * _conv_out(d, kz, 2 if kz == 3 else 1, 0)
-        self.channels = dict(zip((f'x_conv{i}' for i in range(1, 5)), (c1, c2, c3, c4)))
+        self.channels = dict(zip((f'x_conv{i}' for i in range(1, 5)), (c1, c2, c3, c4), strict=True))
         self.point_range = tuple(float(v) for v in point_range)
 
     def forward(self, points: Sequence[Tensor]) -> LidarFeatures:
         """Encode a batch of point clouds (see the class docstring)."""
-        spconv = import_spconv()
-
         with stage('voxelise'):
             pts = [p[:, :self.in_channels] for p in points]
             if self.voxelize.mode == 'hard':
@@ -188,7 +186,7 @@ class BevNeck(nn.Module):
         self.stages = nn.ModuleList()
         self.ups = nn.ModuleList()
         cin = in_channels
-        for n, s, c, u, co in zip(layer_nums, layer_strides, num_filters, upsample_strides, out_channels):
+        for n, s, c, u, co in zip(layer_nums, layer_strides, num_filters, upsample_strides, out_channels, strict=True):
             self.stages.append(nn.Sequential(_BasicBlock2d(cin, c, s), *[_BasicBlock2d(c, c, 1) for _ in range(n)]))
             if u >= 1:
                 up: nn.Module = nn.ConvTranspose2d(c, co, int(u), stride=int(u), bias=False)
@@ -203,8 +201,8 @@ class BevNeck(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, C_out, H', W')."""
         outs = []
-        for stage, up in zip(self.stages, self.ups):
-            x = stage(x)
+        for block, up in zip(self.stages, self.ups, strict=True):
+            x = block(x)
             outs.append(up(x))
         h = min(o.shape[2] for o in outs)
         w = min(o.shape[3] for o in outs)

@@ -9,6 +9,7 @@ second stage can pool and fuse them like voxels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -47,7 +48,7 @@ class PillarLidarEncoder(nn.Module):
         self.in_channels = in_channels
         dims = [in_channels + 5] + [feat_channels] * layers
         mlp: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
+        for a, b in pairwise(dims):
             mlp += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=1e-3, momentum=0.01), nn.ReLU(inplace=True)]
         self.mlp = nn.Sequential(*mlp)
         self.bev_channels = feat_channels

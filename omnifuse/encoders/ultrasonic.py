@@ -4,6 +4,7 @@ omnifuse.datasets.ultrasonic_raster (echo arc, free cone, coverage)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from torch import Tensor, nn
 
@@ -33,9 +34,10 @@ class UltrasonicEncoder(nn.Module):
     def __init__(self, *, in_channels: int = 3, channels: Sequence[int] = (16, 32, 32), stride: int = 2) -> None:
         super().__init__()
         layers = [_conv(in_channels, channels[0], stride)]
-        layers += [_conv(a, b) for a, b in zip(channels[:-1], channels[1:])]
+        layers += [_conv(a, b) for a, b in pairwise(channels)]
         self.net = nn.Sequential(*layers)
         self.out_channels = channels[-1]
 
     def forward(self, raster: Tensor) -> Tensor:
+        """(B, 3, H, W) raster -> (B, channels[-1], H / stride, W / stride) features."""
         return self.net(raster)

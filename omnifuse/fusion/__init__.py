@@ -8,5 +8,5 @@ from omnifuse.fusion.image_bev import PointImageBEV
 from omnifuse.fusion.logonet import FeatureDynamicAggregation, GlobalFusion, LocalFusion
 from omnifuse.fusion.ultrasonic_bev import ContentAwareDilatedConv, UltrasonicCameraFusion
 
-__all__ = ['BEVAreaFusion', 'CMFRM', 'FFM', 'ContentAwareDilatedConv', 'EfficientCrossAttention', 'FeatureDynamicAggregation',
-           'GlobalFusion', 'LocalFusion', 'PointImageBEV', 'UltrasonicCameraFusion']
+__all__ = ['BEVAreaFusion', 'CMFRM', 'FFM', 'ContentAwareDilatedConv', 'EfficientCrossAttention',
+           'FeatureDynamicAggregation', 'GlobalFusion', 'LocalFusion', 'PointImageBEV', 'UltrasonicCameraFusion']

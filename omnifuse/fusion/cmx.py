@@ -67,6 +67,7 @@ class CMFRM(nn.Module):
         return w_c[:, :c], w_c[:, c:], w_s[:, 0:1], w_s[:, 1:2]
 
     def forward(self, rgb: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Rectify each modality with the other's features: (rgb', x')."""
         wc_r, wc_x, ws_r, ws_x = self.weights(rgb, x)
         rgb_out = rgb + self.lambda_c * wc_x * x + self.lambda_s * ws_x * x
         x_out = x + self.lambda_c * wc_r * rgb + self.lambda_s * ws_r * rgb
@@ -77,7 +78,8 @@ def efficient_context(k: Tensor, v: Tensor) -> Tensor:
     """Global context softmax(K^T V / sqrt(d)), normalised over the key-channel axis.
 
     Args:
-        k, v: (B, heads, N, d).
+        k: (B, heads, N, d) keys.
+        v: (B, heads, N, d) values.
 
     Returns:
         (B, heads, d, d) context G; column j sums to 1 over the rows (softmax over dim -2).
@@ -112,6 +114,7 @@ class EfficientCrossAttention(nn.Module):
         return t.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)  # (B, h, N, d)
 
     def forward(self, u_rgb: Tensor, u_x: Tensor) -> tuple[Tensor, Tensor]:
+        """Each token set attends to the other's global context: (v_rgb, v_x)."""
         b, n, c = u_rgb.shape
         k_r, v_r = self.kv_rgb(u_rgb).chunk(2, dim=-1)
         k_x, v_x = self.kv_x(u_x).chunk(2, dim=-1)
@@ -162,6 +165,7 @@ class FFM(nn.Module):
         return rgb_out, x_out
 
     def forward(self, rgb: Tensor, x: Tensor) -> Tensor:
+        """Fuse the two maps into one (B, C, H, W) map."""
         b, c, h, w = rgb.shape
         t_r, t_x = self.exchange(rgb.flatten(2).transpose(1, 2), x.flatten(2).transpose(1, 2))  # (B, N, C)
         cat = torch.cat([t_r, t_x], dim=-1).transpose(1, 2).reshape(b, 2 * c, h, w)  # (B, 2C, H, W)

@@ -80,6 +80,7 @@ class PointImageBEV(nn.Module):
 
     def forward(self, xyz: Tensor, batch_idx: Tensor, batch_size: int,
                 images: Mapping[str, ImageFeatures | None], hw: tuple[int, int]) -> Tensor:
+        """Image features lifted to the (B, out_channels, H, W) BEV map; see the class docstring."""
         H, W, B = int(hw[0]), int(hw[1]), int(batch_size)
         if xyz.ndim != 2 or xyz.shape[1] < 3 or batch_idx.shape != xyz.shape[:1]:
             raise ShapeError(f'PointImageBEV: expected (N, >=3) points and (N,) batch indices, got '

@@ -18,6 +18,7 @@ features with a zero visibility flag: the blocks never fail for lack of a modali
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -38,7 +39,8 @@ def sample_modalities(images: Mapping[str, ImageFeatures | None], channels: Mapp
     Args:
         images: per modality name ('camera', 'thermal'), its features, or None/absent when missing.
         channels: per modality name, the expected channel count C_m (the order of the output).
-        xyz: (N, 3) points, LiDAR frame; batch_idx: (N,) int64.
+        xyz: (N, 3) points, LiDAR frame.
+        batch_idx: (N,) int64 sample of each point.
 
     Returns:
         (N, Σ (C_m + 1)) features; a missing modality contributes zeros.
@@ -57,7 +59,7 @@ def sample_modalities(images: Mapping[str, ImageFeatures | None], channels: Mapp
 
 def _mlp(dims: Sequence[int], *, last_act: bool = True) -> nn.Sequential:
     mods: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (a, b) in enumerate(pairwise(dims)):
         last = i == len(dims) - 2
         mods.append(nn.Linear(a, b, bias=last and not last_act))
         if not last or last_act:

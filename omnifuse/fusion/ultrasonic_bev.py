@@ -35,6 +35,7 @@ class ContentAwareDilatedConv(nn.Module):
         self.norm = nn.BatchNorm2d(channels)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Gate-weighted sum of the dilated branches, plus the input (residual)."""
         weights = torch.softmax(self.gate(x), dim=1)  # (B, D, H, W)
         mixed = sum(weights[:, i:i + 1] * branch(x) for i, branch in enumerate(self.branches))
         return torch.relu(self.norm(mixed) + x)
@@ -64,6 +65,7 @@ class UltrasonicCameraFusion(nn.Module):
             nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
     def forward(self, ultrasonic: Tensor | None, camera: Tensor | None) -> Tensor:
+        """Fused (B, out_channels, H, W) features; a missing input counts as zeros."""
         ref = ultrasonic if ultrasonic is not None else camera
         if ref is None:
             raise ValueError('UltrasonicCameraFusion: both inputs are missing')

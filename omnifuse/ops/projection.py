@@ -79,9 +79,11 @@ def sample_multi_camera(feats: Mapping[str, Tensor], xyz: Tensor, batch_idx: Ten
 
     Args:
         feats: per camera name, (B, C, h, w) features.
-        xyz, batch_idx: (N, 3) points and (N,) sample index.
+        xyz: (N, 3) points.
+        batch_idx: (N,) sample index of each point.
         cams: per camera name, {'lidar2img': (B, 4, 4), 'img_hw': (B, 2), 'valid': (B,) bool}.
-        stride: feature stride [px]; channels: C (used when no camera exists at all).
+        stride: feature stride [px].
+        channels: C (used when no camera exists at all).
 
     Returns:
         (N, C) mean features over the cameras seeing the point (0 if none) and (N,) bool seen by any.

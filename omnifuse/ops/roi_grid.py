@@ -85,7 +85,8 @@ def roi_cell_stats(points: Tensor, points_batch: Tensor, rois: Tensor, rois_batc
     Args:
         points: (N, >=3) points, LiDAR frame.
         points_batch: (N,) int64 sample of each point.
-        rois: (R, 7) boxes; rois_batch: (R,) int64 sample of each RoI.
+        rois: (R, 7) boxes.
+        rois_batch: (R,) int64 sample of each RoI.
         grid_size: G.
         bucket: BEV bucket size [m] of the point search.
 

@@ -40,10 +40,12 @@ class StageRecorder:
         self._mark = now
 
     def enter(self, name: str) -> None:
+        """Start charging time to `name` (nested inside the current stage)."""
         self._charge()
         self._stack.append(name)
 
     def exit(self) -> None:
+        """Stop charging time to the innermost stage."""
         self._charge()
         self._stack.pop()
 
@@ -64,7 +66,10 @@ def stage(name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def recording() -> Iterator[StageRecorder]:
-    """Activate a fresh recorder for the enclosed block: `with recording() as rec: model(...)`."""
+    """Activate a fresh recorder for the enclosed block and yield it.
+
+    Usage: `with recording() as rec: model(...)`; then `rec.seconds` holds the seconds per stage.
+    """
     rec = StageRecorder()
     token = _ACTIVE.set(rec)
     try:

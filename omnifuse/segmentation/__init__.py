@@ -8,4 +8,5 @@ from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
 from omnifuse.segmentation.point_seg import PointSegDataPreprocessor, PointSegmentor
 from omnifuse.segmentation.rgbx import CMXSegmentor
 
-__all__ = ['CMXSegmentor', 'NearFieldOccupancyNet', 'PointSegDataPreprocessor', 'PointSegmentor', 'RGBXDataPreprocessor']
+__all__ = ['CMXSegmentor', 'NearFieldOccupancyNet', 'PointSegDataPreprocessor', 'PointSegmentor',
+           'RGBXDataPreprocessor']

@@ -38,7 +38,8 @@ class AllMLPDecoder(nn.Module):
         self.classifier = nn.Conv2d(embed_dim, num_classes, 1)
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
+        """(B, K, H_0, W_0) logits of the multi-scale features."""
         size = feats[0].shape[-2:]
         ups = [F.interpolate(e(f), size=size, mode='bilinear', align_corners=False) if i else e(f)
-               for i, (e, f) in enumerate(zip(self.embed, feats))]
+               for i, (e, f) in enumerate(zip(self.embed, feats, strict=True))]
         return self.classifier(self.dropout(self.fuse(torch.cat(ups, dim=1))))  # (B, K, H_0, W_0)

@@ -109,6 +109,7 @@ class NearFieldOccupancyNet(BaseModel):
 
     def forward(self, inputs: dict[str, Tensor], data_samples: dict[str, Tensor] | None = None,
                 mode: str = 'tensor') -> dict[str, Tensor] | Tensor | list[dict[str, Tensor]]:
+        """mode 'loss' -> dict of losses; 'predict' -> [{'pred', 'gt'}] per sample; 'tensor' -> occupied logits."""
         occ, cls = self._logits(inputs)
         if mode == 'tensor':
             return occ

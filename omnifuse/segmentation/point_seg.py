@@ -23,6 +23,7 @@ points of the batch, concatenated in sample order).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ FUSIONS = ('none', 'point', 'area')
 
 def _mlp(dims: Sequence[int], *, last_act: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (a, b) in enumerate(pairwise(dims)):
         last = i == len(dims) - 2
         if last and not last_act:
             layers.append(nn.Linear(a, b))

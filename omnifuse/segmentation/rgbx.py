@@ -91,7 +91,7 @@ class CMXSegmentor(BaseModel):
             self.x_missing = nn.Parameter(torch.zeros(1, x_channels, 1, 1))
             self.frms = nn.ModuleList(CMFRM(c, reduction=frm_reduction, lambda_c=lambda_c, lambda_s=lambda_s)
                                       for c in channels)
-            self.ffms = nn.ModuleList(FFM(c, num_heads=h) for c, h in zip(channels, num_heads))
+            self.ffms = nn.ModuleList(FFM(c, num_heads=h) for c, h in zip(channels, num_heads, strict=True))
         self.decoder = AllMLPDecoder(channels, num_classes, embed_dim=decoder_dim)
         if class_weight is not None:
             self.register_buffer('class_weight', torch.tensor(class_weight, dtype=torch.float32), persistent=False)
