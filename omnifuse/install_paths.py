@@ -1,5 +1,6 @@
 """Where the shipped checkpoints and the model / ROS configs are, in every kind of install (no torch).
 
+Where the configs are looked for:
     source checkout, `pip install -e .`   <repo>/configs
     colcon (ament_python)                 <install>/<pkg>/share/omnifuse/configs (ament_index share dir)
     pip / wheel                           <sys.prefix>/share/omnifuse/configs

@@ -118,6 +118,7 @@ class Detector:
         return res['points']
 
     def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (K, 7) LiDAR frame, scores (K,), labels (K,) class indices) of one frame, no score threshold."""
         import torch
         from mmengine.dataset import pseudo_collate
 
@@ -159,6 +160,7 @@ class FrameDetector:
         return self._by_camera[camera]
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:
+        """The detections of one frame with score >= `score_threshold`, fusing the chosen camera."""
         names = [self.camera] if self.camera else ['image_2', *frame.images]
         camera = next((n for n in names if n in frame.images), None)
         boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None)

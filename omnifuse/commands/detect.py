@@ -110,7 +110,7 @@ def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarr
 
     green, red = (60, 220, 60), (230, 40, 40)
     gt = frame.labels.without_dontcare().boxes.data if frame.labels is not None else np.zeros((0, 7))
-    tags = [f'{n} {s:.2f}' for n, s in zip(names, scores)]
+    tags = [f'{n} {s:.2f}' for n, s in zip(names, scores, strict=True)]
     panels = []
     img = frame.images.get(camera)
     if img is not None and frame.calib is not None:
@@ -150,7 +150,7 @@ class _TrackPictures:
         """Earlier centres of the current tracks in this frame's LiDAR frame; records the current ones."""
         out: dict[int, np.ndarray] = {}
         T_lidar_world = np.linalg.inv(pose) if pose is not None else None
-        for tid, box in zip(tracks.ids, tracks.boxes.data):
+        for tid, box in zip(tracks.ids, tracks.boxes.data, strict=True):
             past = self.trails.get(int(tid), [])
             if past:
                 xyz = np.asarray(past)
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
                                                  cam.T_cam_lidar, cam.P, size)
         elif args.waymo_root:
             key = str(frame.meta.get('waymo_frame', frame_id))
-            for b, s, n in zip(boxes, scores, names):
+            for b, s, n in zip(boxes, scores, names, strict=True):
                 if n in WAYMO_TYPES:
                     lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
                                              'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))

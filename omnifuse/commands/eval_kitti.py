@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         doc = result.to_dict()
-        doc['ignored'] = {'frames_without_prediction': missing_pred, 'prediction_files_without_ground_truth': extra_files,
+        doc['ignored'] = {'frames_without_prediction': missing_pred,
+                          'prediction_files_without_ground_truth': extra_files,
                           'prediction_classes_not_scored': ignored_classes,
                           'classes_without_ground_truth': empty}
         out.write_text(json.dumps(doc, indent=2) + '\n', encoding='utf-8')

@@ -1,7 +1,8 @@
-"""`omnifuse export`: write a model as ONNX or OpenVINO IR that runs without PyTorch.
+r"""`omnifuse export`: write a model as ONNX or OpenVINO IR that runs without PyTorch.
 
+Examples (the command's --help ends with them):
     omnifuse export configs/cmx/rgbt_cmx.py --out cmx_rgbt.onnx          (shipped weights of the config)
-    omnifuse export configs/occupancy/nearfield_fused_sim.py omnifuse/checkpoints/nearfield_fused_sim.pth \\
+    omnifuse export configs/occupancy/nearfield_fused_sim.py omnifuse/checkpoints/nearfield_fused_sim.pth \
         --format openvino --out nearfield.xml
     omnifuse segment --rgb A.png --checkpoint cmx_rgbt.onnx --png OUT.png   (ONNX Runtime, no torch)
 """
@@ -12,7 +13,7 @@ import argparse
 
 PATH = ('export',)
 HELP = 'export a CMX segmenter or the near-field occupancy model to ONNX / OpenVINO (runs without PyTorch)'
-EPILOG = __doc__.split('\n', 2)[2].rstrip().rstrip('"')
+EPILOG = __doc__.split('\n', 3)[3].rstrip()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frame', help='one frame id (default: every frame, or those of --split)')
     parser.add_argument('--split', help='ImageSets name or file selecting the frames (e.g. val)')
     parser.add_argument('--config', help=f'model config (default: configs/{DEFAULT_CONFIG})')
-    parser.add_argument('--checkpoint', help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT}), '
+    parser.add_argument('--checkpoint',
+                        help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT}), '
                         'or a model exported by `omnifuse export` (.onnx, OpenVINO .xml: runs without torch)')
     parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ROS 2 message definitions of the bag (default: humble)')
     parser.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'), help='bag storage (default: mcap)')
     parser.add_argument('--azimuth-step', type=float, default=0.09,
-                        help='LiDAR azimuth step in degrees; 0.09 gives ~230k points a frame, 0.18 half (default: 0.09)')
+                        help='LiDAR azimuth step in degrees; 0.09 gives ~230k points a frame, 0.18 half '
+                        '(default: 0.09)')
     parser.add_argument('--camera-dead', action='store_true', help='fault: the colour camera delivers black images')
     parser.add_argument('--camera-frozen', action='store_true',
                         help='fault: from the middle of each sequence the colour camera repeats one image')

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 PATH = ('track',)
-HELP = 'track 3D detections over sequences (AB3DMOT detection files or KITTI object results) into KITTI tracking results'
+HELP = ('track 3D detections over sequences (AB3DMOT detection files or KITTI object results) '
+        'into KITTI tracking results')
 
 EPILOG = """\
 input (--dets DIR, repeatable; several DIRs are merged frame by frame, e.g. one per class):
@@ -156,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             wanted = [int(s) for s in args.seqs.split(',') if s.strip()]
         except ValueError:
-            raise FormatError(f'--seqs: expected comma-separated sequence numbers like 1,6,8, got {args.seqs!r}') from None
+            raise FormatError(f'--seqs: expected comma-separated sequence numbers like 1,6,8, '
+                              f'got {args.seqs!r}') from None
         missing = [s for s in wanted if s not in sources]
         if missing:
             raise FormatError(f'--seqs: no detections for sequence(s) {", ".join(f"{s:04d}" for s in missing)} in '

@@ -337,7 +337,8 @@ def decode_detections(msg: object) -> ObjectLabels:
 
 
 def decode_detection_ids(msg: object) -> list[str]:
-    """The `id` of every Detection3D of a Detection3DArray (track ids on /perception/tracks; '' on /perception/objects)."""
+    """The `id` of every Detection3D of a Detection3DArray (track ids on /perception/tracks;
+    '' on /perception/objects)."""
     return [str(det.id) for det in msg.detections]  # type: ignore[attr-defined]
 
 
@@ -408,6 +409,9 @@ class RosCodec:
 
         Args:
             points: (N, C) points, LiDAR frame; the first len(fields) columns are written.
+            stamp_ns: the header stamp [ns].
+            frame_id: the header frame id.
+            fields: the field names, in column order.
             datatype: 'float32' or 'float64' (any PointField type name) for every field.
             big_endian: write big-endian values and set `is_bigendian`.
             shape: (height, width) of an organised cloud, height * width == N; default (1, N).

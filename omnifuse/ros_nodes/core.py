@@ -48,19 +48,22 @@ __all__ = ['Detector', 'Segmenter', 'OccupancyModel', 'PerceptionOutputs', 'Perc
 class Detector(Protocol):
     """frame -> ObjectLabels (boxes (N, 7), LiDAR frame, with scores)."""
 
-    def __call__(self, frame: SensorFrame) -> ObjectLabels: ...
+    def __call__(self, frame: SensorFrame) -> ObjectLabels:
+        """The objects found in `frame`."""
 
 
 class Segmenter(Protocol):
     """frame -> (H, W) uint8 class ids in the segmentation camera's image, or None (no input)."""
 
-    def __call__(self, frame: SensorFrame) -> np.ndarray | None: ...
+    def __call__(self, frame: SensorFrame) -> np.ndarray | None:
+        """The class ids of `frame`'s segmentation image, or None."""
 
 
 class OccupancyModel(Protocol):
     """frame -> (H, W) uint8 BEV occupancy (0..100 %, 255 unknown), or None (no input)."""
 
-    def __call__(self, frame: SensorFrame) -> np.ndarray | None: ...
+    def __call__(self, frame: SensorFrame) -> np.ndarray | None:
+        """The occupancy grid around `frame`'s ego vehicle, or None."""
 
 
 @dataclass
@@ -302,7 +305,8 @@ class PerceptionCore:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PerceptionCore:
-        """Build from the node params (`models`, `device`, `num_threads`, `occupancy_grid`); see the module docstring."""
+        """Build from the node params (`models`, `device`, `num_threads`, `occupancy_grid`);
+        see the module docstring."""
         models = params.get('models', {}) or {}
         from omnifuse.ops.device import resolve_device
 

@@ -179,7 +179,8 @@ class OutputWriter:
         self.core = core
         self.topics = {k: str(v) for k, v in outputs.items()}
 
-    def messages(self, af: AssembledFrame, out: PerceptionOutputs, statuses: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    def messages(self, af: AssembledFrame, out: PerceptionOutputs,
+                 statuses: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         """(topic, message) pairs for one frame, every header stamped with the LiDAR stamp."""
         c, stamp, fid = self.codec, af.frame.stamp_ns, af.lidar_frame_id
         msgs: list[tuple[str, Any]] = []

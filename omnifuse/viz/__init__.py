@@ -15,6 +15,6 @@ from omnifuse.viz.draw import (
     text_panel,
 )
 
-__all__ = ['BOX_EDGES', 'CLASS_COLORS', 'SERIES_COLORS', 'grouped_bar_chart', 'class_color', 'colormap', 'depth_colorbar', 'depth_colors',
-           'draw_bev', 'draw_boxes_on_image', 'draw_points_on_image', 'project_box_edges', 'put_text',
-           'side_by_side', 'stack_vertically', 'text_panel']
+__all__ = ['BOX_EDGES', 'CLASS_COLORS', 'SERIES_COLORS', 'grouped_bar_chart', 'class_color', 'colormap',
+           'depth_colorbar', 'depth_colors', 'draw_bev', 'draw_boxes_on_image', 'draw_points_on_image',
+           'project_box_edges', 'put_text', 'side_by_side', 'stack_vertically', 'text_panel']

@@ -23,6 +23,10 @@ def grouped_bar_chart(values: Mapping[str, Mapping[str, float]], *, title: str =
         values: {group: {series: value}}; series absent from a group leave a gap. Values are clipped to
             [0, y_max]; bar heights are proportional (a bar of y_max fills the plot height).
         title: drawn above the plot. The legend (series in first-seen order, with their colours) below it.
+        y_max: the value at the top of the plot.
+        bar_width: width of one bar [px].
+        group_gap: space between two groups [px].
+        height: height of the plot area [px].
     """
     import cv2
 

@@ -51,8 +51,16 @@ def line_chart(series: Sequence[dict[str, Any]], *, title: str, xlabel: str, yla
 
     Args:
         series: each {'label': str, 'x': (N,), 'y': (N,), 'color': RGB, 'dashed': bool, 'thin': bool (1 px
-            line), 'marker': None | 'o' | 'x' (points only, no line)}; NaN (or, with log_y, non-positive) values break the line.
-        xlim, ylim: axis ranges (ylim default: 0 .. 1.05 x the largest value; with log_y the decades spanned).
+            line), 'marker': None | 'o' | 'x' (points only, no line)}; NaN (or, with log_y, non-positive)
+            values break the line.
+        title: drawn above the plot.
+        xlabel: the x axis label.
+        ylabel: the y axis label.
+        xlim: x axis range.
+        ylim: y axis range (default: 0 .. 1.05 x the largest value; with log_y the decades spanned).
+        log_y: logarithmic y axis.
+        size: (W, H) of the picture [px].
+        legend: draw the legend of the series.
     """
     import cv2
 
@@ -102,7 +110,7 @@ def line_chart(series: Sequence[dict[str, Any]], *, title: str, xlabel: str, yla
     put_text(img, ylabel, (4, top - 6 if len(ylabel) * 7 > left else top + 10), color=dark, scale=0.35,
              background=None)
 
-    for s, y in zip(series, ys):
+    for s, y in zip(series, ys, strict=True):
         x = np.asarray(s['x'], np.float64)
         ok = np.isfinite(y) & np.isfinite(x) & ((y > 0) if log_y else True)
         px = tx(x)
@@ -110,7 +118,7 @@ def line_chart(series: Sequence[dict[str, Any]], *, title: str, xlabel: str, yla
         colour = tuple(int(c) for c in s['color'])
         marker = s.get('marker')
         if marker:
-            for xx, yy, k in zip(px, py, ok):
+            for xx, yy, k in zip(px, py, ok, strict=True):
                 if not k or not left <= xx <= left + pw:
                     continue
                 c = (int(round(xx)), int(round(yy)))

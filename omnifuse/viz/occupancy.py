@@ -30,8 +30,12 @@ def draw_occupancy(grid_ids: np.ndarray, grid: BEVGrid, palette: Sequence[Sequen
         grid_ids: (H, W) uint8 class ids (255 = unknown, drawn dark grey).
         grid: the BEV grid of `grid_ids`.
         palette: RGB colour per class id.
-        sensors, readings: ultrasonic poses and ranges (NaN = no echo) to overlay.
-        ego_size: length, width of the ego outline [m]; ego_center_x: its centre's x [m].
+        sensors: ultrasonic sensor poses by name, to overlay.
+        readings: ultrasonic ranges [m] by sensor name (NaN = no echo), to overlay.
+        title: written above the grid.
+        scale: pixels per grid cell.
+        ego_size: length, width of the ego outline [m].
+        ego_center_x: the ego outline's centre x [m].
 
     Returns:
         (H*scale, W*scale [+ title], 3) uint8 RGB picture.

@@ -47,7 +47,8 @@ def draw_tracks_bev(points: np.ndarray | None, tracks: Tracks, *,
         trails: per track id, earlier centres (x, y) in this LiDAR frame, oldest first.
         others: more box groups for `draw_bev` drawn under the tracks (e.g. ground truth).
         arrow_seconds: length of the velocity arrows in seconds of motion.
-        bev_range, resolution: as in `draw_bev`.
+        bev_range: as in `draw_bev`.
+        resolution: as in `draw_bev`.
         speed: write the speed in the labels.
 
     Returns:
