@@ -279,7 +279,7 @@ def _evaluate_config(edges: _Edges, gt: _Flat, dt: _Flat, ig_gt: np.ndarray, ig_
     tp = np.bincount(t[is_tp], minlength=T).astype(np.float64)
     matched_valid_gt = np.bincount(t[valid_gt], minlength=T)
     assigned_counted = np.bincount(t[valid_dt & ~dc_hit[d]], minlength=T)
-    similarity = np.zeros(T)
+    similarity: np.ndarray = np.zeros(T)
     if with_aos:
         delta = gt.labels.alpha[g[is_tp]] - dt.labels.alpha[d[is_tp]]
         similarity = np.bincount(t[is_tp], weights=(1.0 + np.cos(delta)) / 2.0, minlength=T)

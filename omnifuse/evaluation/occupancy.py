@@ -8,6 +8,7 @@ means "ignore this cell" (unknown). Group 0 must be the free group.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def occupancy_confusion(gt: np.ndarray, pred: np.ndarray, group_of_id: np.ndarra
     """(G, G) confusion counts (rows: truth, cols: prediction) of one grid pair.
 
     Args:
-        gt, pred: (H, W) integer label grids.
+        gt: (H, W) integer label grid, the truth.
+        pred: (H, W) integer label grid, the prediction.
         group_of_id: (256,) group index per label id, -1 to ignore.
         num_groups: G.
         mask: (H, W) bool, cells to score.
@@ -46,7 +48,15 @@ def occupancy_confusion(gt: np.ndarray, pred: np.ndarray, group_of_id: np.ndarra
                                                                                                    num_groups)
 
 
-def scores_from_confusion(conf: np.ndarray, group_names: Sequence[str]) -> dict[str, object]:
+class OccupancyResult(TypedDict):
+    """What `scores_from_confusion` returns."""
+
+    occupied_iou: float
+    miou: float
+    per_class_iou: dict[str, float]
+
+
+def scores_from_confusion(conf: np.ndarray, group_names: Sequence[str]) -> OccupancyResult:
     """`occupied_iou` (any occupied group vs free), `per_class_iou` and their mean `miou`, all in [0, 1].
 
     A group that appears neither in the truth nor in the prediction has no IoU (left out of the mean).
@@ -87,6 +97,6 @@ class OccupancyScores:
         for gt, pred in pairs:
             self.add(gt, pred)
 
-    def result(self) -> dict[str, object]:
+    def result(self) -> OccupancyResult:
         """The scores (see scores_from_confusion)."""
         return scores_from_confusion(self.confusion, self.group_names)

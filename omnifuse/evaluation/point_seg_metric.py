@@ -101,7 +101,7 @@ class PointSegMetric(BaseMetric):
             'miou_out_fov': miou(cm_out),
             'accuracy': nan if total['pixel_accuracy'] is None else float(total['pixel_accuracy']),
         }
-        for name, value in total['per_class_iou'].items():  # type: ignore[union-attr]
+        for name, value in total['per_class_iou'].items():
             out[f'iou_{name}'] = nan if value is None else float(value)
         for condition, cm in sorted(by_condition.items()):
             out[f'miou_{condition}'] = miou(cm)

@@ -82,7 +82,7 @@ class SegMetric(BaseMetric):
             'miou': nan if scores['miou'] is None else float(scores['miou']),
             'pixel_accuracy': nan if scores['pixel_accuracy'] is None else float(scores['pixel_accuracy']),
         }
-        for name, value in scores['per_class_iou'].items():  # type: ignore[union-attr]
+        for name, value in scores['per_class_iou'].items():
             out[f'iou_{name}'] = nan if value is None else float(value)
         for condition, cm in sorted(by_condition.items()):
             miou = scores_from_confusion(cm, self.class_names)['miou']

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict, cast
 
 import numpy as np
 
@@ -75,7 +76,17 @@ def _clean(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def scores_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> dict[str, object]:
+class SegScores(TypedDict):
+    """What `scores_from_confusion` returns (JSON-ready)."""
+
+    miou: float | None
+    per_class_iou: dict[str, float | None]
+    pixel_accuracy: float | None
+    num_pixels: int
+    confusion_matrix: list[list[int]]
+
+
+def scores_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> SegScores:
     """JSON-ready scores of one confusion matrix.
 
     Returns:
@@ -90,7 +101,7 @@ def scores_from_confusion(cm: np.ndarray, class_names: Sequence[str]) -> dict[st
     valid = ~np.isnan(iou)
     return {
         'miou': float(iou[valid].mean()) if valid.any() else None,
-        'per_class_iou': {str(name): _clean(v) for name, v in zip(class_names, iou)},
+        'per_class_iou': {str(name): _clean(v) for name, v in zip(class_names, iou, strict=True)},
         'pixel_accuracy': float(np.trace(cm) / total) if total else None,
         'num_pixels': total,
         'confusion_matrix': cm.tolist(),
@@ -103,9 +114,11 @@ def evaluate_label_dirs(gt_dir: str | Path, pred_dir: str | Path, *, class_names
     """Score every label PNG of `gt_dir` against the file of the same stem in `pred_dir`.
 
     Args:
-        gt_dir, pred_dir: folders of (H, W) class-id PNGs.
+        gt_dir: folder of the (H, W) class-id PNGs of the truth.
+        pred_dir: folder of the predicted ones (same stems).
         class_names: K names; None = 'class_0'.. up to the largest id seen (ignore_index excluded).
         ignore_index: gt id that is not scored.
+        suffixes: file suffixes of the label images.
         stems: only these file stems (frame ids) of `gt_dir` (None: every label image there).
         progress: show a tqdm bar.
 
@@ -167,7 +180,7 @@ def evaluate_label_dirs(gt_dir: str | Path, pred_dir: str | Path, *, class_names
             cm_one = _checked_confusion(gt, pred, num_classes, ignore_index, gt_path, pred_path)
             cm = cm_one if cm is None else cm + cm_one
     assert cm is not None and class_names is not None
-    out = scores_from_confusion(cm, class_names)
+    out: dict[str, object] = dict(scores_from_confusion(cm, class_names))
     out['num_images'] = len(gt_files)
     return out
 
@@ -190,7 +203,7 @@ def format_table(scores: Mapping[str, object]) -> str:
     for name, value in per_class.items():
         shown = '    -' if value is None else f'{100 * float(value):7.2f}'
         lines.append(f'{name:<{width}}  {shown}')
-    miou = scores['miou']
+    miou = cast('float | None', scores['miou'])
     lines.append(f'{"mIoU":<{width}}  ' + ('    -' if miou is None else f'{100 * float(miou):7.2f}'))
     return '\n'.join(lines)
 

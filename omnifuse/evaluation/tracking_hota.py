@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import numpy as np
 
@@ -214,12 +215,12 @@ def _sequence_hota(frames: list[_Frame]) -> dict[str, np.ndarray]:
         a, m = np.nonzero(hit)
         matches[a, f.gt_ids[rows[m]], f.trk_ids[cols[m]]] += 1
     res['LocA'] = np.cumsum(loc_sums, axis=0)[-1]
-    for a in range(len(ALPHAS)):
-        mc = matches[a]
-        tp = np.maximum(1, res['TP'][a])
-        res['AssA'][a] = np.sum(mc * (mc / np.maximum(1, gt_count + trk_count - mc))) / tp
-        res['AssRe'][a] = np.sum(mc * (mc / np.maximum(1, gt_count))) / tp
-        res['AssPr'][a] = np.sum(mc * (mc / np.maximum(1, trk_count))) / tp
+    for ai in range(len(ALPHAS)):
+        mc = matches[ai]
+        tp = np.maximum(1, res['TP'][ai])
+        res['AssA'][ai] = np.sum(mc * (mc / np.maximum(1, gt_count + trk_count - mc))) / tp
+        res['AssRe'][ai] = np.sum(mc * (mc / np.maximum(1, gt_count))) / tp
+        res['AssPr'][ai] = np.sum(mc * (mc / np.maximum(1, trk_count))) / tp
     res['LocA'] = np.maximum(1e-10, res['LocA']) / np.maximum(1e-10, res['TP'])
     return _final_fields(res)
 
@@ -228,7 +229,7 @@ def _combine(per_seq: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """TrackEval `HOTA.combine_sequences`: sums, and TP-weighted AssA / AssRe / AssPr / LocA."""
     res = _zeros()
     for key in ('TP', 'FN', 'FP'):
-        res[key] = sum(r[key] for r in per_seq)
+        res[key] = cast(np.ndarray, sum(r[key] for r in per_seq))
     for key in ('AssRe', 'AssPr', 'AssA'):
         res[key] = sum(r[key] * r['TP'] for r in per_seq) / np.maximum(1.0, res['TP'])
     loca = sum(r['LocA'] * r['TP'] for r in per_seq)

@@ -234,7 +234,7 @@ def _prepare(gt: Mapping[str, KittiTrackRows], pred: Mapping[str, KittiTrackRows
     trk_box2d = np.concatenate([r.labels.bbox for _, _, r in trk_parts]) if trk_parts else np.zeros((0, 4))
     # A result line with 17 columns has no score; the reference gives it -1.
     trk_score = cat(trk_parts, lambda s, off, r: np.where(np.isnan(r.labels.score), -1.0, r.labels.score))
-    for seq, off, r in trk_parts:
+    for seq, _, r in trk_parts:
         key = r.frame.astype(np.int64) * (int(r.track_id.max(initial=0)) + 2) + r.track_id
         uniq, counts = np.unique(key, return_counts=True)
         if (counts > 1).any():
@@ -287,7 +287,7 @@ def _drifting_means(track_rows: list[np.ndarray], passes: int) -> np.ndarray:
     out = np.zeros((passes, len(track_rows)))
     for t, scores in enumerate(track_rows):
         n = len(scores)
-        total = 0
+        total: float = 0
         for v in scores.tolist():
             total += v
         mean = total / float(n)
@@ -455,7 +455,8 @@ def evaluate_mot(gt: Mapping[str, KittiTrackRows], pred: Mapping[str, KittiTrack
     first = _run_pass(data, means[0], -10000, 1.0, valid)
     thresholds, recalls = recall_thresholds(first.matched_scores.tolist(), first.tp + first.fn)
     smota = mota = motp = 0.0
-    best_mota, best_threshold = 0, -10000
+    best_mota: float = 0
+    best_threshold: float = -10000
     for k, (th, r) in enumerate(zip(thresholds, recalls, strict=True)):
         p = _run_pass(data, means[k + 1], th, r, valid)
         smota += p.smota

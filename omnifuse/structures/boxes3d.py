@@ -13,6 +13,7 @@ with (x, y, z) the bottom centre. The conversion (the only place it is written):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,11 +41,11 @@ def kitti_camera_to_lidar(camera_boxes: np.ndarray, T_rect_lidar: np.ndarray) ->
         (N, 7) float64 boxes in the LiDAR frame.
     """
     cam = np.asarray(camera_boxes, dtype=np.float64).reshape(-1, 7)
-    h, w, l = cam[:, 0], cam[:, 1], cam[:, 2]
+    h, w, length = cam[:, 0], cam[:, 1], cam[:, 2]
     centre_cam = np.stack([cam[:, 3], cam[:, 4] - h / 2, cam[:, 5]], 1)
     centre = _apply(np.linalg.inv(T_rect_lidar), centre_cam)
     yaw = geometry.wrap_angle(-cam[:, 6] - np.pi / 2)
-    return np.concatenate([centre, np.stack([l, w, h, yaw], 1)], 1)
+    return np.concatenate([centre, np.stack([length, w, h, yaw], 1)], 1)
 
 
 def lidar_to_kitti_camera(boxes: np.ndarray, T_rect_lidar: np.ndarray) -> np.ndarray:
@@ -80,7 +81,7 @@ class Boxes3D:
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index: object) -> Boxes3D:
+    def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> Boxes3D:
         return Boxes3D(self.data[index].reshape(-1, 7), self.frame)
 
     @property

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -243,7 +244,8 @@ class Calibration:
         if 'P2' in kitti:
             for key in ('R0_rect', 'Tr_velo_to_cam'):
                 if key not in kitti:
-                    raise FormatError(f'{source}: missing field {key!r} (KITTI calib needs P2, R0_rect, Tr_velo_to_cam; '
+                    raise FormatError(f'{source}: missing field {key!r} '
+                                      '(KITTI calib needs P2, R0_rect, Tr_velo_to_cam; '
                                       'tracking calib files name the last two R_rect, Tr_velo_cam)')
             w, h = (int(v) for v in fields.get('image_2_size', [0, 0]))
             calib.cameras['image_2'] = _camera(kitti['P2'], calib.T_rect_lidar, w, h, "field 'P2'", source)
@@ -306,7 +308,7 @@ class Calibration:
 
     # ---- mmdet3d info matrices ----
     @classmethod
-    def from_mmdet3d(cls, images: Mapping[str, Mapping[str, object]], source: str = '<info>',
+    def from_mmdet3d(cls, images: Mapping[str, Mapping[str, Any]], source: str = '<info>',
                      lidar2cam_key: str = 'lidar2cam') -> Calibration:
         """Build from an mmdet3d v1.x info's `images` dict ({'CAM2': {'cam2img', 'lidar2cam', ...}}).
 
@@ -319,6 +321,7 @@ class Calibration:
                 continue
             P = np.asarray(cam['cam2img'], dtype=np.float64)
             P = P[:3, :4] if P.shape == (4, 4) else P
+            T: np.ndarray
             if lidar2cam_key in cam:
                 T = np.asarray(cam[lidar2cam_key], dtype=np.float64)
             elif 'lidar2img' in cam:

@@ -149,7 +149,8 @@ def parse_label_fields(tokens: list[str], *, source: str, lineno: int, require_s
 
     Args:
         tokens: the words of the label fields (type ... ry [score]).
-        source, lineno: where the line comes from, for error messages.
+        source: the file (or stream) the line comes from, for error messages.
+        lineno: the line's number in it, for error messages.
         require_score: demand the 16th field (result files).
         shift: columns before `type` on the line (2 in KITTI tracking files), so that the column numbers
             in error messages match the file.
@@ -252,7 +253,7 @@ def format_label_fields(labels: KittiLabels, i: int, *, with_score: bool, decima
               *labels.location[i], labels.rotation_y[i]]
     if with_score:
         floats.append(labels.score[i])
-    for value, field in zip(floats, _FLOAT_FIELDS, strict=False):
+    for value, field in zip(floats, _FLOAT_FIELDS, strict=False):  # without a score, floats is one shorter
         if not math.isfinite(value):
             raise FormatError(f'KITTI label: object {i} ({name}): field "{field}" is {value}, must be finite')
     text = [f'{v:.{decimals}f}' for v in floats]

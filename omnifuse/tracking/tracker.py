@@ -181,11 +181,11 @@ class MultiObjectTracker:
             trk.score_sum += trk.score
             trk.bbox_2d = bbox_2d[det_idx[c]].astype(np.float64)
             used[c] = True
-        for c in np.nonzero(~used)[0]:
-            if det_scores[c] < p.birth_score:
+        for u in np.nonzero(~used)[0]:
+            if det_scores[u] < p.birth_score:
                 continue
-            trk = _Track(self._next_id, name, BoxKalman(det_boxes[c], p), p, float(det_scores[c]),
-                         bbox_2d[det_idx[c]].astype(np.float64), score_sum=float(det_scores[c]))
+            trk = _Track(self._next_id, name, BoxKalman(det_boxes[u], p), p, float(det_scores[u]),
+                         bbox_2d[det_idx[u]].astype(np.float64), score_sum=float(det_scores[u]))
             self._next_id += 1
             self._tracks.append(trk)
 
