@@ -128,7 +128,7 @@ def _false_positives(rng: np.random.Generator, gt: KittiTrackRows, p: dict, firs
     for k, f0 in enumerate(starts):
         length = int(rng.integers(1, p['fp_track'] + 1))
         name = _FP_CLASSES[rng.integers(0, 3)]
-        h, w, l = np.array(_FP_SIZE[name]) * np.exp(rng.normal(0, 0.1, 3))
+        h, w, box_length = np.array(_FP_SIZE[name]) * np.exp(rng.normal(0, 0.1, 3))
         x, z, ry = rng.uniform(-12, 12), rng.uniform(6, 45), rng.uniform(-np.pi, np.pi)
         score = rng.random()
         dc_here = dc.labels.bbox[dc.frame == f0]
@@ -144,7 +144,7 @@ def _false_positives(rng: np.random.Generator, gt: KittiTrackRows, p: dict, firs
         for f in range(int(f0), min(int(f0) + length, last + 1)):
             frames.append(f)
             ids.append(first_id + k)
-            parts.append((name, box + rng.normal(0, 1.0, 4), [h, w, l], [x, 1.7, z], ry, score))
+            parts.append((name, box + rng.normal(0, 1.0, 4), [h, w, box_length], [x, 1.7, z], ry, score))
             x, z = x + rng.normal(0, 0.3), z + rng.normal(0, 0.3)
     if not parts:
         return KittiTrackRows.empty()

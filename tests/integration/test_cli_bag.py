@@ -25,7 +25,7 @@ def test_real_kitti_frames_round_trip_through_a_jazzy_bag(shared_data: Path, tmp
     frames = [af.frame for af in read_bag_frames(out)]
     reader = KittiReader(root)
     assert len(frames) == 2
-    for got, frame_id in zip(frames, ids):
+    for got, frame_id in zip(frames, ids, strict=True):
         want = reader.read(frame_id)
         np.testing.assert_array_equal(got.points[:, :4], want.points)
         np.testing.assert_array_equal(got.images['front'], want.images['image_2'])

@@ -40,7 +40,7 @@ def test_sim_writes_a_ros2_bag_that_reads_back(tmp_path):
         assert '/tf_static' in topics
         assert sum(t.startswith('/sensors/ultrasonic/') for t in topics) == 12
         stamps = []
-        for conn, t, raw in reader.messages(connections=[c for c in reader.connections
+        for conn, _, raw in reader.messages(connections=[c for c in reader.connections
                                                          if c.topic == '/sensors/lidar/points']):
             msg = reader.deserialize(raw, conn.msgtype)
             stamps.append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)

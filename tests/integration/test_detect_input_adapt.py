@@ -66,7 +66,7 @@ def test_detect_image_size_and_align_ground(shared_data: Path, tmp_path: Path,
     assert len(aligned) > 0
     # the cyclist 6-8 m ahead (KITTI camera z) is found in both runs
     for labels in (sized, aligned):
-        assert any(n == 'Cyclist' and 4 < loc[2] < 10 for n, loc in zip(labels.name, labels.location))
+        assert any(n == 'Cyclist' and 4 < loc[2] < 10 for n, loc in zip(labels.name, labels.location, strict=True))
 
 
 def test_detect_says_how_many_detections_the_kitti_files_leave_out(shared_data: Path, tmp_path: Path,

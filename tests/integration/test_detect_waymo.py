@@ -21,7 +21,7 @@ def _gt_jsonl(root: Path, out: Path) -> int:
     lines = []
     for fid in reader.frame_ids:
         frame = reader.read(fid)
-        for box, name in zip(frame.labels.boxes.data, frame.labels.names):
+        for box, name in zip(frame.labels.boxes.data, frame.labels.names, strict=True):
             if name in TYPES:
                 lines.append(json.dumps({'frame': frame.meta['waymo_frame'], 'type': TYPES[name],
                                          'box': [float(v) for v in box]}))
@@ -34,7 +34,8 @@ def test_detect_waymo_jsonl_feeds_eval_waymo(tmp_path: Path, shared_data: Path, 
     root = shared_data / 'waymo' / 'kitti_format'
     pred = tmp_path / 'pred.jsonl'
     # the Waymo config with untrained weights: this checks the format and the frame names, not accuracy
-    assert main(['detect', '--waymo-root', str(root), '--config', str(REPO / 'configs/logonet/logonet_1xb1-40e_waymo.py'),
+    config = REPO / 'configs/logonet/logonet_1xb1-40e_waymo.py'
+    assert main(['detect', '--waymo-root', str(root), '--config', str(config),
                  '--checkpoint', 'none', '--score-thr', '0', '--out', str(pred), '--png', str(tmp_path / 'png')]) == 0
     rows = [json.loads(line) for line in pred.read_text().splitlines()]
     assert rows, 'an untrained model still proposes boxes on a scan with points in range'

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'scripts' / 'detection_table.py'
 # class, bbox (x1 y1 x2 y2), dims (h w l), location (camera frame), ry: 60 cars at 5-28 m and 60 pedestrians at
 # 31-46 m per frame (KITTI's AP|R40 needs at least 40 objects to reach 100 with every one found)
-OBJECTS = ([f'Car 0.00 0 0.00 560.0 150.0 700.0 240.0 1.50 1.60 4.00 {-8 + 2 * (k % 9):.2f} 1.60 {5 + k * 0.35:.2f} 0.00'
-            for k in range(60)]
+OBJECTS = ([f'Car 0.00 0 0.00 560.0 150.0 700.0 240.0 1.50 1.60 4.00 '
+             f'{-8 + 2 * (k % 9):.2f} 1.60 {5 + k * 0.35:.2f} 0.00' for k in range(60)]
            + [f'Pedestrian 0.00 0 0.00 600.0 160.0 615.0 200.0 1.75 0.60 0.80 {-20 + 2 * (k % 20):.2f} 1.60 '
               f'{31 + (k // 20) * 5:.2f} 0.00' for k in range(60)])
 
@@ -31,7 +31,7 @@ def _write_root(root: Path) -> list[str]:
         (root / 'training' / sub).mkdir(parents=True)
     (root / 'ImageSets').mkdir()
     (root / 'ImageSets' / 'trainval.txt').write_text('\n'.join(ids) + '\n')
-    for i, cond in zip(ids, ('day', 'night')):
+    for i, cond in zip(ids, ('day', 'night'), strict=True):
         (root / 'training' / 'label_2' / f'{i}.txt').write_text('\n'.join(OBJECTS) + '\n')
         (root / 'training' / 'meta' / f'{i}.json').write_text(json.dumps({'condition': cond}))
     return ids

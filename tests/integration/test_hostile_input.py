@@ -1,6 +1,6 @@
-"""Hostile input on the ROS path, in KITTI calibrations and labels and in occupancy grids: a NaN or singular camera matrix, a NaN on
-/tf_static, a PointCloud2 that lists a field twice, an input topic declared with another type. Each is
-reported (ERROR in /diagnostics naming the topic, or exit 2 naming the file); the rest goes on."""
+"""Hostile input on the ROS path, in KITTI calibrations and labels and in occupancy grids: a NaN or singular
+camera matrix, a NaN on /tf_static, a PointCloud2 that lists a field twice, an input topic declared with another
+type. Each is reported (ERROR in /diagnostics naming the topic, or exit 2 naming the file); the rest goes on."""
 
 from __future__ import annotations
 

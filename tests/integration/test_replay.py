@@ -99,7 +99,7 @@ def test_written_mcap_reads_back_with_mcap_ros2(bags: dict[str, Path], frames: l
             seen.setdefault(m.channel.topic, []).append(m)
         clouds = seen[LIDAR]
         assert [m.log_time_ns for m in clouds] == [f.stamp_ns for f in frames]
-        for m, f in zip(clouds, frames):
+        for m, f in zip(clouds, frames, strict=True):
             np.testing.assert_array_equal(C.decode_pointcloud2(m.ros_msg), f.points)
         np.testing.assert_array_equal(C.decode_image(seen[CAM][2].ros_msg), frames[2].images['front'])
         np.testing.assert_array_equal(C.decode_image(seen['/sensors/thermal/front/image_raw'][1].ros_msg),
@@ -117,7 +117,7 @@ def test_written_mcap_reads_back_with_mcap_ros2(bags: dict[str, Path], frames: l
 def test_read_bag_frames_restores_the_frames(bags: dict[str, Path], frames: list[SensorFrame], key: str) -> None:
     got = list(read_bag_frames(bags[key]))
     assert len(got) == len(frames)
-    for af, f in zip(got, frames):
+    for af, f in zip(got, frames, strict=True):
         g = af.frame
         assert af.missing == () and g.stamp_ns == f.stamp_ns and g.stamps_ns == f.stamps_ns
         np.testing.assert_array_equal(g.points, f.points)
@@ -157,7 +157,7 @@ def test_replay_detections_match_running_the_detector_directly(replayed, frames:
     objects = msgs['/perception/objects']
     assert len(objects) == len(frames)  # exactly one per LiDAR message
     detector = ClusterDetector()
-    for (t, msg, _), f in zip(objects, frames):
+    for (t, msg, _), f in zip(objects, frames, strict=True):
         assert C.stamp_to_ns(msg.header.stamp) == f.stamp_ns == t
         assert msg.header.frame_id == 'lidar'
         got, direct = C.decode_detections(msg), detector(f)
@@ -298,7 +298,7 @@ def test_compressed_camera_images_are_read_back(tmp_path: Path, frames: list[Sen
     with Reader(tmp_path / 'c') as reader:
         assert '/sensors/camera/front/image_raw/compressed' in reader.topics
     got = [af.frame for af in read_bag_frames(tmp_path / 'c')]
-    for g, f in zip(got, frames[:2]):
+    for g, f in zip(got, frames[:2], strict=True):
         np.testing.assert_array_equal(g.images['front'], f.images['front'])  # png is lossless
 
 

@@ -47,14 +47,14 @@ def test_simulator_bag_replays_to_the_direct_cluster_detections(tmp_path: Path) 
     assert sum(len(d) for d in direct) > 0
     got = _read(tmp_path / 'out', 'jazzy', ('/perception/objects',))['/perception/objects']
     assert [C.stamp_to_ns(m.header.stamp) for _, m in got] == [f.stamp_ns for f in frames]
-    for (_, msg), d in zip(got, direct):
+    for (_, msg), d in zip(got, direct, strict=True):
         labels = C.decode_detections(msg)
         assert labels.names == d.names
         np.testing.assert_allclose(labels.boxes.data, d.boxes.data, atol=1e-9)
     mcap = next((tmp_path / 'out').glob('*.mcap'))
     via_mcap = [m.ros_msg for m in read_ros2_messages(mcap) if m.channel.topic == '/perception/objects']
     assert [len(m.detections) for m in via_mcap] == [len(d) for d in direct]
-    for m, d in zip(via_mcap, direct):
+    for m, d in zip(via_mcap, direct, strict=True):
         centres = np.array([[x.bbox.center.position.x, x.bbox.center.position.y] for x in m.detections]).reshape(-1, 2)
         np.testing.assert_allclose(centres, d.boxes.data[:, :2], atol=1e-9)
 
@@ -84,14 +84,15 @@ def test_default_params_replay_equals_the_shipped_models_run_directly(default_re
     for topic in topics:  # every output stamped (and logged) with its LiDAR frame's stamp
         assert [C.stamp_to_ns(m.header.stamp) for _, m in got[topic]] == stamps, topic
         assert [t for t, _ in got[topic]] == stamps, topic
-    assert all(m.status[0].level == 0 for _, m in got['/diagnostics']), [m.status[0].message for _, m in got['/diagnostics']]
+    diagnostics = [m.status[0] for _, m in got['/diagnostics']]
+    assert all(s.level == 0 for s in diagnostics), [s.message for s in diagnostics]
 
     # objects: the shipped detector on the simulator's own frames (its image_2 is the bag's 'front')
     threshold = params['models']['detector']['score_threshold']
     detector = FrameDetector(score_threshold=threshold, camera='image_2')
     direct = [detector(f) for f in frames]
     assert sum(len(d) for d in direct) > 0, 'the shipped detector finds nothing in the simulated street'
-    for (_, msg), d in zip(got['/perception/objects'], direct):
+    for (_, msg), d in zip(got['/perception/objects'], direct, strict=True):
         labels = C.decode_detections(msg)
         assert labels.names == d.names
         # The bag carries the calibration as TF quaternions and CameraInfo: equal up to float rounding.
@@ -101,7 +102,7 @@ def test_default_params_replay_equals_the_shipped_models_run_directly(default_re
     segmenter = FrameSegmenter()  # image_2 + thermal of the simulator frame
     front = FrameSegmenter.from_model(segmenter.model, segmenter.cfg, camera='front', thermal='front')
     bag_frames = [af.frame for af in read_bag_frames(root / 'sim')]
-    for (_, msg), f, bf in zip(got['/perception/segmentation'], frames, bag_frames):
+    for (_, msg), f, bf in zip(got['/perception/segmentation'], frames, bag_frames, strict=True):
         assert msg.encoding == 'mono8' and msg.header.frame_id == 'camera_front_optical'
         image = C.decode_image(msg)
         assert image.dtype == np.uint8 and image.shape == f.images['image_2'].shape[:2]
@@ -112,7 +113,7 @@ def test_default_params_replay_equals_the_shipped_models_run_directly(default_re
 
     # occupancy: the shipped near-field model on the same frame, in the ROS grid layout
     occupancy = PerceptionCore(occupancy=NearFieldOccupancyPredictor(camera='front'))  # one CPU thread, as replayed
-    for (_, msg), bf in zip(got['/perception/occupancy'], bag_frames):
+    for (_, msg), bf in zip(got['/perception/occupancy'], bag_frames, strict=True):
         grid = np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
         np.testing.assert_array_equal(grid.astype(np.uint8), occupancy(bf).occupancy)
 
@@ -122,7 +123,7 @@ def test_default_params_replay_equals_the_shipped_models_run_directly(default_re
     for m in read_ros2_messages(mcap):
         if m.channel.topic in topics:
             seen.setdefault(m.channel.topic, []).append(m.ros_msg)
-    for m, (_, msg) in zip(seen['/perception/segmentation'], got['/perception/segmentation']):
+    for m, (_, msg) in zip(seen['/perception/segmentation'], got['/perception/segmentation'], strict=True):
         assert (m.height, m.width, m.encoding) == (msg.height, msg.width, 'mono8')
         np.testing.assert_array_equal(np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.step)[:, :m.width],
                                       C.decode_image(msg))

@@ -251,7 +251,7 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
     want = _objects(replayed)
     assert [s for s, _ in got] == lidar_stamps  # exactly one per LiDAR message, stamped with it
     assert [s for s, _ in want] == lidar_stamps
-    for (_, a), (_, b) in zip(got, want):
+    for (_, a), (_, b) in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert sum(len(b) for _, b in got) > 0  # the models found something
     counts = _topic_counts(recorded)
@@ -263,7 +263,7 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
     got_tracks, want_tracks = _tracks(recorded), _tracks(replayed)
     assert [s for s, _, _ in got_tracks] == lidar_stamps == [s for s, _, _ in want_tracks]
     assert counts['/perception/track_markers'] == len(lidar_stamps)
-    for (_, ids_a, a), (_, ids_b, b) in zip(got_tracks, want_tracks):
+    for (_, ids_a, a), (_, ids_b, b) in zip(got_tracks, want_tracks, strict=True):
         assert ids_a == ids_b and all(i.isdigit() for i in ids_a)
         np.testing.assert_allclose(a, b, atol=1e-5)
     if kind == 'sim':  # consecutive frames 0.1 s apart: tracks confirmed in one frame carry on in the next

@@ -76,7 +76,8 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
         by_topic.setdefault(topic, []).append(logic.codec.deserialize(raw, pubs[topic]))
     for topic in ('/perception/objects', '/perception/segmentation', '/perception/occupancy', '/diagnostics'):
         assert [C.stamp_to_ns(m.header.stamp) for m in by_topic[topic]] == [f.stamp_ns for f in frames], topic
-    assert (by_topic['/perception/occupancy'][0].info.width, by_topic['/perception/occupancy'][0].info.height) == (200, 200)
+    grid_info = by_topic['/perception/occupancy'][0].info
+    assert (grid_info.width, grid_info.height) == (200, 200)
 
     # The same core run directly on the frames an independent assembler makes of the same stream.
     assembler = FrameAssembler(params, logic.codec)
@@ -84,14 +85,16 @@ def test_node_logic_publishes_one_output_set_per_lidar_frame(params: dict) -> No
     assembled += assembler.flush()
     assert len(assembled) == len(frames)
     for af, f, det, seg, occ in zip(assembled, frames, by_topic['/perception/objects'],
-                                    by_topic['/perception/segmentation'], by_topic['/perception/occupancy']):
+                                    by_topic['/perception/segmentation'], by_topic['/perception/occupancy'],
+                                    strict=True):
         direct = logic.core(af.frame)
         got = C.decode_detections(det)
         assert got.names == direct.objects.names
         np.testing.assert_allclose(got.boxes.data, direct.objects.boxes.data, atol=1e-6)
         np.testing.assert_array_equal(C.decode_image(seg), direct.segmentation)
         assert direct.segmentation.shape == f.images['front'].shape[:2]
-        np.testing.assert_array_equal(np.asarray(occ.data, np.int8).reshape(200, 200).astype(np.uint8), direct.occupancy)
+        grid = np.asarray(occ.data, np.int8).reshape(200, 200).astype(np.uint8)
+        np.testing.assert_array_equal(grid, direct.occupancy)
     diag = [m.status[0] for m in by_topic['/diagnostics']]
     assert all(s.level == 0 for s in diag), [s.message for s in diag]
     keys = {kv.key for kv in diag[1].values}

@@ -50,13 +50,13 @@ def test_the_labelled_car_converts_as_the_docstring_formula_says(calib: Calibrat
     R0[:3, :3] = raw['R0_rect'].reshape(3, 3)
     Tr = np.eye(4)
     Tr[:3] = raw['Tr_velo_to_cam'].reshape(3, 4)
-    h, w, l, x, y, z, ry = CAR_CAMERA
+    h, w, length, x, y, z, ry = CAR_CAMERA
     centre = np.linalg.solve(R0 @ Tr, np.array([x, y - h / 2, z, 1.0]))[:3]
     expected_yaw = -ry - math.pi / 2  # already in [-pi, pi)
     boxes = Boxes3D.from_kitti_camera(CAR_CAMERA[None], calib.T_rect_lidar)
     assert boxes.frame == 'lidar' and len(boxes) == 1
     np.testing.assert_allclose(boxes.data[0, :3], centre, atol=1e-9)
-    np.testing.assert_allclose(boxes.data[0, 3:6], [l, w, h], atol=1e-12)
+    np.testing.assert_allclose(boxes.data[0, 3:6], [length, w, h], atol=1e-12)
     assert boxes.data[0, 6] == pytest.approx(expected_yaw, abs=1e-12)
     # Sanity in LiDAR terms: ~34.7 m ahead, ~3.2 m to the right, heading almost along +x, on the road
     # (the Velodyne is 1.73 m above it).

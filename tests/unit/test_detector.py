@@ -166,7 +166,7 @@ def test_checkpoint_round_trip_and_mismatch_messages(model, tmp_path) -> None:
     other = MODELS.build(tiny_model_cfg())
     meta = load_weights(other, path)
     assert meta['config'] == 'x = 1'
-    for (n, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+    for (n, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items(), strict=True):
         assert torch.equal(a, b), n
     smaller = MODELS.build(tiny_model_cfg(camera=False))
     with pytest.raises(FormatError, match='unexpected keys: .*image_encoder'):

@@ -230,7 +230,7 @@ def test_without_image_aux_no_head_and_inference_skips_it(batch, tiny_detector_c
         p1 = plain.test_step(batch)
         p2 = aux.test_step(batch)
     assert calls == []
-    for s1, s2 in zip(p1, p2):
+    for s1, s2 in zip(p1, p2, strict=True):
         torch.testing.assert_close(s1.pred_instances_3d['bboxes_3d'], s2.pred_instances_3d['bboxes_3d'])
 
 

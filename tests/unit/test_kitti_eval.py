@@ -579,7 +579,7 @@ def test_distance_range_equals_evaluating_only_the_objects_in_range():
         gts.append(g)
         preds.append(p)
     for lo, hi in ((0, 30), (30, 50), (50, 1e9)):
-        def inside(lab):
+        def inside(lab, lo=lo, hi=hi):
             d = np.hypot(lab.location[:, 0], lab.location[:, 2])
             return (d >= lo) & (d < hi)
         whole = evaluate_kitti(gts, preds, classes=('Car',), distance_range=(lo, hi))

@@ -22,7 +22,7 @@ def test_cluster_detector_finds_the_objects(frame: SensorFrame) -> None:
     found = ClusterDetector()(frame)
     truth = frame.labels
     assert len(found) == len(truth)
-    for box, name in zip(truth.boxes.data, truth.names):
+    for box, name in zip(truth.boxes.data, truth.names, strict=True):
         d = np.linalg.norm(found.boxes.data[:, :2] - box[:2], axis=1)
         i = int(d.argmin())
         assert d[i] < 0.3, f'no detection near {name} at {box[:2]}'
@@ -130,7 +130,8 @@ def test_from_params_checkpoint_missing_or_corrupt_is_an_error(tmp_path) -> None
         PerceptionCore.from_params(seg)
     # the occupancy weights are no segmentor: the error names the mismatch instead of loading garbage
     from omnifuse.checkpoint import CHECKPOINT_DIR
-    wrong = load_params(overrides={'models': {'segmenter': {'checkpoint': str(CHECKPOINT_DIR / 'nearfield_fused_sim.pth')},
+    occupancy_weights = str(CHECKPOINT_DIR / 'nearfield_fused_sim.pth')
+    wrong = load_params(overrides={'models': {'segmenter': {'checkpoint': occupancy_weights},
                                               'detector': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}})
     with pytest.raises(OmnifuseError):
         PerceptionCore.from_params(wrong)

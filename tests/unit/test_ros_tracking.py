@@ -34,7 +34,7 @@ def _stage(**kw) -> TrackingStage:
 
 
 def _ids(tracks, name: str = 'Car') -> list[int]:
-    return [int(i) for i, n in zip(tracks.ids, tracks.names) if n == name]
+    return [int(i) for i, n in zip(tracks.ids, tracks.names, strict=True) if n == name]
 
 
 def test_skipped_frames_coast_without_costing_the_tracks_their_life() -> None:
@@ -82,7 +82,7 @@ def test_ego_motion_gives_velocities_over_ground_and_a_pose_switch_restarts() ->
         pose = np.eye(4)
         pose[0, 3] = ego * k * 0.1
         step = stage.step(T0 + k * PERIOD, _dets(k, ego=ego), pose=pose)
-    vel = {n: v for n, v in zip(step.tracks.names, step.tracks.velocities)}
+    vel = {n: v for n, v in zip(step.tracks.names, step.tracks.velocities, strict=True)}
     assert abs(vel['Car'][0] - 5.0) < 0.5 and np.abs(vel['Pedestrian'][:2]).max() < 0.5
     # Coasting with poses: the standing pedestrian stays where it is in the world.
     pose = np.eye(4)

@@ -58,7 +58,7 @@ def test_occupancy_grid_layout_and_contents():
     # The ego stands in a lane: the cells around the LiDAR are road.
     assert np.all(occ[95:105, 95:105] == C.ROAD)
     # Every thing whose centre lies in the grid occupies the cell holding its centre.
-    for name, box in zip(frame.labels.names, frame.labels.boxes.data):
+    for name, box in zip(frame.labels.names, frame.labels.boxes.data, strict=True):
         if name == 'DontCare' or max(abs(box[0]), abs(box[1])) > 9.5:
             continue
         i, j = int((10 - box[0]) / 0.1), int((10 - box[1]) / 0.1)

@@ -16,7 +16,8 @@ from omnifuse.datasets.sim.writer_kitti import split_ids, write_kitti
 
 @pytest.fixture(scope='module')
 def written(tmp_path_factory):
-    frames = [generate_frame(31, condition='day'), generate_frame(32, condition='fog', faults={'calib_error': (1.0, 0.05)})]
+    frames = [generate_frame(31, condition='day'),
+              generate_frame(32, condition='fog', faults={'calib_error': (1.0, 0.05)})]
     root = tmp_path_factory.mktemp('simkitti')
     ids = write_kitti(frames, root)
     return frames, root, ids
@@ -27,7 +28,7 @@ def test_kitti_round_trip_through_the_reader(written):
     assert ids == ['000000', '000001']
     reader = KittiReader(root)
     assert set(reader.frame_ids) == set(ids)
-    for frame, fid in zip(frames, ids):
+    for frame, fid in zip(frames, ids, strict=True):
         back = reader.read(fid)
         assert np.array_equal(back.points, frame.points)
         assert np.array_equal(back.images['image_2'], frame.images['image_2'])
@@ -58,7 +59,7 @@ def test_kitti_round_trip_through_the_reader(written):
 def test_dense_labels_and_meta_are_written(written):
     frames, root, ids = written
     split = root / 'training'
-    for frame, fid in zip(frames, ids):
+    for frame, fid in zip(frames, ids, strict=True):
         sem = cv2.imread(str(split / 'semantic_2' / f'{fid}.png'), cv2.IMREAD_UNCHANGED)
         assert np.array_equal(sem, frame.semantic_2)
         semt = cv2.imread(str(split / 'semantic_thermal' / f'{fid}.png'), cv2.IMREAD_UNCHANGED)

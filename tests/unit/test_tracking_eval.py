@@ -146,7 +146,8 @@ def test_switches_and_fragments_match_the_plain_loop_on_random_trajectories():
 
 def _two_frames(pred_ids=(0, 1)) -> tuple[dict, dict]:
     gt = _rows([dict(frame=f, id=7, name='Car') for f in (0, 1)])
-    pred = _rows([dict(frame=f, id=i, name='Car', xyz=(0.4, 1.5, 20), score=0.5) for f, i in zip((0, 1), pred_ids)])
+    pred = _rows([dict(frame=f, id=i, name='Car', xyz=(0.4, 1.5, 20), score=0.5)
+                  for f, i in zip((0, 1), pred_ids, strict=True)])
     return {'0000': gt}, {'0000': pred}
 
 
@@ -208,7 +209,8 @@ def test_predictions_with_dontcare_rows_or_repeated_ids_are_refused():
 
 
 def test_a_result_line_without_score_counts_as_score_minus_one():
-    text = '0 0 Car 0 0 0 100 100 200 200 1.5 1.6 4.0 0.4 1.5 20 0\n1 0 Car 0 0 0 100 100 200 200 1.5 1.6 4.0 0.4 1.5 20 0\n'
+    text = ('0 0 Car 0 0 0 100 100 200 200 1.5 1.6 4.0 0.4 1.5 20 0\n'
+            '1 0 Car 0 0 0 100 100 200 200 1.5 1.6 4.0 0.4 1.5 20 0\n')
     gt, _ = _two_frames()
     r = evaluate_mot(gt, {'0000': parse_kitti_tracking(text)}, cls='car')
     assert r.best_threshold == -1.0 and r.MOTA == 1.0

@@ -191,12 +191,14 @@ def test_random_tilt_moves_points_boxes_and_cameras_together(results) -> None:
     assert 0 < abs(pitch) <= 2.0 + 1e-9 and -0.1 <= A[2, 3] <= 0.1 and abs(A[2, 3]) > 0
     np.testing.assert_allclose(A[:3, :3] @ A[:3, :3].T, np.eye(3), atol=1e-12)  # a rotation
     front = pts0[:, 0] > 2  # pixels unchanged through the updated camera
-    np.testing.assert_allclose(_project(out['cams']['image_2']['lidar2img'], out['points'][front, :3].astype(np.float64)),
+    l2i = out['cams']['image_2']['lidar2img']
+    np.testing.assert_allclose(_project(l2i, out['points'][front, :3].astype(np.float64)),
                                _project(l2i0, pts0[front, :3].astype(np.float64)), atol=1e-2)
     np.testing.assert_allclose(out['gt_boxes'][:, :3], boxes0[:, :3] @ A[:3, :3].T + A[:3, 3], atol=1e-9)
     np.testing.assert_array_equal(out['gt_boxes'][:, 3:], boxes0[:, 3:])  # size and yaw kept
     # the ground (points 1.5-1.9 m below the sensor, 5-20 m away) tilts by the pitch: its height varies
-    ring = (np.abs(pts0[:, 2] + 1.73) < 0.2) & (np.hypot(pts0[:, 0], pts0[:, 1]) > 5) & (np.hypot(pts0[:, 0], pts0[:, 1]) < 20)
+    dist = np.hypot(pts0[:, 0], pts0[:, 1])
+    ring = (np.abs(pts0[:, 2] + 1.73) < 0.2) & (dist > 5) & (dist < 20)
     assert np.std(out['points'][ring, 2]) > np.std(pts0[ring, 2])
     with pytest.raises(ValueError, match='RandomTilt'):
         RandomTilt(max_deg=-1)
