@@ -81,8 +81,9 @@ def test_json_matches_an_independent_computation(kitti_root: Path, frame: str) -
     res = _cli('kitti', '--root', str(kitti_root), '--frame', frame, '--json')
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert list(out) == ['frame', 'num_points', 'points_in_image_fov', 'image_size', 'objects']
+    assert list(out) == ['frame', 'num_points', 'non_finite_points', 'points_in_image_fov', 'image_size', 'objects']
     assert out['frame'] == frame and isinstance(out['num_points'], int)
+    assert out['non_finite_points'] == 0  # the real scans hold no NaN rows
     exp = _expected(kitti_root, frame)
     assert out['num_points'] == exp['num_points']
     assert out['points_in_image_fov'] == exp['fov'] > 10000
