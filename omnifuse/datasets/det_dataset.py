@@ -58,7 +58,8 @@ def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal
         from omnifuse.errors import FormatError
         raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
     res: dict[str, Any] = {'frame_id': frame.frame_id, 'points': np.asarray(frame.points, dtype=np.float32),
-                           'images': {}, 'thermal': {}, 'cams': {}, 'aug_matrix': np.eye(4),
+                           'images': {}, 'thermal': {}, 'cams': {'camera': {}, 'thermal': {}},
+                           'aug_matrix': np.eye(4),
                            'meta': dict(frame.meta)}
     calib = frame.calib
     for field, use, modality in (('images', use_camera, 'camera'), ('thermal', use_thermal, 'thermal')):
@@ -72,8 +73,8 @@ def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal
             if cam is None:  # an image without calibration cannot be fused
                 continue
             res[field][name] = img
-            res['cams'][name] = {'lidar2img': cam.lidar2img.copy(), 'P': cam.P.copy(),
-                                 'img_hw': (int(img.shape[0]), int(img.shape[1])), 'modality': modality}
+            res['cams'][modality][name] = {'lidar2img': cam.lidar2img.copy(), 'P': cam.P.copy(),
+                                           'img_hw': (int(img.shape[0]), int(img.shape[1]))}
     if calib is not None and main_camera in calib.cameras:
         cam = calib.cameras[main_camera]
         res['T_cam_lidar'] = cam.T_cam_lidar.copy()

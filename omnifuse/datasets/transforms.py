@@ -5,8 +5,10 @@ The results dict of one frame (made by omnifuse.datasets.det_dataset.frame_to_re
     gt_boxes    (M, 7) float64 boxes, LiDAR frame;  gt_names: M class names;  gt_labels: (M,) int64 (-1 unknown)
     images      {camera name: (H, W, 3) uint8 RGB};  thermal: {name: (H, W) float32/uint16}
     semantics   optional {camera name: (H, W) uint8 class ids, 255 = ignore}, same size as that camera's image
-    cams        {name: {'lidar2img': (4, 4) LiDAR -> pixels, 'P': (3, 4) projection, 'img_hw': (h, w),
-                 'modality': 'camera'|'thermal'}}
+    cams        {'camera' | 'thermal': {name: {'lidar2img': (4, 4) LiDAR -> pixels, 'P': (3, 4) projection,
+                 'img_hw': (h, w)}}}: a camera is its modality and its name (the ROS contract calls the colour
+                 and the thermal camera both 'front'); `images` go with cams['camera'], `thermal` with
+                 cams['thermal'] (`CAMS_OF_FIELD`)
     aug_matrix  (4, 4) the global augmentation applied so far (augmented = aug_matrix · original)
     frame_id, meta (condition ...), gt_kitti (the frame's labels in KITTI camera form, for the metric)
 
@@ -26,7 +28,16 @@ from omnifuse.registry import TRANSFORMS
 
 __all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter',
            'PointShuffle', 'RandomDropModality', 'ImageResize', 'ExtrinsicNoise', 'PackDetInputs',
-           'apply_global_transform']
+           'apply_global_transform', 'all_cams', 'CAMS_OF_FIELD']
+
+
+# Which calibration store of `cams` belongs to each image field of the results dict.
+CAMS_OF_FIELD = {'images': 'camera', 'thermal': 'thermal'}
+
+
+def all_cams(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every camera entry of `results['cams']`, colour and thermal."""
+    return [cam for store in (results.get('cams') or {}).values() for cam in store.values()]
 
 
 def _wrap(angle: np.ndarray) -> np.ndarray:
@@ -37,7 +48,7 @@ def _follow_with_cameras(results: dict[str, Any], A: np.ndarray) -> dict[str, An
     """After the scene moved by the (4, 4) `A`: lidar2img' = lidar2img · A⁻¹ for every camera, and
     `aug_matrix` composed with A."""
     A_inv = np.linalg.inv(A)
-    for cam in results.get('cams', {}).values():
+    for cam in all_cams(results):
         cam['lidar2img'] = np.asarray(cam['lidar2img'], dtype=np.float64) @ A_inv
     results['aug_matrix'] = A @ np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64)
     return results
@@ -333,7 +344,7 @@ class ImageResize:
                     # nearest with pixel-centre alignment, as the image's INTER_LINEAR (INTER_NEAREST is
                     # top-left aligned: up to half a pixel off the image)
                     results['semantics'][name] = cv2.resize(sem, size, interpolation=cv2.INTER_NEAREST_EXACT)
-                cam = results['cams'][name]
+                cam = results['cams'][CAMS_OF_FIELD[field]][name]
                 cam['lidar2img'] = S @ np.asarray(cam['lidar2img'], dtype=np.float64)
                 cam['P'] = S[:3, :3] @ np.asarray(cam['P'], dtype=np.float64)
                 cam['img_hw'] = (size[1], size[0])
@@ -377,7 +388,7 @@ class ExtrinsicNoise:
         """Perturb every camera's lidar2img (with probability `prob`)."""
         if self.prob < 1.0 and self.rng.uniform() >= self.prob:
             return results
-        for cam in results.get('cams', {}).values():
+        for cam in all_cams(results):
             l2i = np.asarray(cam['lidar2img'], dtype=np.float64)
             P4 = np.eye(4)
             P4[:3] = np.asarray(cam['P'], dtype=np.float64)
@@ -392,7 +403,7 @@ class PackDetInputs:
     The data sample holds gt_boxes (M, 7) float32, gt_labels (M,) int64, images {name: (3, H, W) uint8},
     thermal {name: (1, H, W) float32}, semantics {name: (H, W) int64 class ids, 255 = ignore} (only when the
     results have semantics, and only for cameras whose image is still there), gt_kitti (for KittiMetric)
-    and metainfo: frame_id, cams, aug_matrix,
+    and metainfo: frame_id, cams ({modality: {name: ...}}), aug_matrix,
     condition, and the KITTI-metric calibration T_cam_lidar, P, image_size of the main camera when known.
     """
 

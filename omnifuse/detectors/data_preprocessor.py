@@ -79,7 +79,7 @@ class DetDataPreprocessor(BaseDataPreprocessor):
             else:  # thermal units differ between sources: standardise each image
                 x = (x - x.mean()) / x.std().clamp(min=1e-3)
             batch[b, :, :x.shape[2], :x.shape[3]] = x[0]
-            cam = s.metainfo['cams'][name]
+            cam = s.metainfo['cams'][modality][name]
             l2i[b] = torch.as_tensor(np.asarray(cam['lidar2img'], dtype=np.float32), device=self.device)
             hw[b] = torch.tensor([float(x.shape[2]), float(x.shape[3])])
             valid[b] = True

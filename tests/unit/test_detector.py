@@ -50,7 +50,8 @@ def synthetic_batch(seed: int = 0, *, with_image: bool = True) -> dict:
             objs.append(torch.cat([xy + box[:2], local[:, 2:3] + box[2]], 1))
         xyz = torch.cat([ground] + objs)
         points.append(torch.cat([xyz, torch.rand(len(xyz), 1, generator=g)], 1))
-        s = BaseDataElement(metainfo=dict(frame_id=f'{b:06d}', cams={'cam': dict(lidar2img=L2I, img_hw=(32, 64))}))
+        cams = {'camera': {'cam': dict(lidar2img=L2I, img_hw=(32, 64))}}
+        s = BaseDataElement(metainfo=dict(frame_id=f'{b:06d}', cams=cams))
         s.gt_boxes = boxes.clone()
         s.gt_labels = torch.tensor([0, 1])
         s.images = {'cam': torch.randint(0, 255, (3, 32, 64), dtype=torch.uint8, generator=g)} if with_image else {}

@@ -14,7 +14,7 @@ from mmengine.dataset import pseudo_collate
 import omnifuse.detectors  # noqa: F401
 from omnifuse.datasets.det_dataset import KittiDetDataset
 from omnifuse.datasets.sim import LidarModel, generate_frame, write_kitti
-from omnifuse.datasets.transforms import ImageResize, PackDetInputs, RandomDropModality
+from omnifuse.datasets.transforms import CAMS_OF_FIELD, ImageResize, PackDetInputs, RandomDropModality
 from omnifuse.detectors import DetDataPreprocessor
 from omnifuse.registry import MODELS
 
@@ -49,7 +49,7 @@ def _dataset(root: Path, *, pipeline: list | tuple = (), load_semantics: bool = 
 
 def _copy(res: dict) -> dict:
     out = dict(res)
-    out['cams'] = {k: dict(v) for k, v in res['cams'].items()}
+    out['cams'] = {m: {k: dict(v) for k, v in store.items()} for m, store in res['cams'].items()}
     for key in ('images', 'thermal', 'semantics'):
         out[key] = dict(res.get(key, {}))
     return out
@@ -81,7 +81,7 @@ def test_resize_keeps_labels_aligned_and_nearest(sim_root, scale: float) -> None
     res = ImageResize(scale=scale)(_copy(src))
     for field, name in (('images', 'image_2'), ('thermal', 'thermal')):
         sem, img, orig = res['semantics'][name], res[field][name], src['semantics'][name]
-        assert sem.shape == img.shape[:2] == tuple(res['cams'][name]['img_hw'])
+        assert sem.shape == img.shape[:2] == tuple(res['cams'][CAMS_OF_FIELD[field]][name]['img_hw'])
         assert sem.dtype == np.uint8
         assert set(np.unique(sem)) <= set(np.unique(orig))  # nearest: no blended ids
         # each label is the source label of a pixel within one source pixel of the mapped position

@@ -42,7 +42,7 @@ def results(kitti_root):
 
 def _copy(res: dict) -> dict:
     out = dict(res)
-    out['cams'] = {k: dict(v) for k, v in res['cams'].items()}
+    out['cams'] = {m: {k: dict(v) for k, v in store.items()} for m, store in res['cams'].items()}
     out['images'] = dict(res['images'])
     return out
 
@@ -54,12 +54,12 @@ def test_global_transform_keeps_pixels_and_box_membership(results, angle: float,
     pts0 = res['points'][:2000]
     res['points'] = pts0.copy()
     boxes0 = res['gt_boxes'].copy()
-    l2i0 = res['cams']['image_2']['lidar2img'].copy()
+    l2i0 = res['cams']['camera']['image_2']['lidar2img'].copy()
     out = apply_global_transform(res, angle=angle, scale=scale, flip_y=flip)
     # 1. every point projects to the same pixel through the updated camera matrix
     front = pts0[:, 0] > 2
     uv0 = _project(l2i0, pts0[front, :3].astype(np.float64))
-    uv1 = _project(out['cams']['image_2']['lidar2img'], out['points'][front, :3].astype(np.float64))
+    uv1 = _project(out['cams']['camera']['image_2']['lidar2img'], out['points'][front, :3].astype(np.float64))
     np.testing.assert_allclose(uv1, uv0, atol=1e-2)
     # 2. the same points are inside the transformed boxes (yaw and size moved consistently)
     near = torch.from_numpy(pts0[:, :3]).double()
@@ -86,36 +86,38 @@ def test_image_resize_scales_the_projection(results) -> None:
     img = res['images']['image_2']
     h, w = results['images']['image_2'].shape[:2]
     assert img.shape[:2] == (round(h * 0.5), round(w * 0.5))
-    assert res['cams']['image_2']['img_hw'] == img.shape[:2]
+    assert res['cams']['camera']['image_2']['img_hw'] == img.shape[:2]
     xyz = results['points'][results['points'][:, 0] > 5][:100, :3].astype(np.float64)
-    np.testing.assert_allclose(_project(res['cams']['image_2']['lidar2img'], xyz),
-                               _project(results['cams']['image_2']['lidar2img'], xyz) * 0.5, rtol=1e-9)
+    np.testing.assert_allclose(_project(res['cams']['camera']['image_2']['lidar2img'], xyz),
+                               _project(results['cams']['camera']['image_2']['lidar2img'], xyz) * 0.5, rtol=1e-9)
 
 
 def test_extrinsic_noise_moves_projections_by_the_error(results) -> None:
     res = ExtrinsicNoise(rot_deg=1.0, trans_m=0.0, seed=1)(_copy(results))
     xyz = results['points'][results['points'][:, 0] > 20][:, :3].astype(np.float64)
-    uv0 = _project(results['cams']['image_2']['lidar2img'], xyz)
-    h, w = results['cams']['image_2']['img_hw']
+    uv0 = _project(results['cams']['camera']['image_2']['lidar2img'], xyz)
+    h, w = results['cams']['camera']['image_2']['img_hw']
     seen = (uv0[:, 0] >= 0) & (uv0[:, 0] < w) & (uv0[:, 1] >= 0) & (uv0[:, 1] < h)
     assert seen.sum() > 100
-    shift = np.linalg.norm(_project(res['cams']['image_2']['lidar2img'], xyz[seen]) - uv0[seen], axis=1)
-    f = results['cams']['image_2']['P'][0, 0]
+    shift = np.linalg.norm(_project(res['cams']['camera']['image_2']['lidar2img'], xyz[seen]) - uv0[seen], axis=1)
+    f = results['cams']['camera']['image_2']['P'][0, 0]
     assert np.median(shift) > 0.2 * f * math.radians(1.0)  # a 1 degree error moves far points by pixels
     assert shift.max() < 2.5 * f * math.radians(1.0)  # at most ~ (f + image radius) * angle
 
 
 def test_extrinsic_noise_as_augmentation_prob_and_uniform_magnitude(results) -> None:
     never = ExtrinsicNoise(rot_deg=1.0, trans_m=0.2, prob=0.0)(_copy(results))
-    np.testing.assert_array_equal(never['cams']['image_2']['lidar2img'], results['cams']['image_2']['lidar2img'])
+    np.testing.assert_array_equal(never['cams']['camera']['image_2']['lidar2img'],
+                                  results['cams']['camera']['image_2']['lidar2img'])
     xyz = results['points'][results['points'][:, 0] > 20][:, :3].astype(np.float64)
-    uv0 = _project(results['cams']['image_2']['lidar2img'], xyz)
-    f = results['cams']['image_2']['P'][0, 0]
+    uv0 = _project(results['cams']['camera']['image_2']['lidar2img'], xyz)
+    f = results['cams']['camera']['image_2']['P'][0, 0]
     noise = ExtrinsicNoise(rot_deg=1.0, trans_m=0.0, prob=0.5, uniform=True, seed=3)
     shifts = []
     for _ in range(40):
         out = noise(_copy(results))
-        shifts.append(np.median(np.linalg.norm(_project(out['cams']['image_2']['lidar2img'], xyz) - uv0, axis=1)))
+        uv = _project(out['cams']['camera']['image_2']['lidar2img'], xyz)
+        shifts.append(np.median(np.linalg.norm(uv - uv0, axis=1)))
     shifts = np.array(shifts)
     assert 8 <= (shifts == 0).sum() <= 32  # about half the samples untouched
     moved = shifts[shifts > 0]
@@ -184,14 +186,14 @@ def test_random_tilt_moves_points_boxes_and_cameras_together(results) -> None:
     res = _copy(results)
     pts0 = res['points'].copy()
     boxes0 = res['gt_boxes'].copy()
-    l2i0 = res['cams']['image_2']['lidar2img'].copy()
+    l2i0 = res['cams']['camera']['image_2']['lidar2img'].copy()
     out = RandomTilt(max_deg=2.0, z_range=(-0.1, 0.1), seed=3)(res)
     A = out['aug_matrix']
     pitch = math.degrees(math.asin(-A[2, 0]))
     assert 0 < abs(pitch) <= 2.0 + 1e-9 and -0.1 <= A[2, 3] <= 0.1 and abs(A[2, 3]) > 0
     np.testing.assert_allclose(A[:3, :3] @ A[:3, :3].T, np.eye(3), atol=1e-12)  # a rotation
     front = pts0[:, 0] > 2  # pixels unchanged through the updated camera
-    l2i = out['cams']['image_2']['lidar2img']
+    l2i = out['cams']['camera']['image_2']['lidar2img']
     np.testing.assert_allclose(_project(l2i, out['points'][front, :3].astype(np.float64)),
                                _project(l2i0, pts0[front, :3].astype(np.float64)), atol=1e-2)
     np.testing.assert_allclose(out['gt_boxes'][:, :3], boxes0[:, :3] @ A[:3, :3].T + A[:3, 3], atol=1e-9)
@@ -213,3 +215,27 @@ def test_object_name_filter_renames_before_filtering() -> None:
     assert plain['gt_labels'].tolist() == [0] and len(plain['gt_boxes']) == 1
     with pytest.raises(ValueError, match='rename targets'):
         ObjectNameFilter(classes=('Car',), rename={'Van': 'Bus'})
+
+
+def test_a_colour_and_a_thermal_camera_with_the_same_name_keep_their_own_calibration() -> None:
+    # The ROS contract calls both 'front': the colour image must keep the colour projection, and resizing must
+    # scale each camera once.
+    from dataclasses import replace
+
+    from omnifuse.ros_nodes.synthetic import synthetic_frames
+
+    frame = synthetic_frames(1)[0]
+    calib = frame.calib
+    colour = next(iter(calib.cameras.values()))
+    thermal_cam = next(iter(calib.thermal.values()))
+    assert not np.allclose(colour.lidar2img, thermal_cam.lidar2img)
+    frame = replace(frame, images={'front': next(iter(frame.images.values()))},
+                    thermal={'front': next(iter(frame.thermal.values()))},
+                    calib=replace(calib, cameras={'front': colour}, thermal={'front': thermal_cam}))
+    res = frame_to_results(frame)
+    np.testing.assert_array_equal(res['cams']['camera']['front']['lidar2img'], colour.lidar2img)
+    np.testing.assert_array_equal(res['cams']['thermal']['front']['lidar2img'], thermal_cam.lidar2img)
+    out = ImageResize(scale=0.5)(_copy(res))
+    S = np.diag([0.5, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(out['cams']['camera']['front']['lidar2img'], S @ colour.lidar2img)
+    np.testing.assert_allclose(out['cams']['thermal']['front']['lidar2img'], S @ thermal_cam.lidar2img)
