@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,7 @@ HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write 
 
 KITTI_IMAGE_SIZE = (1242, 375)  # KITTI's image_2 [px], for frames that come without their image
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT',
-           'write_kitti_predictions']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT']
 
 _REPO = Path(__file__).resolve().parents[2]
 # Same paths as omnifuse.apis.detection, spelled here so that `omnifuse --help` does not import torch.
@@ -75,30 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
                         '--png then draws track ids, velocity arrows and trails')
-
-
-def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
-                            T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> int:
-    """Write LiDAR-frame detections ({'bboxes_3d', 'scores_3d', 'labels_3d'}) as a 16-column KITTI label file.
-
-    Returns:
-        the number of detections written: those whose 2D box meets the image and whose bottom centre lies in
-        the LiDAR range (`lidar_detections_to_kitti`, as mmdet3d writes KITTI results); the caller says how
-        many were left out.
-    """
-    from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
-    from omnifuse.structures.kitti_labels import write_kitti_label
-
-    def arr(v: Any) -> np.ndarray:
-        return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)
-
-    boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
-    scores = arr(pred['scores_3d']).reshape(-1)
-    names = [class_names[int(i)] for i in arr(pred['labels_3d']).reshape(-1)]
-    labels = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
-                                       P=np.asarray(P), image_size=image_size)
-    write_kitti_label(path, labels, with_score=True)
-    return len(labels)
 
 
 def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, names: list[str],
@@ -209,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.apis.detection import Detector, load_detector
     from omnifuse.errors import OmnifuseError
+    from omnifuse.evaluation.kitti_convert import write_kitti_predictions
     from omnifuse.ops.device import resolve_device
 
     model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))

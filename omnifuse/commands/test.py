@@ -55,7 +55,7 @@ def make_writer_hook(out_dir: str | Path, class_names: list[str]) -> Any:
     """An mmengine hook writing each test sample's predictions as a KITTI label file in `out_dir`."""
     from mmengine.hooks import Hook
 
-    from omnifuse.commands.detect import write_kitti_predictions
+    from omnifuse.evaluation.kitti_convert import write_kitti_predictions
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,16 +9,18 @@ image or whose bottom centre lies outside the LiDAR range are dropped, as in mmd
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from omnifuse.errors import ShapeError
 from omnifuse.structures.boxes3d import lidar_to_kitti_camera
 from omnifuse.structures.geometry import box_corners, check_boxes
-from omnifuse.structures.kitti_labels import KittiLabels
+from omnifuse.structures.kitti_labels import KittiLabels, write_kitti_label
 
-__all__ = ['lidar_detections_to_kitti', 'DEFAULT_LIDAR_RANGE']
+__all__ = ['lidar_detections_to_kitti', 'write_kitti_predictions', 'DEFAULT_LIDAR_RANGE']
 
 DEFAULT_LIDAR_RANGE = (0.0, -40.0, -3.0, 70.4, 40.0, 0.0)
 
@@ -69,3 +71,33 @@ def lidar_detections_to_kitti(boxes: np.ndarray, scores: np.ndarray, names: Sequ
     return KittiLabels(name=names_arr[keep], truncated=np.zeros(n), occluded=np.zeros(n, np.int64),
                        alpha=alpha[keep], bbox=bbox[keep], dimensions=cam[keep, 0:3], location=cam[keep, 3:6],
                        rotation_y=cam[keep, 6], score=scores[keep])
+
+
+def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
+                            T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> int:
+    """Write one frame's LiDAR-frame detections as a 16-column KITTI result file.
+
+    Args:
+        path: the label file to write.
+        pred: {'bboxes_3d': (N, 7) LiDAR-frame boxes, 'scores_3d': (N,), 'labels_3d': (N,) class indices}
+            (numpy arrays or tensors on any device).
+        class_names: names of the class indices.
+        T_cam_lidar: (4, 4) LiDAR -> rectified camera.
+        P: (3, 4) projection of the rectified camera (KITTI P2).
+        image_size: (width, height) [px].
+
+    Returns:
+        the number of detections written: those whose 2D box meets the image and whose bottom centre lies in
+        the LiDAR range (`lidar_detections_to_kitti`, as mmdet3d writes KITTI results); the caller says how
+        many were left out.
+    """
+    def arr(v: Any) -> np.ndarray:
+        return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)
+
+    boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
+    scores = arr(pred['scores_3d']).reshape(-1)
+    names = [class_names[int(i)] for i in arr(pred['labels_3d']).reshape(-1)]
+    labels = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
+                                       P=np.asarray(P), image_size=image_size)
+    write_kitti_label(path, labels, with_score=True)
+    return len(labels)
