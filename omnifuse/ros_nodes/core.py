@@ -41,25 +41,26 @@ from omnifuse.ros_nodes.codec import OccupancyGridSpec
 from omnifuse.structures import ObjectLabels, SensorFrame
 from omnifuse.structures.tracks import Tracks
 
-__all__ = ['Detector', 'Segmenter', 'OccupancyModel', 'PerceptionOutputs', 'PerceptionCore',
+__all__ = ['FrameDetector', 'FrameSegmenterFn', 'FrameOccupancyFn', 'PerceptionOutputs', 'PerceptionCore',
            'build_checkpoint_model', 'input_notes']
 
 
-class Detector(Protocol):
-    """frame -> ObjectLabels (boxes (N, 7), LiDAR frame, with scores)."""
+class FrameDetector(Protocol):
+    """frame -> ObjectLabels (boxes (N, 7), LiDAR frame, with scores): what the core needs of a detector
+    (`omnifuse.apis.detection.Detector` is the model wrapper that provides it)."""
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:
         """The objects found in `frame`."""
 
 
-class Segmenter(Protocol):
+class FrameSegmenterFn(Protocol):
     """frame -> (H, W) uint8 class ids in the segmentation camera's image, or None (no input)."""
 
     def __call__(self, frame: SensorFrame) -> np.ndarray | None:
         """The class ids of `frame`'s segmentation image, or None."""
 
 
-class OccupancyModel(Protocol):
+class FrameOccupancyFn(Protocol):
     """frame -> (H, W) uint8 BEV occupancy (0..100 %, 255 unknown), or None (no input)."""
 
     def __call__(self, frame: SensorFrame) -> np.ndarray | None:
@@ -208,8 +209,8 @@ class PerceptionCore:
             0 or None = leave torch's setting (more throughput on an idle many-core CPU).
     """
 
-    def __init__(self, *, detector: Detector | None = None, segmenter: Segmenter | None = None,
-                 occupancy: OccupancyModel | None = None, grid: OccupancyGridSpec | None = None,
+    def __init__(self, *, detector: FrameDetector | None = None, segmenter: FrameSegmenterFn | None = None,
+                 occupancy: FrameOccupancyFn | None = None, grid: OccupancyGridSpec | None = None,
                  segmentation_camera: str = 'front', score_threshold: float = 0.0,
                  tracker: Any = None, num_threads: int | None = 1) -> None:
         self.detector = detector
