@@ -10,15 +10,15 @@ from omnifuse.datasets.kitti import KittiReader, read_bin_points, read_rgb_image
 from omnifuse.datasets.labels_io import (
     kitti_to_object_labels,
     object_labels_to_kitti,
-    read_kitti_label,
-    write_kitti_label,
+    read_object_labels,
+    write_object_labels,
 )
 from omnifuse.datasets.pointcloud_io import read_point_cloud, write_point_cloud
 from omnifuse.datasets.waymo import WaymoReader
 
 __all__ = ['InfoFile', 'InfoReader', 'KittiReader', 'WaymoReader', 'kitti_to_object_labels', 'load_info_file',
-           'load_pickle', 'object_labels_to_kitti', 'read_bin_points', 'read_kitti_label', 'read_point_cloud',
-           'read_rgb_image', 'read_ultrasonic_file', 'write_kitti_label', 'write_point_cloud']
+           'load_pickle', 'object_labels_to_kitti', 'read_bin_points', 'read_object_labels', 'read_point_cloud',
+           'read_rgb_image', 'read_ultrasonic_file', 'write_object_labels', 'write_point_cloud']
 
 # Registered training datasets (importing registers them in omnifuse's DATASETS).
 from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.datasets.image_io import read_image_unchanged, read_rgb_image
-from omnifuse.datasets.labels_io import read_kitti_label
+from omnifuse.datasets.labels_io import read_object_labels
 from omnifuse.errors import FormatError
 from omnifuse.structures import Calibration, CameraModel, SensorFrame
 
@@ -260,7 +260,7 @@ class KittiReader:
         label_path = (self._optional('label_2', frame_id, '.txt') if self.require_labels
                       else self.path('label_2', frame_id, '.txt'))
         if label_path is not None and label_path.is_file():
-            labels = read_kitti_label(label_path, calib)
+            labels = read_object_labels(label_path, calib)
             paths['label_2'] = str(label_path)
 
         meta: dict[str, object] = {}

@@ -19,7 +19,7 @@ from omnifuse.structures import Boxes3D, Calibration, ObjectLabels
 from omnifuse.structures import kitti_labels as kitti_text
 from omnifuse.structures.kitti_labels import KittiLabels
 
-__all__ = ['kitti_to_object_labels', 'object_labels_to_kitti', 'read_kitti_label', 'write_kitti_label',
+__all__ = ['kitti_to_object_labels', 'object_labels_to_kitti', 'read_object_labels', 'write_object_labels',
            'DONTCARE']
 
 DONTCARE = 'DontCare'
@@ -83,7 +83,7 @@ def object_labels_to_kitti(labels: ObjectLabels, calib: Calibration) -> KittiLab
         rotation_y=camera[:, 6], score=np.full(n, np.nan) if labels.scores is None else labels.scores)
 
 
-def read_kitti_label(path: str | Path, calib: Calibration) -> ObjectLabels:
+def read_object_labels(path: str | Path, calib: Calibration) -> ObjectLabels:
     """Read a KITTI label (or result) file as `ObjectLabels` in the LiDAR frame.
 
     Raises:
@@ -94,7 +94,7 @@ def read_kitti_label(path: str | Path, calib: Calibration) -> ObjectLabels:
     return kitti_to_object_labels(kitti_text.read_kitti_label(path), calib, source=str(path))
 
 
-def write_kitti_label(path: str | Path, labels: ObjectLabels, calib: Calibration, *,
+def write_object_labels(path: str | Path, labels: ObjectLabels, calib: Calibration, *,
                       decimals: int = 2) -> None:
     """Write `labels` as a KITTI label file (16 columns, a result file, when `labels.scores` is set).
 

@@ -15,8 +15,8 @@ from omnifuse.datasets import (
     KittiReader,
     kitti_to_object_labels,
     object_labels_to_kitti,
-    read_kitti_label,
-    write_kitti_label,
+    read_object_labels,
+    write_object_labels,
 )
 from omnifuse.datasets.kitti import read_ultrasonic_file
 from omnifuse.errors import FormatError
@@ -229,14 +229,14 @@ def test_malformed_label_line_names_file_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / '000000.txt'
     path.write_text('Car 0.00 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2\nCar 0.00 0 -1.5 1 2 3 4 1.5 1.6\n')
     with pytest.raises(FormatError, match=r'000000\.txt:2: expected 15 columns .*got 10'):
-        read_kitti_label(path, calib)
+        read_object_labels(path, calib)
     path.write_text('Car 0.00 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 six 1.2\n')
     with pytest.raises(FormatError,
                        match=r"000000\.txt:1: field \"z\" \(column 14\) must be a number, got 'six'"):
-        read_kitti_label(path, calib)
+        read_object_labels(path, calib)
     path.write_text('Car 0.00 1.5 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2\n')
     with pytest.raises(FormatError, match=r'000000\.txt:1: field "occluded"'):
-        read_kitti_label(path, calib)
+        read_object_labels(path, calib)
 
 
 def test_label_file_mixing_15_and_16_columns_is_refused_as_object_labels(tmp_path: Path) -> None:
@@ -245,12 +245,12 @@ def test_label_file_mixing_15_and_16_columns_is_refused_as_object_labels(tmp_pat
     path.write_text('Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2 0.9\n'
                     'Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 9 1.2\n')
     with pytest.raises(FormatError, match=r'000007\.txt: some lines have a 16th score column and others'):
-        read_kitti_label(path, calib)
+        read_object_labels(path, calib)
     path.write_text('Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 6 1.2 0.9\n'
                     'Car 0 0 -1.5 1 2 3 4 1.5 1.6 3.9 1 1.7 9 1.2 0.25\n')
-    np.testing.assert_array_equal(read_kitti_label(path, calib).scores, [0.9, 0.25])
+    np.testing.assert_array_equal(read_object_labels(path, calib).scores, [0.9, 0.25])
     path.write_text('')
-    empty = read_kitti_label(path, calib)
+    empty = read_object_labels(path, calib)
     assert len(empty) == 0 and empty.scores is None and empty.boxes.data.shape == (0, 7)
 
 
@@ -287,7 +287,7 @@ def test_written_label_file_has_two_decimals_like_kitti_and_refuses_unwritable_f
     labels = ObjectLabels(boxes, ['Car', 'DontCare'], np.array([0.3, 0.0]), np.array([1, 0]),
                           np.array([0.1, -10.0]), np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]))
     path = tmp_path / '000005.txt'
-    write_kitti_label(path, labels, calib)
+    write_object_labels(path, labels, calib)
     lines = [line.split() for line in path.read_text().splitlines()]
     assert [len(parts) for parts in lines] == [15, 15]
     assert lines[0][:4] == ['Car', '0.30', '1', '0.10'] and lines[1][0] == 'DontCare'
@@ -299,15 +299,15 @@ def test_written_label_file_has_two_decimals_like_kitti_and_refuses_unwritable_f
     bad_alpha = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion,
                              np.array([np.nan, 0.0]), labels.bbox_2d)
     with pytest.raises(FormatError, match=r'000005\.txt: .*object 0 \(Car\): field "alpha" is nan'):
-        write_kitti_label(path, bad_alpha, calib)
+        write_object_labels(path, bad_alpha, calib)
     bad_score = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion, labels.alpha,
                              labels.bbox_2d, scores=np.array([0.5, np.inf]))
     with pytest.raises(FormatError, match=r'object 1 \(DontCare\): field "score" is inf'):
-        write_kitti_label(path, bad_score, calib)
+        write_object_labels(path, bad_score, calib)
     two_words = ObjectLabels(boxes, ['Car', 'Police car'], labels.truncation, labels.occlusion, labels.alpha,
                              labels.bbox_2d)
     with pytest.raises(FormatError, match=r"object 1: class name 'Police car' must be one word"):
-        write_kitti_label(path, two_words, calib)
+        write_object_labels(path, two_words, calib)
     assert isinstance(object_labels_to_kitti(ObjectLabels.empty(), calib), KittiLabels)
     assert format_kitti_label(object_labels_to_kitti(ObjectLabels.empty(), calib)) == ''
 
@@ -319,7 +319,7 @@ def test_write_kitti_label_file_reads_back_through_the_reader(tmp_path: Path) ->
                           np.array([0.1, -1.2]), np.array([[1, 2, 3, 4], [5, 6, 7, 8]]))
     _write_frame(tmp_path, '000004', calib, np.zeros((1, 4)))
     (tmp_path / 'training' / 'label_2').mkdir()
-    write_kitti_label(tmp_path / 'training' / 'label_2' / '000004.txt', labels, calib, decimals=6)
+    write_object_labels(tmp_path / 'training' / 'label_2' / '000004.txt', labels, calib, decimals=6)
     got = KittiReader(tmp_path).read('000004').labels
     assert got.names == ['Car', 'Pedestrian']
     np.testing.assert_allclose(got.boxes.data, boxes.data, atol=2e-6)

@@ -5,7 +5,7 @@
     <out>/<split>/velodyne/<id>.bin             float32 (N, 4) x y z intensity, LiDAR frame
     <out>/<split>/image_2/<id>.png              RGB colour image (1242 x 375)
     <out>/<split>/calib/<id>.txt                KITTI calib + omnifuse's thermal/ultrasonic/size lines
-    <out>/<split>/label_2/<id>.txt              KITTI labels, 15 columns (labels_io.write_kitti_label)
+    <out>/<split>/label_2/<id>.txt              KITTI labels, 15 columns (labels_io.write_object_labels)
     <out>/<split>/thermal/<id>.png              uint16 thermal, centi-kelvin (T[K] = value / 100)
     <out>/<split>/thermal_8bit/<id>.png         uint8 display version (automatic gain control)
     <out>/<split>/ultrasonic/<id>.txt           lines `name range_m`, 'nan' for no echo
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnifuse.datasets.labels_io import DONTCARE, object_labels_to_kitti, write_kitti_label
+from omnifuse.datasets.labels_io import DONTCARE, object_labels_to_kitti, write_object_labels
 from omnifuse.datasets.sim.thermal import thermal_to_8bit
 from omnifuse.errors import OmnifuseError
 from omnifuse.structures import SensorFrame
@@ -81,7 +81,7 @@ def write_kitti_frame(frame: SensorFrame, folder: Path, frame_id: str) -> None:
     if 'image_2' in frame.images:
         _png(folder / 'image_2' / f'{frame_id}.png', frame.images['image_2'][..., ::-1])
     if frame.labels is not None:
-        write_kitti_label(folder / 'label_2' / f'{frame_id}.txt', frame.labels, frame.calib)
+        write_object_labels(folder / 'label_2' / f'{frame_id}.txt', frame.labels, frame.calib)
     if 'thermal' in frame.thermal:
         raw = np.asarray(frame.thermal['thermal'])
         _png(folder / 'thermal' / f'{frame_id}.png', raw.astype(np.uint16))
