@@ -14,34 +14,12 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from omnifuse.datasets import transforms as _transforms  # noqa: F401  (registers the transforms)
+from omnifuse.datasets.labels_io import object_labels_to_kitti
 from omnifuse.registry import DATASETS, TRANSFORMS
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.label_image import read_label_png
 
 __all__ = ['frame_to_results', 'KittiDetDataset', 'WaymoDetDataset']
-
-_DONTCARE = 'DontCare'
-
-
-def _kitti_fields(frame: SensorFrame, T_cam_lidar: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The frame's labels in KITTI camera-label form (the fields KittiMetric reads), or None without labels."""
-    labels = frame.labels
-    if labels is None:
-        return None
-    n = len(labels)
-    cam = labels.boxes.to_kitti_camera(T_cam_lidar) if n else np.zeros((0, 7))
-    dontcare = np.array([name == _DONTCARE for name in labels.names], dtype=bool)
-    dims = cam[:, 0:3].copy()  # h w l
-    loc = cam[:, 3:6].copy()
-    ry = cam[:, 6].copy()
-    dims[dontcare] = -1.0
-    loc[dontcare] = -1000.0
-    ry[dontcare] = -10.0
-    return {'name': np.asarray(labels.names, dtype=str).reshape(-1),
-            'truncated': np.asarray(labels.truncation, dtype=np.float64),
-            'occluded': np.asarray(labels.occlusion, dtype=np.int64),
-            'alpha': np.asarray(labels.alpha, dtype=np.float64), 'bbox': np.asarray(labels.bbox_2d, dtype=np.float64),
-            'dimensions': dims, 'location': loc, 'rotation_y': ry}
 
 
 def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal: bool = True,
@@ -87,7 +65,7 @@ def frame_to_results(frame: SensorFrame, *, use_camera: bool = True, use_thermal
         res['gt_boxes'] = labels.boxes.data.copy()
         res['gt_names'] = list(labels.names)
         if 'T_cam_lidar' in res:
-            res['gt_kitti'] = _kitti_fields(frame, res['T_cam_lidar'])
+            res['gt_kitti'] = object_labels_to_kitti(frame.labels, res['T_cam_lidar']).as_dict()
     else:
         res['gt_boxes'] = np.zeros((0, 7))
         res['gt_names'] = []

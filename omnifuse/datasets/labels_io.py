@@ -61,12 +61,13 @@ def kitti_to_object_labels(kitti: KittiLabels, calib: Calibration, *,
         scores=kitti.score.copy() if has_score.all() else None)
 
 
-def object_labels_to_kitti(labels: ObjectLabels, calib: Calibration) -> KittiLabels:
+def object_labels_to_kitti(labels: ObjectLabels, calib: Calibration | np.ndarray) -> KittiLabels:
     """Convert `ObjectLabels` (LiDAR-frame boxes) to KITTI camera labels.
 
     Args:
         labels: N objects, (N, 7) boxes in the LiDAR frame.
-        calib: gives the LiDAR -> rectified camera transform (`T_rect_lidar`).
+        calib: the calibration (its `T_rect_lidar`), or directly the (4, 4) LiDAR -> rectified camera
+            transform of the camera the labels are for.
 
     Returns:
         N objects in the same order; the 3D fields of DontCare rows are KITTI's placeholders; score
@@ -75,7 +76,8 @@ def object_labels_to_kitti(labels: ObjectLabels, calib: Calibration) -> KittiLab
     n = len(labels)
     if n == 0:
         return KittiLabels.empty()
-    camera = labels.boxes.to_kitti_camera(calib.T_rect_lidar)  # (N, 7) h w l x y z ry
+    T_rect_lidar = calib.T_rect_lidar if isinstance(calib, Calibration) else np.asarray(calib, np.float64)
+    camera = labels.boxes.to_kitti_camera(T_rect_lidar)  # (N, 7) h w l x y z ry
     camera[np.array([name == DONTCARE for name in labels.names], dtype=bool)] = _DONTCARE_3D
     return KittiLabels(
         name=np.asarray(labels.names, dtype=str), truncated=labels.truncation, occluded=labels.occlusion,
