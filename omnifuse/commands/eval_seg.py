@@ -69,6 +69,7 @@ def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
         FileNotFoundError: the image set file, the meta folder or a meta file is missing.
         FormatError: a meta file is not a JSON object, or no frame matches.
     """
+    from omnifuse.datasets.kitti import read_frame_meta
     from omnifuse.errors import FormatError
 
     if image_set is None and condition is None:
@@ -91,13 +92,7 @@ def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
             path = meta_dir / f'{frame}.json'
             if not path.is_file():
                 raise FileNotFoundError(2, 'No such meta file (needed by --condition)', str(path))
-            try:
-                meta = json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise FormatError(f'{path}: not valid JSON ({exc.msg}, line {exc.lineno})') from None
-            if not isinstance(meta, dict):
-                raise FormatError(f'{path}: expected a JSON object')
-            if str(meta.get('condition')) == condition:
+            if str(read_frame_meta(path).get('condition')) == condition:
                 kept.append(frame)
         ids = kept
     if not ids:

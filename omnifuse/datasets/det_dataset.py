@@ -162,16 +162,9 @@ class KittiDetDataset(_FrameDataset):
         return out
 
     def _frame_meta(self, frame_id: str) -> dict:
-        import json
+        from omnifuse.datasets.kitti import read_frame_meta
 
-        path = Path(self.reader.data_dir) / 'meta' / f'{frame_id}.json'
-        if not path.is_file():
-            return {}
-        try:
-            return dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            from omnifuse.errors import FormatError
-            raise FormatError(f'{path}: not valid JSON ({exc.msg})') from None
+        return read_frame_meta(Path(self.reader.data_dir) / 'meta' / f'{frame_id}.json')
 
     def load_data_list(self) -> list[dict]:
         """The frames of the split, only those of `conditions` (by their meta file) when given."""

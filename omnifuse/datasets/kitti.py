@@ -30,8 +30,8 @@ from omnifuse.datasets.labels_io import read_object_labels
 from omnifuse.errors import FormatError
 from omnifuse.structures import Calibration, CameraModel, SensorFrame
 
-__all__ = ['KittiReader', 'read_bin_points', 'read_rgb_image', 'read_ultrasonic_file', 'resolve_kitti_root',
-           'read_image_set']
+__all__ = ['KittiReader', 'read_bin_points', 'read_frame_meta', 'read_rgb_image', 'read_ultrasonic_file',
+           'resolve_kitti_root', 'read_image_set']
 
 FRAME_ID_SUFFIX = '.bin'
 
@@ -277,19 +277,35 @@ class KittiReader:
                            labels=labels, meta=meta)
 
 
-def _read_meta(path: Path) -> tuple[dict[str, object], int, dict[str, int]]:
-    """meta/<id>.json of the simulator: (other keys, stamp_ns, stamps_ns)."""
+def read_frame_meta(path: str | Path) -> dict[str, object]:
+    """A frame's `meta/<id>.json` (the simulator writes it: condition, sequence, stamps, poses, ...) as a dict;
+    {} when the file does not exist. The one reader of these files.
+
+    Raises:
+        FormatError: not valid JSON, or not a JSON object, naming the file.
+    """
     import json
 
+    path = Path(path)
+    if not path.is_file():
+        return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding='utf-8'))
+    except UnicodeDecodeError:
+        raise FormatError(f'{path}: not a text file (frame meta files are JSON)') from None
     except json.JSONDecodeError as exc:
         raise FormatError(f'{path}:{exc.lineno}: not valid JSON ({exc.msg})') from None
     if not isinstance(data, dict):
         raise FormatError(f'{path}: expected a JSON object, found {type(data).__name__}')
+    return data
+
+
+def _read_meta(path: Path) -> tuple[dict[str, object], int, dict[str, int]]:
+    """meta/<id>.json of the simulator: (other keys, stamp_ns, stamps_ns)."""
+    data = read_frame_meta(path)
     try:
-        stamp_ns = int(data.pop('stamp_ns', 0) or 0)
-        stamps = {str(k): int(v) for k, v in (data.pop('stamps_ns', None) or {}).items()}
+        stamp_ns = int(data.pop('stamp_ns', 0) or 0)  # type: ignore[call-overload]
+        stamps = {str(k): int(v) for k, v in (data.pop('stamps_ns', None) or {}).items()}  # type: ignore[attr-defined]
     except (TypeError, ValueError, AttributeError):
         msg = f'{path}: stamp_ns must be an integer and stamps_ns an object of integers'
         raise FormatError(msg) from None

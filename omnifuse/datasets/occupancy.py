@@ -12,14 +12,13 @@ turns a sample into tensors.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from omnifuse.datasets.kitti import KittiReader, read_rgb_image, read_ultrasonic_file
+from omnifuse.datasets.kitti import KittiReader, read_frame_meta, read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.sim import classes as sim_classes
 from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic, unused_ultrasonic
 from omnifuse.errors import FormatError
@@ -105,8 +104,7 @@ class NearFieldOccupancyDataset:
 
     def meta(self, frame_id: str) -> dict[str, object]:
         """meta/<id>.json of the simulator (condition, faults, ...), {} when absent."""
-        path = self.reader.path('meta', frame_id, '.json')
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_frame_meta(self.reader.path('meta', frame_id, '.json'))
 
     def sample(self, index: int) -> dict[str, dict[str, object]]:
         """The item of frame `index` with numpy arrays; 'labels' only when the frame has a truth grid."""

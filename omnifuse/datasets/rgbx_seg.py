@@ -12,7 +12,6 @@ depth rendered into image_2; see omnifuse/datasets/rgbt.py) and the label, in th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,9 @@ def frame_condition(frame: SensorFrame, data_dir: Path) -> str | None:
     """'day' / 'night' / ... of a frame: frame.meta['condition'], else `meta/<id>.json` 'condition'."""
     value = frame.meta.get('condition')
     if value is None:
-        path = data_dir / 'meta' / f'{frame.frame_id}.json'
-        if path.is_file():
-            try:
-                value = json.loads(path.read_text()).get('condition')
-            except (json.JSONDecodeError, AttributeError):
-                raise FormatError(f'{path}: not a JSON object') from None
+        from omnifuse.datasets.kitti import read_frame_meta
+
+        value = read_frame_meta(data_dir / 'meta' / f'{frame.frame_id}.json').get('condition')
     return None if value is None else str(value)
 
 
