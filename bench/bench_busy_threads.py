@@ -1,6 +1,10 @@
 """The default detector idle and with busy cores, side by side, for each thread count and OpenMP wait policy.
 
-    python bench/bench_busy_threads.py [--frames N] [--threads 1,2] [--busy 0,1] [--policies default,PASSIVE]
+    python bench/bench_busy_threads.py [--frames N] [--threads 1,2] [--busy 0,1] [--policies omnifuse,libgomp]
+
+Policies: "omnifuse" leaves OMP_WAIT_POLICY alone, so omnifuse's own default applies (PASSIVE, set when the
+package is imported); "libgomp" sets it empty, which GNU OpenMP treats as unset (spin, then sleep); any other
+value (ACTIVE, PASSIVE) is passed as is.
 
 Each cell is a fresh `omnifuse bench` process (the OpenMP wait policy is read once, when a process starts), so
 the thread pools start the way a user's process does. Prints the median total and the stages that change most,
@@ -24,7 +28,9 @@ def run_cell(threads: int, busy: int, policy: str, frames: int, warmup: int) -> 
     """One cell: `omnifuse bench` in a fresh process with these threads, busy cores and wait policy; its JSON."""
     env = dict(os.environ)
     env.pop('OMP_WAIT_POLICY', None)
-    if policy != 'default':
+    if policy == 'libgomp':
+        env['OMP_WAIT_POLICY'] = ''
+    elif policy != 'omnifuse':
         env['OMP_WAIT_POLICY'] = policy
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / 'bench.json'
@@ -43,7 +49,8 @@ def main() -> int:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', default='1,2', help='comma-separated torch thread counts (0 = the default)')
     parser.add_argument('--busy', default='0,1', help='comma-separated busy-process counts')
-    parser.add_argument('--policies', default='default,PASSIVE', help='OMP_WAIT_POLICY values ("default" = unset)')
+    parser.add_argument('--policies', default='omnifuse,libgomp',
+                        help='OMP_WAIT_POLICY choices: omnifuse (its default), libgomp (unset), ACTIVE, PASSIVE')
     args = parser.parse_args()
     rows = []
     for policy in args.policies.split(','):

@@ -24,3 +24,18 @@ def test_busy_count_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) 
 
     assert main(['bench', '--busy', '-1']) == 2
     assert '--busy must be a number of processes' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('given, expected', [(None, 'PASSIVE'), ('ACTIVE', 'ACTIVE')])
+def test_importing_omnifuse_makes_openmp_wait_passively_unless_the_user_chose(given: str | None,
+                                                                              expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_WAIT_POLICY'}
+    if given is not None:
+        env['OMP_WAIT_POLICY'] = given
+    code = 'import os, omnifuse, torch; print(os.environ["OMP_WAIT_POLICY"])'
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
