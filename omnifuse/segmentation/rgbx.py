@@ -28,7 +28,7 @@ from omnifuse.registry import MODELS
 from omnifuse.segmentation.data_preprocessor import RGBXDataPreprocessor  # noqa: F401  (registers it)
 from omnifuse.segmentation.mlp_decoder import AllMLPDecoder
 
-__all__ = ['CMXSegmentor', 'predict_labels']
+__all__ = ['CMXSegmentor', 'predict_labels', 'preprocessed_pair']
 
 MODALITIES = ('thermal', 'depth', 'rgb')
 
@@ -171,15 +171,20 @@ def predict_labels(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None = 
     Returns:
         (H, W) int64 class ids.
     """
-    from omnifuse.datasets.rgbx_seg import rgbx_batch  # the input layout the exported graph takes too
-
     model.eval()
+    with torch.no_grad():
+        result = model(**preprocessed_pair(model, rgb, x), mode='predict')
+    return result[0]['pred_sem_seg'].cpu().numpy().astype(np.int64)
+
+
+def preprocessed_pair(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None = None) -> dict:
+    """The model's preprocessed batch of one pair (the shared numpy layout `rgbx_batch`, which the exported graph
+    takes too, through the model's data preprocessor): `model(**batch, mode=...)`."""
+    from omnifuse.datasets.rgbx_seg import rgbx_batch
+
     batch = rgbx_batch(rgb, x, x_channels=model.x_channels)
     valid = bool(batch['x_valid'][0])
     data = {'inputs': {'rgb': [torch.from_numpy(batch['rgb'][0])],
                        'x': [torch.from_numpy(batch['x'][0]) if valid else None]},
             'data_samples': [{'x_valid': valid}]}
-    with torch.no_grad():
-        batch_t = model.data_preprocessor(data, False)
-        result = model(**batch_t, mode='predict')
-    return result[0]['pred_sem_seg'].cpu().numpy().astype(np.int64)
+    return model.data_preprocessor(data, False)

@@ -23,10 +23,11 @@ pytest.importorskip('onnxruntime', reason='needs the deploy extras: pip install 
 from omnifuse.apis.occupancy import NearFieldOccupancyPredictor  # noqa: E402
 from omnifuse.apis.segmentation import FrameSegmenter  # noqa: E402
 from omnifuse.cli import main  # noqa: E402
-from omnifuse.datasets.rgbx_seg import rgbx_batch, scale_rgbx  # noqa: E402
+from omnifuse.datasets.rgbx_seg import scale_rgbx  # noqa: E402
 from omnifuse.datasets.sim import LidarModel, generate_frame, write_kitti  # noqa: E402
 from omnifuse.deploy.export import export_model  # noqa: E402
 from omnifuse.deploy.runtime import ExportedModel, ExportedOccupancy, ExportedSegmentor  # noqa: E402
+from omnifuse.segmentation.rgbx import preprocessed_pair  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_OPENVINO = importlib.util.find_spec('openvino') is not None
@@ -57,13 +58,8 @@ def _backends(exported: dict[str, Path], name: str) -> list[Path]:
 
 def _torch_logits(model, rgb: np.ndarray, x: np.ndarray | None) -> np.ndarray:  # type: ignore[no-untyped-def]
     """(K, h, w) logits of the PyTorch path (data preprocessor + model) for the shared numpy batch."""
-    batch = rgbx_batch(rgb, x, x_channels=model.x_channels)
-    valid = bool(batch['x_valid'][0])
-    data = {'inputs': {'rgb': [torch.from_numpy(batch['rgb'][0])],
-                       'x': [torch.from_numpy(batch['x'][0]) if valid else None]},
-            'data_samples': [{'x_valid': valid}]}
     with torch.no_grad():
-        return model(**model.data_preprocessor(data, False), mode='tensor')[0].numpy()
+        return model(**preprocessed_pair(model, rgb, x), mode='tensor')[0].numpy()
 
 
 def _assert_segmentation_parity(torch_seg: FrameSegmenter, path: Path, rgb: np.ndarray,
