@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from omnifuse.cli import main
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO
 
 
 def test_another_models_checkpoint_in_detect_is_one_line_naming_it(kitti_root: Path, tmp_path: Path,
@@ -126,24 +126,25 @@ def test_a_garbage_bag_metadata_is_one_line_naming_the_bag(metadata: bytes, tmp_
     assert not (tmp_path / 'out').exists()
 
 
-MFNET_PAIR = SHARED_DATA / 'rgbt' / 'MFNet' / '01234N.png'
+@pytest.fixture()
+def mfnet_pair(shared_data: Path) -> Path:
+    """A real RGB-thermal pair (4-channel MFNet PNG) from the shared data."""
+    return shared_data / 'rgbt' / 'MFNet' / '01234N.png'
 
 
-@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
-def test_segment_with_weights_for_other_inputs_is_refused_naming_both(tmp_path: Path,
+def test_segment_with_weights_for_other_inputs_is_refused_naming_both(mfnet_pair: Path, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     ckpt = REPO / 'omnifuse' / 'checkpoints' / 'cmx_rgbd_sim.pth'  # depth weights, default (thermal) config
-    code = main(['segment', '--rgb', str(MFNET_PAIR), '--checkpoint', str(ckpt), '--png', str(tmp_path / 's.png')])
+    code = main(['segment', '--rgb', str(mfnet_pair), '--checkpoint', str(ckpt), '--png', str(tmp_path / 's.png')])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count('\n') == 0
     assert str(ckpt) in err and "'depth'" in err and 'rgbt_cmx.py' in err and "'thermal'" in err
     assert not (tmp_path / 's.png').exists()
 
 
-@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
-def test_a_depth_model_on_an_rgb_thermal_png_says_it_runs_on_rgb_alone(tmp_path: Path,
+def test_a_depth_model_on_an_rgb_thermal_png_says_it_runs_on_rgb_alone(mfnet_pair: Path, tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(['segment', '--rgb', str(MFNET_PAIR), '--config', str(REPO / 'configs' / 'cmx' / 'rgbd_cmx.py'),
+    code = main(['segment', '--rgb', str(mfnet_pair), '--config', str(REPO / 'configs' / 'cmx' / 'rgbd_cmx.py'),
                  '--png', str(tmp_path / 's.png')])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -151,14 +152,14 @@ def test_a_depth_model_on_an_rgb_thermal_png_says_it_runs_on_rgb_alone(tmp_path:
     assert 'X missing' in captured.out and (tmp_path / 's.png').is_file()
 
 
-@pytest.mark.skipif(not MFNET_PAIR.is_file(), reason='needs ../shared/data/rgbt/MFNet (real RGB-thermal pairs)')
 @pytest.mark.parametrize('option, name, expected', [
     ('--png', 'folder', 'is a folder'), ('--png', 'out.txt', "unknown picture type '.txt'"),
     ('--labels', 'ids.jpg', 'lossless .png'),
 ])
-def test_segment_outputs_are_checked_before_the_model_runs(option: str, name: str, expected: str, tmp_path: Path,
+def test_segment_outputs_are_checked_before_the_model_runs(option: str, name: str, expected: str, mfnet_pair: Path,
+                                                           tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / 'folder').mkdir()
-    assert main(['segment', '--rgb', str(MFNET_PAIR), option, str(tmp_path / name)]) == 2
+    assert main(['segment', '--rgb', str(mfnet_pair), option, str(tmp_path / name)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count('\n') == 0 and option in err and expected in err

@@ -3,7 +3,6 @@ read back, both input layouts, one-line errors."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,13 @@ from omnifuse.cli import main
 from omnifuse.structures.kitti_labels import write_kitti_label
 from omnifuse.structures.kitti_tracking import read_ab3dmot_detections, read_kitti_tracking
 
-_REPO = Path(__file__).resolve().parents[2]
-_TRACKING = Path(os.environ.get('OMNIFUSE_SHARED_DATA', _REPO.parent / 'shared' / 'data')) / 'kitti_tracking'
 SEQ = 3  # a short training sequence (144 frames, cars only)
 
 
 @pytest.fixture(scope='module')
-def tracking_data() -> Path:
-    if not (_TRACKING / 'detections_pointrcnn' / 'pointrcnn_Car_val' / f'{SEQ:04d}.txt').is_file():
-        pytest.skip(f'the KITTI tracking sample data is absent ({_TRACKING}); see ../shared/data/MANIFEST.md')
-    return _TRACKING
+def tracking_data(shared_data: Path) -> Path:
+    """KITTI tracking labels and PointRCNN detections (part of the shared data, see its MANIFEST.md)."""
+    return shared_data / 'kitti_tracking'
 
 
 def test_track_writes_readable_kitti_tracking_results(tracking_data: Path, tmp_path: Path,
