@@ -171,36 +171,29 @@ def _kitti_bag(path: Path, shared_data: Path) -> Path:
     return path
 
 
-def _objects(bag: Path) -> list[tuple[int, np.ndarray]]:
-    """(stamp, (N, 7) boxes) of every /perception/objects message of a bag, in log order."""
+def _detection_arrays(bag: Path, topic: str) -> list[tuple[int, list[str], np.ndarray]]:
+    """(stamp, detection ids, (N, 7) boxes) of every Detection3DArray message on `topic`, in log order."""
     from rosbags.rosbag2 import Reader
 
     codec = C.RosCodec('jazzy')
     out = []
     with Reader(bag) as reader:
-        conns = [c for c in reader.connections if c.topic == '/perception/objects']
+        conns = [c for c in reader.connections if c.topic == topic]
         for conn, _, raw in reader.messages(connections=conns):
             msg = codec.deserialize(raw, conn.msgtype)
-            boxes = np.array([[d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.center.position.z,
-                               d.bbox.size.x, d.bbox.size.y, d.bbox.size.z] for d in msg.detections]).reshape(-1, 6)
-            out.append((C.stamp_to_ns(msg.header.stamp), boxes))
+            boxes = C.decode_detections(msg).boxes.data
+            out.append((C.stamp_to_ns(msg.header.stamp), C.decode_detection_ids(msg), boxes))
     return out
+
+
+def _objects(bag: Path) -> list[tuple[int, np.ndarray]]:
+    """(stamp, (N, 6) box centres and sizes) of every /perception/objects message of a bag, in log order."""
+    return [(stamp, boxes[:, :6]) for stamp, _, boxes in _detection_arrays(bag, '/perception/objects')]
 
 
 def _tracks(bag: Path) -> list[tuple[int, list[str], np.ndarray]]:
     """(stamp, track ids, (N, 3) centres) of every /perception/tracks message of a bag, in log order."""
-    from rosbags.rosbag2 import Reader
-
-    codec = C.RosCodec('jazzy')
-    out = []
-    with Reader(bag) as reader:
-        conns = [c for c in reader.connections if c.topic == '/perception/tracks']
-        for conn, _, raw in reader.messages(connections=conns):
-            msg = codec.deserialize(raw, conn.msgtype)
-            centres = np.array([[d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.center.position.z]
-                                for d in msg.detections]).reshape(-1, 3)
-            out.append((C.stamp_to_ns(msg.header.stamp), C.decode_detection_ids(msg), centres))
-    return out
+    return [(stamp, ids, boxes[:, :3]) for stamp, ids, boxes in _detection_arrays(bag, '/perception/tracks')]
 
 
 def _topic_counts(bag: Path) -> dict[str, int]:
