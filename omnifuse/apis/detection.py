@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from omnifuse.checkpoint import CHECKPOINT_DIR, CONFIG_DIR
+from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.errors import FormatError
+from omnifuse.install_paths import CONFIG_DIR
 from omnifuse.structures import Boxes3D, ObjectLabels, SensorFrame
 
 __all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'Detector', 'FrameDetector']
 
-DEFAULT_CONFIG = CONFIG_DIR / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
-DEFAULT_CHECKPOINT = CHECKPOINT_DIR / 'fast_lidar-cam_sim.pth'
+DEFAULT_CONFIG = DETECTION.config  # the shipped detector (omnifuse.defaults)
+DEFAULT_CHECKPOINT = DETECTION.checkpoint
 
 
 def _embedded_config(text: str, ckpt: Path) -> Any:
@@ -117,8 +118,10 @@ class Detector:
             res = step(res)
         return res['points']
 
-    def __call__(self, frame: Any, *, use_camera: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(boxes (K, 7) LiDAR frame, scores (K,), labels (K,) class indices) of one frame, no score threshold."""
+    def __call__(self, frame: Any, *, use_camera: bool = True,
+                 score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (K, 7) LiDAR frame, scores (K,), labels (K,) class indices) of one frame's detections with
+        score >= `score_threshold` (the one place a detector's threshold is applied; 0 keeps every box)."""
         import torch
         from mmengine.dataset import pseudo_collate
 
@@ -130,8 +133,10 @@ class Detector:
         batch = pseudo_collate([self.pipeline(res)])
         with torch.no_grad():
             out = self.model.test_step(batch)[0].pred_instances_3d
-        return (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
-                out['labels_3d'].cpu().numpy())
+        boxes, scores, labels = (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
+                                 out['labels_3d'].cpu().numpy())
+        keep = scores >= score_threshold
+        return boxes[keep], scores[keep], labels[keep]
 
 
 class FrameDetector:
@@ -140,7 +145,7 @@ class FrameDetector:
     Args:
         config, checkpoint: the model (default: the shipped fast LiDAR + camera model).
         device: torch device.
-        score_threshold: detections below it are dropped.
+        score_threshold: detections below it are dropped (default: omnifuse.defaults.SCORE_THRESHOLD).
         camera: camera to fuse; None takes 'image_2' when the frame has it, else its first camera.
 
     The same frame gives the same detections every time (spconv runs single-threaded on the CPU:
@@ -148,7 +153,7 @@ class FrameDetector:
     """
 
     def __init__(self, *, config: str | None = None, checkpoint: str | None = None, device: str = 'cpu',
-                 score_threshold: float = 0.1, camera: str | None = None) -> None:
+                 score_threshold: float = SCORE_THRESHOLD, camera: str | None = None) -> None:
         self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
         self.score_threshold = float(score_threshold)
         self.camera = camera
@@ -163,9 +168,8 @@ class FrameDetector:
         """The detections of one frame with score >= `score_threshold`, fusing the chosen camera."""
         names = [self.camera] if self.camera else ['image_2', *frame.images]
         camera = next((n for n in names if n in frame.images), None)
-        boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None)
-        keep = scores >= self.score_threshold
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None,
+                                                                     score_threshold=self.score_threshold)
         n = len(boxes)
         class_names = self._detector(camera or 'image_2').class_names
         return ObjectLabels(Boxes3D(boxes.reshape(-1, 7)), [class_names[int(i)] for i in labels], np.zeros(n),

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.datasets.occupancy import groups_to_sim_ids, occupancy_inputs
+from omnifuse.defaults import OCCUPANCY
 from omnifuse.errors import FormatError
-from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.bev_grid import BEVGrid
 
 __all__ = ['NearFieldOccupancyPredictor', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'to_ros_layout']
 
-DEFAULT_CONFIG = CONFIG_DIR / 'occupancy' / 'nearfield_fused_sim.py'
-DEFAULT_CHECKPOINT = CHECKPOINT_DIR / 'nearfield_fused_sim.pth'
+DEFAULT_CONFIG = OCCUPANCY.config  # the shipped model (omnifuse.defaults)
+DEFAULT_CHECKPOINT = OCCUPANCY.checkpoint
 
 
 def to_ros_layout(grid: np.ndarray) -> np.ndarray:

@@ -20,24 +20,24 @@ from typing import Any
 
 import numpy as np
 
-from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
+from omnifuse.defaults import SEGMENTATION, SEGMENTATION_CHECKPOINTS
+from omnifuse.install_paths import CONFIG_DIR
 from omnifuse.structures import SensorFrame
 
 __all__ = ['DEFAULT_CONFIG', 'SHIPPED', 'default_checkpoint', 'SegmentationInputs', 'FrameSegmenter',
            'resize_labels']
 
-DEFAULT_CONFIG = CONFIG_DIR / 'cmx' / 'rgbt_cmx.py'
-# The weights shipped for each config of configs/cmx (trained on the simulator, docs/results_cmx.md).
-SHIPPED = {'rgbt_cmx': 'cmx_rgbt_sim.pth', 'rgb_only': 'cmx_rgb_sim.pth', 'rgbd_cmx': 'cmx_rgbd_sim.pth'}
+DEFAULT_CONFIG = SEGMENTATION.config  # the shipped model (omnifuse.defaults)
+# The weights shipped for each config of configs/cmx, by config name -> file name (omnifuse.defaults).
+SHIPPED = {stem: path.name for stem, path in SEGMENTATION_CHECKPOINTS.items()}
 
 
 def default_checkpoint(config: str | Path) -> Path | None:
     """The shipped weights of a configs/cmx config (None for other configs or when not shipped)."""
     config = Path(config).resolve()
-    name = SHIPPED.get(config.stem)
-    if name is None or config != (CONFIG_DIR / 'cmx' / f'{config.stem}.py').resolve():
+    path = SEGMENTATION_CHECKPOINTS.get(config.stem)
+    if path is None or config != (CONFIG_DIR / 'cmx' / f'{config.stem}.py').resolve():
         return None
-    path = CHECKPOINT_DIR / name
     return path if path.is_file() else None
 
 

@@ -64,15 +64,16 @@ def run(args: argparse.Namespace) -> int:
                                                   '--png', str(png)])
             pictures.append(png)
 
-    ckpt_dir = Path(__file__).resolve().parents[1] / 'checkpoints'
-    if _available('detect') and _available('sim') and (ckpt_dir / 'fast_lidar-cam_sim.pth').is_file():
+    from omnifuse.defaults import DETECTION, DETECTION_16BEAM_THERMAL, OCCUPANCY, SEGMENTATION
+
+    if _available('detect') and _available('sim') and DETECTION.checkpoint.is_file():
         _step('detect 3D objects with the shipped LiDAR + camera model',
               ['detect', '--kitti-root', str(sim_root), '--out', str(out / 'det_pred'), '--png', str(out / 'det_png')])
         _step('score the detections with the KITTI protocol',
               ['eval', 'kitti', '--gt', str(sim_root / 'training' / 'label_2'), '--pred', str(out / 'det_pred'),
                '--json', str(out / 'det_eval.json')])
         pictures.extend(sorted((out / 'det_png').glob('*.png')))
-        thermal16 = ckpt_dir / 'fast_lidar16-cam-thermal_sim.pth'
+        thermal16 = DETECTION_16BEAM_THERMAL
         if thermal16.is_file():
             _step('detect with the shipped 16-beam LiDAR + camera + thermal model (the scan thinned to every 4th beam)',
                   ['detect', '--kitti-root', str(sim_root), '--checkpoint', str(thermal16),
@@ -114,13 +115,13 @@ def run(args: argparse.Namespace) -> int:
         pictures.extend(sorted((out / 'real_png').glob('*.png')))
 
     park = out / 'sim_parking_night'
-    wants_night = (_available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file()) or (
-        _available('segment') and (ckpt_dir / 'cmx_rgbt_sim.pth').is_file())
+    wants_night = (_available('occupancy') and OCCUPANCY.checkpoint.is_file()) or (
+        _available('segment') and SEGMENTATION.checkpoint.is_file())
     if wants_night:
         _step('simulate a night-time parking scene', ['sim', '--out', str(park), '--frames', '2', '--seed',
                                                       str(args.seed + 100), '--scenario', 'parking',
                                                       '--condition', 'night', '--azimuth-step', '0.36'])
-    if _available('segment') and (ckpt_dir / 'cmx_rgbt_sim.pth').is_file():
+    if _available('segment') and SEGMENTATION.checkpoint.is_file():
         _step('RGB + thermal segmentation at night (CMX)',
               ['segment', '--kitti-root', str(park), '--out', str(out / 'seg_pred'), '--png-dir',
                str(out / 'seg_png')])
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
               ['eval', 'seg', '--gt', str(park / 'training' / 'semantic_2'), '--pred', str(out / 'seg_pred'),
                '--json', str(out / 'seg_eval.json')])
         pictures.extend(sorted((out / 'seg_png').glob('*.png')))
-    if _available('occupancy') and (ckpt_dir / 'nearfield_fused_sim.pth').is_file():
+    if _available('occupancy') and OCCUPANCY.checkpoint.is_file():
         _step('near-field occupancy from ultrasonic + camera at night',
               ['occupancy', '--kitti-root', str(park), '--out', str(out / 'occupancy_pred'),
                '--png', str(out / 'occupancy_png')])

@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
+from omnifuse.install_paths import CONFIG_DIR
+
 PATH = ('detect',)
 HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write KITTI labels / JSONL and PNGs'
 
@@ -33,10 +36,8 @@ KITTI_IMAGE_SIZE = (1242, 375)  # KITTI's image_2 [px], for frames that come wit
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT']
 
-_REPO = Path(__file__).resolve().parents[2]
-# Same paths as omnifuse.apis.detection, spelled here so that `omnifuse --help` does not import torch.
-DEFAULT_CONFIG = _REPO / 'configs' / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / 'checkpoints' / 'fast_lidar-cam_sim.pth'
+DEFAULT_CONFIG = DETECTION.config  # the shipped model (omnifuse.defaults, importable without torch)
+DEFAULT_CHECKPOINT = DETECTION.checkpoint
 WAYMO_TYPES = {'Car': 'VEHICLE', 'Pedestrian': 'PEDESTRIAN', 'Cyclist': 'CYCLIST'}
 
 
@@ -49,13 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument('--frame', action='append', help='frame id to run (repeatable; default: every frame)')
     which.add_argument('--split', help='ImageSets-style file (or a name under ImageSets/) listing the frames')
     parser.add_argument('--config', help=f'model config (default: the checkpoint\'s embedded config, else '
-                        f'{DEFAULT_CONFIG.relative_to(_REPO)})')
+                        f'configs/{DEFAULT_CONFIG.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint', help=f'weights (default: the shipped {DEFAULT_CHECKPOINT.name}); '
                         '"none" runs untrained weights (smoke tests only)')
     parser.add_argument('--out', help='KITTI: folder of label files; Waymo: the .jsonl file to write')
     parser.add_argument('--png', help='folder for pictures (camera view + BEV) of each frame')
-    parser.add_argument('--score-thr', type=float, default=0.1,
-                        help='keep detections with at least this score (default: 0.1)')
+    parser.add_argument('--score-thr', type=float, default=SCORE_THRESHOLD,
+                        help=f'keep detections with at least this score (default: {SCORE_THRESHOLD})')
     parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
                         help='KITTI: image size [px] to assume for frames with no image and no size in their calib; '
@@ -243,12 +244,10 @@ def run(args: argparse.Namespace) -> int:
 
             adapted, T = adapter(frame.points)
             boxes, scores, labels = detector(dataclasses.replace(frame, points=adapted),
-                                             use_camera=not args.no_camera)
+                                             use_camera=not args.no_camera, score_threshold=args.score_thr)
             boxes = adapter.boxes_to_sensor(boxes, T)
         else:
-            boxes, scores, labels = detector(frame, use_camera=not args.no_camera)
-        keep = scores >= args.score_thr
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+            boxes, scores, labels = detector(frame, use_camera=not args.no_camera, score_threshold=args.score_thr)
         names = [detector.class_names[int(i)] for i in labels]
         total += len(boxes)
         if out and args.kitti_root:

@@ -10,11 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from omnifuse.defaults import OCCUPANCY
+from omnifuse.install_paths import CONFIG_DIR
+
 PATH = ('occupancy',)
 HELP = 'predict the near-field BEV occupancy grid (ultrasonic + camera) of simulator-layout frames'
 
-DEFAULT_CONFIG = 'occupancy/nearfield_fused_sim.py'
-DEFAULT_CHECKPOINT = 'nearfield_fused_sim.pth'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='simulator output in KITTI layout (needs image_2/, ultrasonic/, calib/)')
     parser.add_argument('--frame', help='one frame id (default: every frame, or those of --split)')
     parser.add_argument('--split', help='ImageSets name or file selecting the frames (e.g. val)')
-    parser.add_argument('--config', help=f'model config (default: configs/{DEFAULT_CONFIG})')
+    parser.add_argument('--config', help=f'model config (default: configs/{OCCUPANCY.config.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint',
-                        help=f'weights (default: the shipped omnifuse/checkpoints/{DEFAULT_CHECKPOINT}), '
+                        help=f'weights (default: the shipped omnifuse/checkpoints/{OCCUPANCY.checkpoint.name}), '
                         'or a model exported by `omnifuse export` (.onnx, OpenVINO .xml: runs without torch)')
     parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
@@ -46,12 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.datasets.sim.classes import PALETTE
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import FormatError
-    from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 
     if not (args.out or args.png):
         raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
-    config = Path(args.config) if args.config else CONFIG_DIR / DEFAULT_CONFIG
-    checkpoint = Path(args.checkpoint) if args.checkpoint else CHECKPOINT_DIR / DEFAULT_CHECKPOINT
+    config = Path(args.config) if args.config else OCCUPANCY.config
+    checkpoint = Path(args.checkpoint) if args.checkpoint else OCCUPANCY.checkpoint
     if choose_backend(checkpoint, args.backend) == 'torch':  # the exported path imports no torch
         from omnifuse.ops.device import resolve_device
 

@@ -14,11 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from omnifuse.defaults import SEGMENTATION
+from omnifuse.install_paths import CONFIG_DIR
+
 PATH = ('segment',)
 HELP = 'semantic segmentation of an RGB + thermal/depth pair, or of every camera frame of a KITTI-layout folder'
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / 'configs' / 'cmx' / 'rgbt_cmx.py'
+DEFAULT_CONFIG = SEGMENTATION.config  # the shipped model (omnifuse.defaults)
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
@@ -47,11 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--image-set', metavar='NAME', help='with --kitti-root: only the frames of '
                         'ImageSets/NAME.txt (default: every frame)')
     parser.add_argument('--config', default=str(DEFAULT_CONFIG),
-                        help=f'model config (default: {DEFAULT_CONFIG.relative_to(REPO)})')
+                        help=f'model config (default: configs/{DEFAULT_CONFIG.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
                         'default: the shipped omnifuse/checkpoints/ weights of a configs/cmx config (e.g. '
-                        'cmx_rgbt_sim.pth for the default config); "none" = random weights (testing only); a model '
-                        'exported by `omnifuse export` (.onnx, OpenVINO .xml) runs without torch and needs no --config')
+                        f'{SEGMENTATION.checkpoint.name} for the default config); "none" = random weights (testing '
+                        'only); a model exported by `omnifuse export` (.onnx, OpenVINO .xml) runs without torch and '
+                        'needs no --config')
     parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
                         'else torch)')

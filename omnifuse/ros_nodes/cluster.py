@@ -35,11 +35,12 @@ class ClusterDetector:
         range_m: points farther than this in x or y are ignored [m].
         min_points: clusters with fewer points are dropped.
         max_length: clusters longer than this (walls, hedges) are dropped [m].
+        score_threshold: clusters with a lower score are dropped (0 keeps every cluster).
     """
 
     def __init__(self, *, cell: float = 0.3, ground_cell: float = 2.0, ground_margin: float = 0.25,
                  max_height: float = 3.0, range_m: float = 40.0, min_points: int = 8,
-                 max_length: float = 8.0) -> None:
+                 max_length: float = 8.0, score_threshold: float = 0.0) -> None:
         self.cell = float(cell)
         self.ground_cell = float(ground_cell)
         self.ground_margin = float(ground_margin)
@@ -47,6 +48,7 @@ class ClusterDetector:
         self.range_m = float(range_m)
         self.min_points = int(min_points)
         self.max_length = float(max_length)
+        self.score_threshold = float(score_threshold)
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:
         """Detect objects in `frame.points` ((N, >=3), LiDAR frame); empty labels without points."""
@@ -120,10 +122,11 @@ class ClusterDetector:
         yaw = wrap_angle(np.where(swap, yaw + np.pi / 2, yaw))
         h = np.maximum(zmax - zmin, 0.05)
         keep &= length <= self.max_length
+        support = n / (n + 50.0)  # the score of each object
+        keep &= support >= self.score_threshold
         boxes = np.stack([cx, cy, (zmax + zmin) / 2, length, width, h, yaw], 1)[keep]
-        support = n[keep]
         names = [self._classify(*b[3:6]) for b in boxes]
-        scores = support / (support + 50.0)
+        scores = support[keep]
         order_out = np.lexsort((boxes[:, 1], boxes[:, 0], -scores))  # deterministic order
         boxes, scores = boxes[order_out], scores[order_out]
         names = [names[i] for i in order_out]

@@ -97,17 +97,12 @@ class PerceptionOutputs:
         return float(sum(self.timings_ms.values()))
 
 
-# Shipped checkpoint (omnifuse/checkpoints/) of each role, used when the params give none.
-_SHIPPED = {'occupancy': 'nearfield_fused_sim.pth', 'segmenter': 'cmx_rgbt_sim.pth',
-            'detector': 'fast_lidar-cam_sim.pth'}
-
-
 def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
-                     **_: Any) -> Callable:
+                     score_threshold: float = 0.0, **_: Any) -> Callable:
     from omnifuse.apis.detection import FrameDetector
 
-    return FrameDetector(config=config or None, checkpoint=checkpoint, device=device, score_threshold=0.0,
-                         camera=camera or None)
+    return FrameDetector(config=config or None, checkpoint=checkpoint, device=device,
+                         score_threshold=score_threshold, camera=camera or None)
 
 
 def _segmentation_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
@@ -127,17 +122,18 @@ def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu', 
 
 
 def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu',
-                           camera: str = 'front', thermal: str = 'front') -> Callable:
+                           camera: str = 'front', thermal: str = 'front', score_threshold: float = 0.0) -> Callable:
     """Build the learned model of `role` ('detector', 'segmenter', 'occupancy') from a checkpoint.
 
     Args:
         role: the model's role.
-        checkpoint: weights file; '' = the role's shipped weights in omnifuse/checkpoints/.
+        checkpoint: weights file; '' = the role's shipped weights (omnifuse.defaults.SHIPPED).
         config: its config ('' = the config the shipped weights were trained with, or the one stored in
             the checkpoint).
         device: torch device.
         camera: the colour camera the model fuses (ROS contract name).
         thermal: the thermal camera (segmenter).
+        score_threshold: the detector drops detections below it (detector).
 
     Raises:
         FileNotFoundError: no such checkpoint.
@@ -146,16 +142,18 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
     builders: dict[str, Callable[..., Callable]] = {'occupancy': _occupancy_model, 'detector': _detection_model,
                                                     'segmenter': _segmentation_model}
     if not checkpoint:  # the shipped model of the role
-        from omnifuse.checkpoint import CHECKPOINT_DIR
+        from omnifuse.defaults import SHIPPED
+        from omnifuse.install_paths import CHECKPOINT_DIR
 
-        checkpoint = str(CHECKPOINT_DIR / _SHIPPED.get(role, f'{role}.pth'))
+        checkpoint = str(SHIPPED[role].checkpoint if role in SHIPPED else CHECKPOINT_DIR / f'{role}.pth')
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(2, 'checkpoint not found', str(path))
     if role not in builders:
         raise OmnifuseError(f'models.{role}: no builder for {role} checkpoints (omnifuse/ros_nodes/core.py: '
                             f'build_checkpoint_model); expected one of {sorted(builders)}')
-    return builders[role](checkpoint=str(path), config=config, device=device, camera=camera, thermal=thermal)
+    return builders[role](checkpoint=str(path), config=config, device=device, camera=camera, thermal=thermal,
+                          score_threshold=score_threshold)
 
 
 # What a model does without the camera it wants (the note in /diagnostics).
@@ -201,7 +199,6 @@ class PerceptionCore:
         detector, segmenter, occupancy: the models (any may be None).
         grid: geometry of the occupancy grid.
         segmentation_camera: camera whose image plane the segmentation is in.
-        score_threshold: detections below it are dropped.
         tracker: the tracking stage (None: no tracks).
         num_threads: torch intra-op CPU threads while the models run (restored after); 1 (default) gives
             the same outputs on every machine and keeps a busy CPU from stalling spinning worker threads
@@ -211,7 +208,7 @@ class PerceptionCore:
 
     def __init__(self, *, detector: FrameDetector | None = None, segmenter: FrameSegmenterFn | None = None,
                  occupancy: FrameOccupancyFn | None = None, grid: OccupancyGridSpec | None = None,
-                 segmentation_camera: str = 'front', score_threshold: float = 0.0,
+                 segmentation_camera: str = 'front',
                  tracker: Any = None, num_threads: int | None = 1) -> None:
         self.detector = detector
         self.tracker = tracker if detector is not None else None
@@ -219,7 +216,6 @@ class PerceptionCore:
         self.occupancy = occupancy
         self.grid = grid if grid is not None else OccupancyGridSpec()
         self.segmentation_camera = segmentation_camera
-        self.score_threshold = float(score_threshold)
         self.num_threads = int(num_threads or 0)
 
     @property
@@ -278,10 +274,8 @@ class PerceptionCore:
             if frame.points is None:  # an unusable LiDAR message: no boxes, the other models still run
                 out.objects = ObjectLabels.empty()
             else:
-                objects = self._timed(out, 'detector', self.detector, frame)
-                if objects is not None and objects.scores is not None and self.score_threshold > 0:
-                    objects = objects.select(objects.scores >= self.score_threshold)
-                out.objects = objects
+                # the detector applies its own score threshold (models.detector.score_threshold)
+                out.objects = self._timed(out, 'detector', self.detector, frame)
         if self.segmenter is not None:
             seg = self._timed(out, 'segmenter', self.segmenter, frame)
             out.segmentation = None if seg is None else np.asarray(seg, dtype=np.uint8)
@@ -313,6 +307,7 @@ class PerceptionCore:
 
         device = str(resolve_device(str(params.get('device', 'cpu') or 'cpu'), option='parameter device'))
         built: dict[str, Any] = {}
+        score_threshold = float((models.get('detector', {}) or {}).get('score_threshold', 0.0))
         for role in ('detector', 'segmenter', 'occupancy'):
             spec = models.get(role, {}) or {}
             kind = str(spec.get('kind', 'none') or 'none').lower()
@@ -322,9 +317,10 @@ class PerceptionCore:
                 built[role] = build_checkpoint_model(role, checkpoint=str(spec.get('checkpoint', '') or ''),
                                                      config=str(spec.get('config', '') or ''), device=device,
                                                      camera=str(spec.get('camera', 'front') or 'front'),
-                                                     thermal=str(spec.get('thermal', 'front') or 'front'))
+                                                     thermal=str(spec.get('thermal', 'front') or 'front'),
+                                                     score_threshold=score_threshold)
             elif kind == 'cluster' and role == 'detector':
-                built[role] = ClusterDetector(**(models.get('cluster', {}) or {}))
+                built[role] = ClusterDetector(**(models.get('cluster', {}) or {}), score_threshold=score_threshold)
             else:
                 allowed = 'checkpoint, cluster, none' if role == 'detector' else 'checkpoint, none'
                 raise OmnifuseError(f'models.{role}.kind: unknown kind {kind!r}; expected one of {allowed}')
@@ -339,5 +335,4 @@ class PerceptionCore:
                    grid=OccupancyGridSpec(float(grid.get('resolution', 0.1)), float(grid.get('origin_x', -5.0)),
                                           float(grid.get('origin_y', -5.0))),
                    segmentation_camera=str((models.get('segmenter', {}) or {}).get('camera', 'front')),
-                   score_threshold=float((models.get('detector', {}) or {}).get('score_threshold', 0.0)),
                    num_threads=int(params.get('num_threads', 1) or 0))

@@ -59,11 +59,12 @@ def test_core_runs_injected_models_and_skips_absent_ones(frame: SensorFrame) -> 
     assert set(out.timings_ms) == {'detector', 'segmenter'} and out.model_ms >= 0
 
 
-def test_core_score_threshold_drops_weak_detections(frame: SensorFrame) -> None:
+def test_detector_score_threshold_drops_weak_detections(frame: SensorFrame) -> None:
     all_ = PerceptionCore(detector=ClusterDetector())(frame).objects
     cut = float(np.sort(all_.scores)[1])
-    kept = PerceptionCore(detector=ClusterDetector(), score_threshold=cut)(frame).objects
+    kept = PerceptionCore(detector=ClusterDetector(score_threshold=cut))(frame).objects
     assert len(kept) == int((all_.scores >= cut).sum()) < len(all_)
+    np.testing.assert_array_equal(kept.scores, all_.scores[all_.scores >= cut])
 
 
 def test_from_params_default_config(repo_root) -> None:
@@ -82,12 +83,13 @@ def test_from_params_default_config(repo_root) -> None:
     assert isinstance(core.occupancy, NearFieldOccupancyPredictor) and core.occupancy.camera == 'front'
     # the occupancy grid published is the model's grid
     assert core.grid.origin_x == -core.occupancy.grid.extent == params['occupancy_grid']['origin_x']
-    assert core.score_threshold == params['models']['detector']['score_threshold'] > 0
+    assert core.detector.score_threshold == params['models']['detector']['score_threshold'] > 0
     # kind: cluster still gives the geometric detector with the params' settings
     cluster = PerceptionCore.from_params(load_params(overrides={'models': {
         'detector': {'kind': 'cluster'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'},
         'cluster': {'min_points': 5}}}))
     assert isinstance(cluster.detector, ClusterDetector) and cluster.detector.min_points == 5
+    assert cluster.detector.score_threshold == params['models']['detector']['score_threshold']
     assert cluster.produces == ('objects', 'tracks')
     off = PerceptionCore.from_params(load_params(overrides={'tracking': {'enabled': False}, 'models': {
         'detector': {'kind': 'cluster'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}}))
