@@ -44,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
     from omnifuse.datasets.occupancy import NearFieldOccupancyDataset, groups_to_sim_ids, write_occupancy_png
-    from omnifuse.datasets.sim.classes import PALETTE
+    from omnifuse.datasets.sim.classes import SEMANTIC_CLASSES
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import FormatError
+    from omnifuse.viz.colors import class_palette
 
     if not (args.out or args.png):
         raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)
         if args.png:
-            _draw(dataset, frame_id, pred_ids, Path(args.png) / f'{frame_id}.png', PALETTE)
+            _draw(dataset, frame_id, pred_ids, Path(args.png) / f'{frame_id}.png', class_palette(SEMANTIC_CLASSES))
     for note, frames in unused.items():
         shown = ', '.join(frames[:5]) + (', ...' if len(frames) > 5 else '')
         print(f'omnifuse occupancy: warning: {note} ({len(frames)} frame(s): {shown})', file=sys.stderr)

@@ -63,36 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default: 0.5)')
 
 
-def _palette(n: int) -> list[tuple[int, int, int]]:
-    try:
-        from omnifuse.datasets.sim.classes import PALETTE
-        if len(PALETTE) >= n:
-            return [tuple(c) for c in PALETTE[:n]]  # type: ignore[misc]
-    except ImportError:
-        pass
-    import numpy as np
-
-    rng = np.random.default_rng(3)
-    return [(0, 0, 0)] + [tuple(int(v) for v in rng.integers(40, 256, 3)) for _ in range(n - 1)]  # type: ignore[misc]
-
-
-def draw_overlay(rgb, labels, class_names, *, alpha: float = 0.5):  # type: ignore[no-untyped-def]
-    """(H, W, 3) uint8 RGB with class colours blended in and a legend of the classes present."""
-    import cv2
-    import numpy as np
-
-    palette = np.array(_palette(len(class_names)), dtype=np.float32)
-    colour = palette[labels]
-    out = (rgb.astype(np.float32) * (1 - alpha) + colour * alpha).clip(0, 255).astype(np.uint8)
-    y = 18
-    for cid in np.unique(labels):
-        cv2.rectangle(out, (6, y - 12), (20, y + 2), tuple(int(v) for v in palette[cid]), -1)
-        cv2.putText(out, str(class_names[cid]), (26, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                    cv2.LINE_AA)
-        y += 18
-    return out
-
-
 def _write_png(path: Path, image, *, rgb: bool) -> None:  # type: ignore[no-untyped-def]
     import cv2
 
@@ -152,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.apis.segmentation import FrameSegmenter, default_checkpoint, resize_labels
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
+    from omnifuse.viz.segmentation import draw_label_overlay
 
     if bool(args.rgb) == bool(args.kitti_root):
         raise OmnifuseError('give either --rgb (one pair) or --kitti-root (a folder), not both or neither')
@@ -196,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             _write_png(Path(args.labels), labels.astype(np.uint8), rgb=False)
             print(f'wrote {args.labels}')
         if args.png:
-            _write_png(Path(args.png), draw_overlay(rgb, labels, names, alpha=args.alpha), rgb=True)
+            _write_png(Path(args.png), draw_label_overlay(rgb, labels, names, alpha=args.alpha), rgb=True)
             print(f'wrote {args.png}')
         counts = np.bincount(labels.reshape(-1), minlength=len(names))
         top = ', '.join(f'{names[i]} {100 * counts[i] / labels.size:.1f}%' for i in np.argsort(-counts)[:4]
@@ -216,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         labels = segmenter.predict(inputs)
         _write_png(out / f'{frame_id}.png', labels, rgb=False)
         if args.png_dir:
-            over = draw_overlay(inputs.rgb, resize_labels(labels, inputs.rgb.shape[:2]), names, alpha=args.alpha)
+            over = draw_label_overlay(inputs.rgb, resize_labels(labels, inputs.rgb.shape[:2]), names, alpha=args.alpha)
             x = inputs.x if inputs.x is not None else np.zeros(inputs.rgb.shape[:2], np.float32)
             x_vis = np.repeat((255 * x).clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
             _write_png(Path(args.png_dir) / f'{frame_id}.png', np.concatenate([over, x_vis], 0), rgb=True)

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     print(summary)
     if args.png:
-        from omnifuse.datasets.sim.contact_sheet import contact_sheet
+        from omnifuse.viz.contact_sheet import contact_sheet
 
         png = save_picture(args.png, contact_sheet(sheet_frames))
         print(f'contact sheet: {png}')

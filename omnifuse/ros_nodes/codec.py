@@ -29,6 +29,7 @@ from omnifuse.ros_nodes.msgdefs import check_distro, typestore_for
 from omnifuse.structures import Boxes3D, CameraModel, ObjectLabels
 from omnifuse.structures.geometry import box_corners, wrap_angle
 from omnifuse.structures.tracks import Tracks
+from omnifuse.viz.colors import class_color
 
 __all__ = [
     'RosCodec', 'StaticTransform', 'RangeReading', 'OccupancyGridSpec',
@@ -51,9 +52,12 @@ IMAGE_ENCODINGS = {
 # plus a cross on the front face so the heading is visible.
 _BOX_EDGES = np.array([(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
                        (0, 4), (1, 5), (2, 6), (3, 7), (0, 5), (1, 4)])
-_CLASS_COLOURS = {'Car': (0.1, 0.6, 1.0), 'Pedestrian': (1.0, 0.3, 0.2), 'Cyclist': (1.0, 0.8, 0.1),
-                  'Van': (0.3, 0.9, 0.9), 'Truck': (0.6, 0.4, 1.0)}
-_DEFAULT_COLOUR = (0.6, 1.0, 0.4)
+
+
+def _marker_colour(name: str) -> tuple[float, float, float]:
+    """The class's colour in the pictures (omnifuse.viz.colors), as ColorRGBA's 0..1 floats."""
+    r, g, b = class_color(name)
+    return r / 255.0, g / 255.0, b / 255.0
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -580,7 +584,7 @@ class RosCodec:
             for i in range(len(tracks)):
                 tid = int(tracks.ids[i])
                 mid = tid & 0x7FFFFFFF  # Marker.id is int32
-                colour = _CLASS_COLOURS.get(tracks.names[i], _DEFAULT_COLOUR)
+                colour = _marker_colour(tracks.names[i])
                 pts = [point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in segments[i]]
                 out.append(self._marker(header, 'track_boxes', mid, 5, 0, scale=(0.05, 0.0, 0.0), colour=colour,
                                         points=pts))
@@ -623,7 +627,7 @@ class RosCodec:
             segments = corners[:, _BOX_EDGES.reshape(-1)]  # (N, 28, 3)
             scores = labels.scores
             for i in range(len(labels)):
-                colour = _CLASS_COLOURS.get(labels.names[i], _DEFAULT_COLOUR)
+                colour = _marker_colour(labels.names[i])
                 pts = [point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in segments[i]]
                 out.append(self._marker(header, 'boxes', i, 5, 0, scale=(0.05, 0.0, 0.0), colour=colour,
                                         points=pts))

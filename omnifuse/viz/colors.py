@@ -1,35 +1,58 @@
-"""Colours for drawings: class palette and value-to-colour maps (OpenCV colormaps, RGB out)."""
+"""Colours for drawings: the class palette and value-to-colour maps (OpenCV colormaps, RGB out)."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ['CLASS_COLORS', 'class_color', 'colormap', 'depth_colors']
+__all__ = ['CLASS_COLORS', 'class_color', 'class_palette', 'colormap', 'depth_colors']
 
-# RGB; chosen to stay distinct from each other and from the depth colormap's blues on dark images.
+# The one class palette (RGB), keyed by lower-case class name: a class has the same colour in every picture
+# (boxes on images and in bird's-eye views, semantic masks, occupancy grids, the simulator's contact sheet,
+# the ROS markers). The semantic "stuff" classes keep Cityscapes-like colours; the box classes are bright, to
+# stay visible as thin lines on dark images and apart from the depth colormap's blues.
 CLASS_COLORS: dict[str, tuple[int, int, int]] = {
-    'Car': (0, 255, 0),
-    'Van': (0, 200, 120),
-    'Truck': (0, 160, 255),
-    'Pedestrian': (255, 60, 200),
-    'Person_sitting': (200, 60, 255),
-    'Cyclist': (255, 220, 0),
-    'Tram': (0, 255, 255),
-    'Misc': (255, 150, 50),
-    'DontCare': (128, 128, 128),
-    'Vehicle': (0, 255, 0),
-    'Sign': (255, 255, 255),
+    # semantic classes without boxes (the simulator's, omnifuse.datasets.sim.classes)
+    'unlabeled': (0, 0, 0),
+    'road': (128, 64, 128),
+    'sidewalk': (250, 170, 160),
+    'terrain': (152, 251, 152),
+    'building': (70, 70, 70),
+    'pole': (153, 153, 153),
+    'vegetation': (107, 142, 35),
+    'sky': (70, 130, 180),
+    # box classes (KITTI names; the simulator's things are the same classes)
+    'car': (0, 255, 0),
+    'van': (0, 200, 120),
+    'truck': (0, 160, 255),
+    'pedestrian': (255, 60, 200),
+    'person_sitting': (200, 60, 255),
+    'cyclist': (255, 220, 0),
+    'tram': (0, 255, 255),
+    'misc': (255, 150, 50),
+    'dontcare': (128, 128, 128),
+    'sign': (255, 255, 255),
 }
+# Other datasets' names for the same classes.
+_SAME_CLASS = {'vehicle': 'car', 'person': 'pedestrian', 'bike': 'cyclist', 'background': 'unlabeled'}
 
 
 def class_color(name: str) -> tuple[int, int, int]:
-    """RGB colour of a class name (a stable made-up colour for unknown names)."""
-    if name in CLASS_COLORS:
-        return CLASS_COLORS[name]
+    """RGB colour of a class name, case-insensitive (a stable made-up colour for unknown names)."""
+    key = name.lower()
+    key = _SAME_CLASS.get(key, key)
+    if key in CLASS_COLORS:
+        return CLASS_COLORS[key]
     h = zlib.crc32(name.encode())
     return (80 + h % 176, 80 + (h >> 8) % 176, 80 + (h >> 16) % 176)
+
+
+def class_palette(class_names: Sequence[str]) -> np.ndarray:
+    """(len(class_names), 3) uint8 RGB: the colour of each class id of a label image whose ids index
+    `class_names`."""
+    return np.array([class_color(n) for n in class_names], dtype=np.uint8).reshape(-1, 3)
 
 
 def colormap(values: np.ndarray, *, vmin: float, vmax: float, cmap: int | None = None,

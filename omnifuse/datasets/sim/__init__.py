@@ -6,16 +6,17 @@ scene, with exact labels (boxes with KITTI fields, camera/thermal masks, per-poi
     write_kitti([frame], 'out/sim')
 
 Modules: classes (class ids), world (scene), raycast (vectorised ray casting), lidar, camera, thermal,
-ultrasonic, labels, rig (calibration), generate (frames and sequences), writer_kitti, contact_sheet.
+ultrasonic, labels, rig (calibration), generate (frames and sequences), writer_kitti. Its pictures (the contact
+sheet) are drawn by omnifuse.viz.contact_sheet, in the class palette of omnifuse.viz.colors.
 """
 
-from omnifuse.datasets.sim.classes import PALETTE, SEMANTIC_CLASSES, THING_CLASSES, THING_TO_ID
+from omnifuse.datasets.sim.classes import SEMANTIC_CLASSES, THING_CLASSES, THING_TO_ID
 from omnifuse.datasets.sim.generate import SimFrame, generate_frame, generate_sequence, iter_sequence
 from omnifuse.datasets.sim.lidar import LidarModel
 from omnifuse.datasets.sim.rig import default_calibration
 from omnifuse.datasets.sim.thermal import thermal_to_8bit, thermal_to_kelvin
 from omnifuse.datasets.sim.writer_kitti import write_kitti
 
-__all__ = ['SEMANTIC_CLASSES', 'THING_CLASSES', 'THING_TO_ID', 'PALETTE', 'SimFrame', 'generate_frame',
+__all__ = ['SEMANTIC_CLASSES', 'THING_CLASSES', 'THING_TO_ID', 'SimFrame', 'generate_frame',
            'generate_sequence', 'iter_sequence', 'LidarModel', 'default_calibration', 'thermal_to_8bit',
            'thermal_to_kelvin', 'write_kitti']

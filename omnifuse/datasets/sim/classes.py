@@ -22,7 +22,7 @@ names are the ones written to label_2.
 
 from __future__ import annotations
 
-__all__ = ['SEMANTIC_CLASSES', 'CLASS_IDS', 'THING_CLASSES', 'THING_TO_ID', 'ID_TO_THING', 'PALETTE',
+__all__ = ['SEMANTIC_CLASSES', 'CLASS_IDS', 'THING_CLASSES', 'THING_TO_ID', 'ID_TO_THING',
            'UNLABELED', 'ROAD', 'SIDEWALK', 'TERRAIN', 'BUILDING', 'POLE', 'VEGETATION', 'CAR', 'VAN',
            'TRUCK', 'PEDESTRIAN', 'CYCLIST', 'SKY', 'UNKNOWN', 'NUM_CLASSES']
 
@@ -42,20 +42,3 @@ THING_CLASSES: tuple[str, ...] = ('Car', 'Van', 'Truck', 'Pedestrian', 'Cyclist'
 THING_TO_ID: dict[str, int] = {'Car': CAR, 'Van': VAN, 'Truck': TRUCK, 'Pedestrian': PEDESTRIAN,
                                'Cyclist': CYCLIST}
 ID_TO_THING: dict[int, str] = {v: k for k, v in THING_TO_ID.items()}
-
-# RGB display colour of each class id (for masks and contact sheets).
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (0, 0, 0),        # unlabeled
-    (128, 64, 128),   # road
-    (244, 35, 232),   # sidewalk
-    (152, 251, 152),  # terrain
-    (70, 70, 70),     # building
-    (153, 153, 153),  # pole
-    (107, 142, 35),   # vegetation
-    (0, 0, 142),      # car
-    (0, 60, 100),     # van
-    (0, 0, 70),       # truck
-    (220, 20, 60),    # pedestrian
-    (255, 127, 0),    # cyclist
-    (70, 130, 180),   # sky
-)

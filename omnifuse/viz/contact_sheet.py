@@ -17,17 +17,16 @@ from omnifuse.datasets.sim.labels import OCC_RANGE, OCC_SIZE
 from omnifuse.datasets.sim.thermal import thermal_to_8bit
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.geometry import bev_corners
+from omnifuse.viz.colors import class_color, class_palette
 
 __all__ = ['contact_sheet', 'colorize']
 
-_PAL = np.array(C.PALETTE, np.uint8)
-_BOX_RGB = {'Car': (0, 255, 0), 'Van': (0, 255, 255), 'Truck': (255, 255, 0), 'Pedestrian': (255, 60, 60),
-            'Cyclist': (255, 160, 0), 'DontCare': (160, 160, 160)}
+_PAL = class_palette(C.SEMANTIC_CLASSES)  # by semantic class id
 _BEV = dict(x_min=-20.0, x_max=55.0, y_half=40.0, ppm=5.0)
 
 
 def colorize(classes: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 class ids -> (H, W, 3) uint8 RGB (classes.PALETTE; unknown ids white)."""
+    """(H, W) uint8 class ids -> (H, W, 3) uint8 RGB (the class palette, viz.colors; unknown ids white)."""
     pal = np.full((256, 3), 255, np.uint8)
     pal[:len(_PAL)] = _PAL
     return pal[classes]
@@ -53,9 +52,9 @@ def _camera_panel(frame: SensorFrame) -> np.ndarray:
             if box[2] <= box[0]:
                 continue
             x1, y1, x2, y2 = (int(round(v)) for v in box)
-            cv2.rectangle(img, (x1, y1), (x2, y2), _BOX_RGB.get(name, (255, 255, 255)), 2)
+            cv2.rectangle(img, (x1, y1), (x2, y2), class_color(name), 2)
             if name != 'DontCare':
-                _text(img, f'{name[:3]} o{occ}', (x1, max(12, y1 - 3)), 0.4, _BOX_RGB.get(name, (255, 255, 255)))
+                _text(img, f'{name[:3]} o{occ}', (x1, max(12, y1 - 3)), 0.4, class_color(name))
     return img
 
 
@@ -74,7 +73,7 @@ def _thermal_panel(frame: SensorFrame, height: int) -> np.ndarray:
             for i, b in zip(keep, proj, strict=True):
                 if np.all(np.isfinite(b)) and b[2] > b[0] and b[3] > b[1]:
                     cv2.rectangle(img, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])),
-                                  _BOX_RGB.get(labels.names[i], (255, 255, 255)), 1)
+                                  class_color(labels.names[i]), 1)
     w = int(round(img.shape[1] * height / img.shape[0]))
     return cv2.resize(img, (w, height), interpolation=cv2.INTER_AREA)
 
@@ -108,7 +107,7 @@ def _bev_panel(frame: SensorFrame) -> np.ndarray:
         for name, corners in zip(frame.labels.names, bev_corners(frame.labels.boxes.data), strict=True):
             c, r = to_px(corners[:, 0], corners[:, 1])
             poly = np.stack([c, r], 1).reshape(-1, 1, 2)
-            cv2.polylines(img, [poly], True, _BOX_RGB.get(name, (255, 255, 255)), 1, cv2.LINE_AA)
+            cv2.polylines(img, [poly], True, class_color(name), 1, cv2.LINE_AA)
             cv2.line(img, tuple(int(v) for v in poly[0, 0]), tuple(int(v) for v in poly[1, 0]), (255, 255, 255), 1)
     cx, cy = to_px(np.array(0.0), np.array(0.0))
     cv2.rectangle(img, (int(cx) - 4, int(cy) - 11), (int(cx) + 4, int(cy) + 11), (255, 255, 255), -1)
@@ -161,7 +160,7 @@ def _legend(height: int, width: int) -> np.ndarray:
     for i, name in enumerate(C.SEMANTIC_CLASSES):
         col, row = divmod(i, rows)
         x, y = 8 + col * (width // 2), 8 + row * step
-        img[y:y + 12, x:x + 12] = C.PALETTE[i]
+        img[y:y + 12, x:x + 12] = _PAL[i]
         _text(img, name, (x + 18, y + 11), 0.42)
     return img
 
