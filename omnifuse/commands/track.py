@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 PATH = ('track',)
@@ -56,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='YAML or JSON file of tracker parameters (TrackerConfig.from_dict)')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', dest='overrides',
                         help='one tracker parameter, e.g. min_hits=2 or Car.max_age=2 (repeatable; after --config)')
+    parser.add_argument('--score-column', default='exact_mean', choices=('exact_mean', 'confidence'),
+                        help="the result files' score column (below; default: exact_mean)")
     parser.add_argument('--classes', default=None, metavar='LIST',
                         help='track only these classes, e.g. Car,Cyclist (default: every class in the input)')
 
@@ -146,10 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.errors import FormatError
     from omnifuse.structures.calibration import Calibration
-    from omnifuse.structures.frame import ObjectLabels
-    from omnifuse.structures.kitti_tracking import KittiTrackRows, write_kitti_tracking
+    from omnifuse.structures.kitti_tracking import write_kitti_tracking
     from omnifuse.tracking import MultiObjectTracker
-    from omnifuse.tracking.kitti_io import NOMINAL_T_RECT_LIDAR, rows_to_detections, tracks_to_rows
+    from omnifuse.tracking.kitti_io import NOMINAL_T_RECT_LIDAR, SCORE_DECIMALS, track_sequence
 
     config = _config(args)
     sources = _sequence_sources([Path(d) for d in args.dets])
@@ -187,19 +187,10 @@ def run(args: argparse.Namespace) -> int:
             calib = Calibration.from_kitti_file(calib_path)
             T = calib.T_rect_lidar
             camera = calib.cameras.get('image_2')
-        tracker.reset()
+        result, seconds = track_sequence(tracker, rows, T, camera=camera, score_column=args.score_column)
+        total_time += seconds
         n_frames = int(rows.frame.max()) + 1 if len(rows) else 0
-        bounds = np.searchsorted(rows.frame, np.arange(n_frames + 1))
-        out_parts, last_bbox = [], {}
-        for frame in range(n_frames):
-            frame_rows = rows.select(np.arange(bounds[frame], bounds[frame + 1]))
-            dets = rows_to_detections(frame_rows, T) if len(frame_rows) else ObjectLabels.empty()
-            start = time.perf_counter()
-            tracks = tracker.update(dets, stamp_ns=frame * 100_000_000)
-            total_time += time.perf_counter() - start
-            out_parts.append(tracks_to_rows(tracks, frame, T, camera=camera, last_bbox=last_bbox))
-        result = KittiTrackRows.concatenate(out_parts)
-        write_kitti_tracking(out_dir / f'{seq:04d}.txt', result, with_score=True)
+        write_kitti_tracking(out_dir / f'{seq:04d}.txt', result, with_score=True, decimals=SCORE_DECIMALS)
         total_frames += n_frames
         total_tracks += len(np.unique(result.track_id))
     fps = total_frames / total_time if total_time > 0 else float('inf')

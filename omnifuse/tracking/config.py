@@ -54,6 +54,9 @@ class ClassParams:
         report_tentative: report tracks that are not confirmed yet as well, their score lowered by
             `tentative_penalty` (a soft confirmation: consumers that threshold scores, like the sAMOTA sweep,
             drop them first; those that need certainty skip tracks with hits < min_hits).
+        tentative_min_score: with `report_tentative`, a tentative track is reported only while its last
+            matched detection scores at least this (detector units; a metric that counts every reported box,
+            like HOTA, pays for each false tentative one).
     Kalman filter (state x, y, z, yaw, dx, dy, dz, vx, vy, vz; units m, rad, s):
         meas_pos_std, meas_yaw_std, meas_size_std: the detector's noise (one standard deviation).
         accel_std: white-noise acceleration of the constant-velocity model [m/s^2], horizontal.
@@ -86,6 +89,7 @@ class ClassParams:
     report_coasting: int = 1
     warmup_frames: int = 3
     report_tentative: bool = False
+    tentative_min_score: float = -math.inf
     tentative_penalty: float = 0.0
     meas_pos_std: float = 0.3
     meas_yaw_std: float = 0.3

@@ -13,6 +13,9 @@ boxes are exact either way; only "up" is off by those fractions of a degree whil
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 
 from omnifuse.structures.boxes3d import Boxes3D
@@ -22,14 +25,54 @@ from omnifuse.structures.geometry import wrap_angle
 from omnifuse.structures.kitti_labels import KittiLabels
 from omnifuse.structures.kitti_tracking import KittiTrackRows
 from omnifuse.structures.tracks import Tracks
+from omnifuse.tracking.tracker import MultiObjectTracker
 
-__all__ = ['NOMINAL_T_RECT_LIDAR', 'KITTI_IMAGE_SIZE', 'rows_to_detections', 'tracks_to_rows']
+__all__ = ['NOMINAL_T_RECT_LIDAR', 'KITTI_IMAGE_SIZE', 'SCORE_GRID', 'SCORE_DECIMALS', 'ExactMeanScores',
+           'rows_to_detections', 'tracks_to_rows', 'track_sequence']
 
 NOMINAL_T_RECT_LIDAR = np.array([[0.0, -1.0, 0.0, 0.0],
                                  [0.0, 0.0, -1.0, 0.0],
                                  [1.0, 0.0, 0.0, 0.0],
                                  [0.0, 0.0, 0.0, 1.0]])
 KITTI_IMAGE_SIZE = (1242, 375)  # width, height of image_2 (sequences differ by a few pixels)
+# Track confidences are rounded to multiples of SCORE_GRID (a power of two) in the 'exact_mean' score column;
+# SCORE_DECIMALS decimal places write such a multiple, and every row value built from it, exactly.
+SCORE_GRID = 2.0 ** -8
+SCORE_DECIMALS = 8
+
+
+class ExactMeanScores:
+    """The score column written so that the mean of a track's rows is exactly its current confidence.
+
+    The KITTI 3D MOT protocol (AB3DMOT's evaluate.py) ranks a track by the mean of its rows' scores and
+    writes that mean back into the rows before every recall pass, so the mean of the means can move in its
+    last bit from pass to pass; a track whose mean drifts below the threshold equal to its own mean is dropped
+    at that step (docs/tracking.md, "Evaluation protocol"). Here the k-th row written for a track gets
+    `k * Q_k - (k - 1) * Q_(k-1)`, with Q_k the track's confidence at that row rounded to a multiple of
+    `SCORE_GRID`: the rows so far then sum to exactly `k * Q_k` (every partial sum is a multiple of a power of
+    two far inside float64's 53 bits, in any order), their mean is exactly Q_k, and averaging n copies of Q_k
+    gives Q_k again, so no pass drifts. At any frame the mean of a track's rows is the tracker's confidence
+    in the track at its latest row; a single row's value is an increment, not a confidence on its own (it can
+    leave the detector's range while the confidence moves). Each row depends only on the frames so far
+    (online). Written with `SCORE_DECIMALS` decimals the values read back exactly.
+
+    Example:
+        >>> column = ExactMeanScores()
+        >>> column(np.array([7]), np.array([2.0])), column(np.array([7]), np.array([3.0]))   # rows 2.0, 4.0
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[int, tuple[int, float]] = {}
+
+    def __call__(self, ids: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """The row values of one frame: (M,) track ids and confidences -> (M,) float64 scores to write."""
+        out = np.empty(len(ids))
+        for i, (tid, conf) in enumerate(zip(ids.tolist(), np.asarray(confidence, np.float64).tolist(), strict=True)):
+            q = round(conf / SCORE_GRID) * SCORE_GRID
+            k, prev = self._state.get(tid, (0, 0.0))
+            out[i] = (k + 1) * q - k * prev
+            self._state[tid] = (k + 1, q)
+        return out
 
 
 def rows_to_detections(rows: KittiTrackRows, T_rect_lidar: np.ndarray) -> ObjectLabels:
@@ -86,3 +129,45 @@ def tracks_to_rows(tracks: Tracks, frame: int, T_rect_lidar: np.ndarray, *,
                          alpha=alpha, bbox=bbox, dimensions=cam[:, 0:3], location=cam[:, 3:6],
                          rotation_y=cam[:, 6], score=tracks.scores)
     return KittiTrackRows(np.full(n, int(frame), np.int64), tracks.ids, labels)
+
+
+def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lidar: np.ndarray, *,
+                   camera: CameraModel | None = None, score_column: str = 'exact_mean',
+                   frame_period_ns: int = 100_000_000, n_frames: int | None = None) -> tuple[KittiTrackRows, float]:
+    """Track one sequence of detection rows (frames 0 .. the last one with a detection) from a reset tracker.
+
+    Args:
+        tracker: the tracker (reset here).
+        rows: the sequence's detections, rectified camera frame, any frame order.
+        T_rect_lidar: (4, 4) LiDAR -> rectified camera of the sequence.
+        camera: image_2, to project coasting tracks into the image.
+        score_column: 'exact_mean' (`ExactMeanScores`: the mean of a track's rows is its confidence, exactly)
+            or 'confidence' (each row the track's confidence at that frame, `Tracks.scores`).
+        frame_period_ns: time between frames (KITTI: 10 Hz).
+        n_frames: frames to run (default: up to the last one with a detection).
+
+    Returns:
+        (the result rows in frame order, seconds spent inside `tracker.update`). Write them with
+        `decimals=SCORE_DECIMALS` to keep the exact-mean scores exact.
+    """
+    if score_column not in ('exact_mean', 'confidence'):
+        raise ValueError(f"track_sequence: score_column must be 'exact_mean' or 'confidence', got {score_column!r}")
+    rows = rows.sorted_by_frame()
+    tracker.reset()
+    column = ExactMeanScores() if score_column == 'exact_mean' else None
+    if n_frames is None:
+        n_frames = int(rows.frame.max()) + 1 if len(rows) else 0
+    bounds = np.searchsorted(rows.frame, np.arange(n_frames + 1))
+    parts, last_bbox, seconds = [], {}, 0.0
+    for frame in range(n_frames):
+        frame_rows = rows.select(np.arange(bounds[frame], bounds[frame + 1]))
+        dets = rows_to_detections(frame_rows, T_rect_lidar) if len(frame_rows) else ObjectLabels.empty()
+        start = time.perf_counter()
+        tracks = tracker.update(dets, stamp_ns=frame * frame_period_ns)
+        seconds += time.perf_counter() - start
+        out = tracks_to_rows(tracks, frame, T_rect_lidar, camera=camera, last_bbox=last_bbox)
+        if column is not None and len(out):
+            out = KittiTrackRows(out.frame, out.track_id,
+                                 dataclasses.replace(out.labels, score=column(out.track_id, out.labels.score)))
+        parts.append(out)
+    return KittiTrackRows.concatenate(parts), seconds

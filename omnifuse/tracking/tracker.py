@@ -19,7 +19,6 @@ frame just given.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +31,7 @@ from omnifuse.tracking.association import affinity, assign
 from omnifuse.tracking.config import ClassParams, TrackerConfig
 from omnifuse.tracking.kalman import BoxKalman
 
-__all__ = ['MultiObjectTracker']
+__all__ = ['MultiObjectTracker', 'report_policy']
 
 
 @dataclass
@@ -53,13 +52,33 @@ class _Track:
     def confirmed(self) -> bool:
         return self.hits >= self.params.min_hits
 
-    def report_score(self, warmup: bool = False) -> float:
-        """The score reported (ClassParams, "Scores"); `warmup`: the tracker is in its first frames."""
-        p = self.params
-        base = self.score_sum / self.hits if p.score_mode == 'mean' else self.score
-        bonus = p.hits_bonus * math.log(min(self.hits, p.hits_bonus_cap)) if p.hits_bonus else 0.0
-        penalty = 0.0 if self.confirmed or warmup else p.tentative_penalty
-        return base + bonus - p.coast_score_decay * self.time_since_update - penalty
+
+def report_policy(p: ClassParams, *, hits: np.ndarray, time_since_update: np.ndarray, last_score: np.ndarray,
+                  mean_score: np.ndarray, warmup: bool | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which live tracks of one class are reported, and their scores (ClassParams, "Scores").
+
+    Args:
+        p: the class's parameters.
+        hits: (M,) detections matched per live track.
+        time_since_update: (M,) frames since each track last matched.
+        last_score: (M,) the last matched detection's score.
+        mean_score: (M,) the mean score of the detections matched so far.
+        warmup: the tracker is in its first `warmup_frames` frames after a reset (bool, or (M,) per track).
+
+    Returns:
+        (M,) bool reported, (M,) float64 score.
+    """
+    hits = np.asarray(hits, np.int64)
+    tsu = np.asarray(time_since_update, np.int64)
+    last_score = np.asarray(last_score, np.float64)
+    warmup = np.broadcast_to(np.asarray(warmup, bool), hits.shape)
+    confirmed = hits >= p.min_hits
+    tentative_ok = p.report_tentative & (last_score >= p.tentative_min_score)
+    keep = (tsu <= p.report_coasting) & (confirmed | warmup | tentative_ok)
+    base = np.asarray(mean_score, np.float64) if p.score_mode == 'mean' else last_score
+    bonus = p.hits_bonus * np.log(np.minimum(hits, p.hits_bonus_cap)) if p.hits_bonus else 0.0
+    penalty = np.where(confirmed | warmup, 0.0, p.tentative_penalty)
+    return keep, base + bonus - p.coast_score_decay * tsu - penalty
 
 
 class MultiObjectTracker:
@@ -190,9 +209,21 @@ class MultiObjectTracker:
             self._tracks.append(trk)
 
     def _report(self, T_lidar_world: np.ndarray | None) -> Tracks:
-        out = [t for t in self._tracks
-               if t.time_since_update <= t.params.report_coasting
-               and (t.confirmed or t.params.report_tentative or self._frames <= t.params.warmup_frames)]
+        keep = np.zeros(len(self._tracks), bool)
+        scores = np.zeros(len(self._tracks))
+        groups: dict[int, list[int]] = {}
+        for i, t in enumerate(self._tracks):
+            groups.setdefault(id(t.params), []).append(i)
+        for idx in groups.values():
+            tr = [self._tracks[i] for i in idx]
+            p = tr[0].params
+            k, sc = report_policy(p, hits=np.array([t.hits for t in tr]),
+                                  time_since_update=np.array([t.time_since_update for t in tr]),
+                                  last_score=np.array([t.score for t in tr]),
+                                  mean_score=np.array([t.score_sum / t.hits for t in tr]),
+                                  warmup=self._frames <= p.warmup_frames)
+            keep[idx], scores[idx] = k, sc
+        out = [t for t, k in zip(self._tracks, keep, strict=True) if k]
         if not out:
             return Tracks.empty(self.config.frame)
         boxes = np.array([t.kf.box for t in out])
@@ -201,8 +232,7 @@ class MultiObjectTracker:
             boxes = Boxes3D(boxes, 'world').transformed(T_lidar_world, self.config.frame).data
             vel = vel @ T_lidar_world[:3, :3].T
         bbox = np.array([t.bbox_2d if t.time_since_update == 0 else np.full(4, np.nan) for t in out])
-        scores = np.array([t.report_score(self._frames <= t.params.warmup_frames) for t in out])
         return Tracks(ids=np.array([t.id for t in out], np.int64), boxes=Boxes3D(boxes, self.config.frame),
-                      names=[t.name for t in out], scores=scores,
+                      names=[t.name for t in out], scores=scores[keep],
                       velocities=vel, bbox_2d=bbox, time_since_update=np.array([t.time_since_update for t in out]),
                       hits=np.array([t.hits for t in out]))

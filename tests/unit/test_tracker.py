@@ -245,3 +245,35 @@ def test_the_giou_floor_skips_only_pairs_that_cannot_match(metric: str) -> None:
             keep = full >= floor
             np.testing.assert_array_equal(fast[keep], full[keep])  # every pair that can match is exact
             assert (fast[~keep] < floor).all()  # the others still fail the threshold
+
+
+def test_exact_mean_scores_give_each_track_its_confidence_as_a_mean_that_does_not_drift():
+    from omnifuse.evaluation.tracking_mot import _drifting_means
+    from omnifuse.tracking.kitti_io import SCORE_DECIMALS, SCORE_GRID, ExactMeanScores
+
+    rng = np.random.default_rng(0)
+    column = ExactMeanScores()
+    rows, confidences = {1: [], 2: []}, {1: [], 2: []}
+    for _ in range(300):
+        conf = rng.normal(5, 3, size=2) + rng.random(2) / 3
+        out = column(np.array([1, 2]), conf)
+        for tid, value, c in zip((1, 2), out, conf, strict=True):
+            rows[tid].append(float(f'{value:.{SCORE_DECIMALS}f}'))   # as written and read back
+            confidences[tid].append(c)
+    for tid in (1, 2):
+        q = round(confidences[tid][-1] / SCORE_GRID) * SCORE_GRID
+        means = _drifting_means([np.array(rows[tid])], 44)[:, 0]
+        assert (means == q).all()
+
+
+def test_report_policy_drops_low_scoring_tentative_tracks_only():
+    from omnifuse.tracking.config import ClassParams
+    from omnifuse.tracking.tracker import report_policy
+
+    p = ClassParams(min_hits=3, report_tentative=True, tentative_min_score=2.0, tentative_penalty=1.0,
+                    score_mode='mean', hits_bonus=1.0)
+    keep, score = report_policy(p, hits=np.array([1, 1, 3]), time_since_update=np.array([0, 0, 0]),
+                                last_score=np.array([1.0, 3.0, 0.5]), mean_score=np.array([1.0, 3.0, 0.7]),
+                                warmup=False)
+    assert keep.tolist() == [False, True, True]
+    assert score[1] == 3.0 - 1.0 and score[2] == pytest.approx(0.7 + np.log(3))
