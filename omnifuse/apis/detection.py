@@ -78,7 +78,7 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str = '
     return model.to(torch.device(device)).eval(), cfg, meta
 
 
-def _test_pipeline(cfg: Any) -> list[dict]:
+def test_pipeline(cfg: Any) -> list[dict]:
     loader = cfg.get('test_dataloader')
     if loader and loader.get('dataset') and loader['dataset'].get('pipeline'):
         return list(loader['dataset']['pipeline'])
@@ -98,7 +98,7 @@ class Detector:
         self.cfg = cfg
         self.class_names = list(model.class_names)
         steps = []
-        for step in _test_pipeline(cfg):
+        for step in test_pipeline(cfg):
             step = dict(step)
             if step['type'] in ('ObjectNameFilter',):
                 step['classes'] = self.class_names
@@ -118,17 +118,19 @@ class Detector:
             res = step(res)
         return res['points']
 
-    def __call__(self, frame: Any, *, use_camera: bool = True,
+    def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
                  score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boxes (K, 7) LiDAR frame, scores (K,), labels (K,) class indices) of one frame's detections with
-        score >= `score_threshold` (the one place a detector's threshold is applied; 0 keeps every box)."""
+        score >= `score_threshold` (the one place a detector's threshold is applied; 0 keeps every box).
+        `use_camera` / `use_thermal` (default: as `use_camera`) say whether the colour / thermal images are fused."""
         import torch
         from mmengine.dataset import pseudo_collate
 
         from omnifuse.datasets.det_dataset import frame_to_results
 
+        use_thermal = use_camera if use_thermal is None else use_thermal
         res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
-                               use_thermal=use_camera and self.model.thermal_encoder is not None,
+                               use_thermal=use_thermal and self.model.thermal_encoder is not None,
                                main_camera=self.main_camera)
         batch = pseudo_collate([self.pipeline(res)])
         with torch.no_grad():

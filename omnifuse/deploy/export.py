@@ -36,7 +36,8 @@ from omnifuse.checkpoint import build_model, load_config
 from omnifuse.deploy.runtime import FORMAT_KEY, FORMAT_VERSION
 from omnifuse.errors import FormatError, OmnifuseError
 
-__all__ = ['DETECTOR_NOTE', 'ExportResult', 'OccupancyGraph', 'SegmentorGraph', 'export_model', 'to_openvino']
+__all__ = ['DETECTOR_NOTE', 'ExportResult', 'OccupancyGraph', 'SegmentorGraph', 'export_model', 'to_openvino',
+           'torch_export']
 
 OPSET = 17
 DETECTOR_NOTE = ('exporting the 3D detectors is not available yet: their LiDAR backbone is sparse convolution '
@@ -230,7 +231,7 @@ def export_model(config: str | Path, checkpoint: str | Path | None, out: str | P
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='omnifuse-export-') as tmp:
         onnx_path = out if fmt == 'onnx' else Path(tmp) / 'model.onnx'
-        _torch_export(graph, example, inputs, outputs, axes, onnx_path, opset=opset, metadata=meta)
+        torch_export(graph, example, inputs, outputs, axes, onnx_path, opset=opset, metadata=meta)
         if fmt == 'openvino':
             paths = to_openvino(onnx_path, out, meta)
         else:
@@ -239,7 +240,7 @@ def export_model(config: str | Path, checkpoint: str | Path | None, out: str | P
     return ExportResult(paths, meta, equal, diff)
 
 
-def _torch_export(graph: nn.Module, example: Mapping[str, np.ndarray], inputs: list[str], outputs: list[str],
+def torch_export(graph: nn.Module, example: Mapping[str, np.ndarray], inputs: list[str], outputs: list[str],
                   axes: dict[str, dict[int, str]], path: Path, *, opset: int, metadata: Mapping[str, Any]) -> None:
     """torch.onnx.export with the TorchScript exporter (dynamo=False: the dynamo exporter needs onnxscript,
     and the traced graph with dynamic_axes handles every size here), then the metadata into metadata_props."""

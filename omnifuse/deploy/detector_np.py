@@ -1,0 +1,208 @@
+"""The exported detector's numpy steps between its graphs (no torch; see `omnifuse.deploy.detector_graphs`).
+
+Each function is the numpy twin of a PyTorch step of the model, with the same rules and float32 arithmetic
+in the same order where it decides a discrete outcome (a voxel, a grid cell, an NMS survivor):
+
+    in_range              datasets.transforms.PointRangeFilter
+    nms_proposals         CentreHead.decode, second half (score threshold, class-aware rotated NMS)
+    roi_grid_points       ops.roi_grid.roi_grid_points
+    trilinear_rows        ops.voxel_query.trilinear_neighbours
+    voxel_centroids       fusion.logonet.GlobalFusion.voxel_centroids
+    roi_cell_stats        ops.roi_grid.roi_cell_stats
+    refine                LoGoRoIHead.refine (with box_coder.decode_residual)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from omnifuse.structures.geometry import nms_bev
+
+__all__ = ['in_range', 'nms_proposals', 'roi_grid_unit_np', 'roi_grid_points', 'trilinear_rows',
+           'gof_inputs', 'voxel_centroids', 'roi_cell_stats', 'decode_residual', 'refine']
+
+F32 = np.float32
+
+
+def in_range(points: np.ndarray, point_range: Sequence[float]) -> np.ndarray:
+    """The (N, C) points with lo <= xyz < hi (PointRangeFilter)."""
+    lo = np.asarray(point_range[:3])
+    hi = np.asarray(point_range[3:6])
+    return points[((points[:, :3] >= lo) & (points[:, :3] < hi)).all(1)]
+
+
+def _class_aware_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float,
+                     max_out: int | None) -> np.ndarray:
+    shifted = boxes.astype(np.float64)
+    shifted[:, 0] += labels.astype(np.float64) * 1000.0  # one NMS call, classes never overlap
+    return nms_bev(shifted, scores.astype(np.float64), iou, max_out=max_out)
+
+
+def nms_proposals(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, cfg: Mapping[str, Any]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Proposals from the first stage's top-k peaks: score threshold (a few kept when none passes, so the
+    second stage always has work), then class-aware rotated NMS keeping `post_max`."""
+    limit = int(cfg['post_max'])
+    keep = scores >= cfg['score_thr']
+    if not keep.any():
+        keep = np.zeros_like(keep)
+        keep[:min(limit, 8)] = True
+    bx, sc, lb = boxes[keep], scores[keep], labels[keep]
+    sel = _class_aware_nms(bx, sc, lb, float(cfg['nms_iou']), limit)
+    return bx[sel], sc[sel], lb[sel]
+
+
+def roi_grid_unit_np(grid_size: int) -> np.ndarray:
+    """(G³, 3) float32 cell-centre offsets in box-size units (i along x, j along y, k along z)."""
+    r = (np.arange(grid_size, dtype=F32) + F32(0.5)) / F32(grid_size) - F32(0.5)
+    gx, gy, gz = np.meshgrid(r, r, r, indexing='ij')
+    return np.stack([gx, gy, gz], -1).reshape(-1, 3)
+
+
+def roi_grid_points(rois: np.ndarray, grid_size: int) -> np.ndarray:
+    """(R, G³, 3) float32 grid points of (R, 7) RoIs, LiDAR frame."""
+    rois = rois.astype(F32)
+    local = roi_grid_unit_np(grid_size)[None] * rois[:, None, 3:6]
+    c, s = np.cos(rois[:, 6:7]), np.sin(rois[:, 6:7])
+    gx = local[..., 0] * c - local[..., 1] * s + rois[:, 0:1]
+    gy = local[..., 0] * s + local[..., 1] * c + rois[:, 1:2]
+    gz = local[..., 2] + rois[:, 2:3]
+    return np.stack([gx, gy, gz], -1).astype(F32)
+
+
+def _site_keys(zyx: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    D, H, W = (int(v) for v in shape)
+    ok = ((zyx[..., 0] >= 0) & (zyx[..., 0] < D) & (zyx[..., 1] >= 0) & (zyx[..., 1] < H)
+          & (zyx[..., 2] >= 0) & (zyx[..., 2] < W))
+    return np.where(ok, (zyx[..., 0] * H + zyx[..., 1]) * W + zyx[..., 2], -1)
+
+
+def _lookup(sites: np.ndarray, shape: Sequence[int], zyx: np.ndarray) -> np.ndarray:
+    """Row of each (..., 3) queried site among (M, 3) `sites`, -1 where absent."""
+    keys = _site_keys(sites, shape)
+    order = np.argsort(keys, kind='stable')
+    sorted_keys = keys[order]
+    q = _site_keys(zyx, shape)
+    if sorted_keys.size == 0:
+        return np.full(q.shape, -1, np.int64)
+    pos = np.searchsorted(sorted_keys, q).clip(max=sorted_keys.size - 1)
+    found = (sorted_keys[pos] == q) & (q >= 0)
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
+def trilinear_rows(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, xyz: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The occupied voxels around (P, 3) points and their trilinear weights: rows (P, K) int64 into the
+    level's (M, 3) `sites` (-1 where empty) and float32 weights (0 where empty); K = 8, or 4 on a flat level."""
+    origin = np.asarray(geometry['origin'], F32)
+    spacing = np.asarray(geometry['spacing'], F32)
+    shape = geometry['shape']
+    rel = (xyz.astype(F32) - origin) / spacing
+    flat = int(shape[0]) == 1
+    if flat:
+        rel = np.concatenate([rel[:, :2], np.zeros_like(rel[:, 2:])], 1)
+    base = np.floor(rel)
+    frac = rel - base
+    corners = [(dx, dy, dz) for dz in ((0,) if flat else (0, 1)) for dy in (0, 1) for dx in (0, 1)]
+    offs = np.asarray(corners, np.int64)  # (K, 3) x y z
+    idx = base.astype(np.int64)[:, None, :] + offs[None]  # (P, K, 3)
+    w = np.where(offs[None].astype(bool), frac[:, None, :], F32(1) - frac[:, None, :]).prod(-1)
+    rows = _lookup(sites, shape, idx[..., ::-1])
+    return rows, (w * (rows >= 0)).astype(F32)
+
+
+def voxel_centroids(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(U, 3) float32 centroid of the raw points nearest to each of the (U, 3) voxel `sites` (its centre when
+    none): a point belongs to the voxel whose centre is nearest (round half to even, as torch.round)."""
+    origin = np.asarray(geometry['origin'], F32)
+    spacing = np.asarray(geometry['spacing'], F32)
+    centres = sites[:, ::-1].astype(F32) * spacing + origin
+    if points.shape[0] == 0 or sites.shape[0] == 0:
+        return centres
+    xyz = points[:, :3].astype(F32)
+    idx = np.round((xyz - origin) / spacing).astype(np.int64)[:, ::-1]
+    rows = _lookup(sites, geometry['shape'], idx)
+    hit = rows >= 0
+    n = np.bincount(rows[hit], minlength=sites.shape[0])
+    sums = np.stack([np.bincount(rows[hit], weights=xyz[hit, d], minlength=sites.shape[0]) for d in range(3)], 1)
+    out = centres.copy()
+    found = n > 0
+    out[found] = (sums[found] / n[found, None]).astype(F32)
+    return out
+
+
+def gof_inputs(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, rows: np.ndarray, points: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GoF on the voxels the grid points read: (U,) used rows (sorted), their (U, 3) centroids and the
+    (P, K) rows re-indexed into `used` (LoGoRoIHead fuses only the RoIs' vicinity)."""
+    used, inverse = np.unique(rows.clip(min=0), return_inverse=True)
+    return used.astype(np.int64), voxel_centroids(geometry, sites[used], points), inverse.reshape(rows.shape)
+
+
+def _to_roi_frame(xyz: np.ndarray, roi: np.ndarray) -> np.ndarray:
+    d = xyz - roi[:3]
+    c, s = np.cos(roi[6]), np.sin(roi[6])
+    return np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], 1)
+
+
+def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raw points per grid cell of each RoI (R, G³) and their mean offset from the cell centre in cell units
+    (R, G³, 3) (0 for empty cells), float32."""
+    G, G3, R = grid_size, grid_size ** 3, rois.shape[0]
+    count = np.zeros((R, G3), F32)
+    centroid = np.zeros((R, G3, 3), F32)
+    if R == 0 or points.shape[0] == 0:
+        return count, centroid
+    xyz = points[:, :3].astype(F32)
+    order = np.argsort(xyz[:, 0], kind='stable')
+    xs = xyz[order, 0]
+    rois = rois.astype(F32)
+    for r, roi in enumerate(rois):
+        radius = float(np.hypot(roi[3], roi[4])) / 2 + 1e-3
+        lo = np.searchsorted(xs, roi[0] - radius, side='left')
+        hi = np.searchsorted(xs, roi[0] + radius, side='right')
+        cand = xyz[order[lo:hi]]
+        cand = cand[np.abs(cand[:, 1] - roi[1]) <= radius]
+        local = _to_roi_frame(cand, roi) / roi[3:6] + F32(0.5)
+        local = local[((local >= 0) & (local < 1)).all(1)].astype(F32)
+        if local.shape[0] == 0:
+            continue
+        cell3 = np.clip(np.floor(local * F32(G)).astype(np.int64), 0, G - 1)
+        cell = (cell3[:, 0] * G + cell3[:, 1]) * G + cell3[:, 2]
+        offset = local * F32(G) - cell3.astype(F32) - F32(0.5)
+        n = np.bincount(cell, minlength=G3).astype(F32)
+        sums = np.stack([np.bincount(cell, weights=offset[:, d], minlength=G3) for d in range(3)], 1).astype(F32)
+        count[r] = n
+        centroid[r] = sums / np.maximum(n, 1)[:, None]
+    return count, centroid
+
+
+def decode_residual(rois: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """(R, 7) boxes from RoIs and second-stage residuals (box_coder.decode_residual), yaw in [-pi, pi)."""
+    rois = rois.astype(F32)
+    residual = residual.astype(F32)
+    diag = np.sqrt(rois[:, 3] ** 2 + rois[:, 4] ** 2)
+    lx, ly = residual[:, 0] * diag, residual[:, 1] * diag
+    c, s = np.cos(rois[:, 6]), np.sin(rois[:, 6])
+    x = rois[:, 0] + lx * c - ly * s
+    y = rois[:, 1] + lx * s + ly * c
+    z = rois[:, 2] + residual[:, 2] * rois[:, 5]
+    dims = rois[:, 3:6] * np.exp(np.minimum(residual[:, 3:6], 3))
+    yaw = np.mod(rois[:, 6] + residual[:, 6] + F32(math.pi), F32(2 * math.pi)) - F32(math.pi)
+    return np.concatenate([np.stack([x, y, z], 1), dims, yaw[:, None]], 1).astype(F32)
+
+
+def refine(rois: np.ndarray, scores: np.ndarray, labels: np.ndarray, score_logits: np.ndarray,
+           residual: np.ndarray, cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final boxes, scores and labels: decode, IoU-aware score (geometric mean with the proposal score for
+    score_mode 'sqrt'), threshold, class-aware rotated NMS."""
+    boxes = decode_residual(rois, residual)
+    iou_score = (1 / (1 + np.exp(-score_logits.astype(F32)))).astype(F32)
+    final = np.sqrt(iou_score * scores.astype(F32)) if cfg['score_mode'] == 'sqrt' else iou_score
+    idx = np.flatnonzero(final >= cfg['score_thr'])
+    sel = idx[_class_aware_nms(boxes[idx], final[idx], labels[idx], float(cfg['nms_iou']), None)]
+    return boxes[sel], final[sel], labels[sel]

@@ -1,0 +1,229 @@
+"""Run an exported two-stage detector: its graphs and the numpy steps between them (no torch, no spconv).
+
+An exported detector is a set of graphs written side by side by `omnifuse export` (docs/deploy.md):
+
+    det.onnx               first stage (voxel features + index tables -> top-k peaks, BEV, sparse levels);
+                           its metadata holds the model description (`detector_spec`) and the other files
+    det.camera.onnx        the camera encoder (and det.thermal.onnx for a thermal one)
+    det.roi.onnx           the second stage
+
+(.xml/.bin for OpenVINO, same names). `DetectorPipeline` drives any set of stage runners (`run(feeds) ->
+outputs`), the exported sessions here or the PyTorch graphs at export time, so both follow one code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from omnifuse.deploy import detector_np as dnp
+from omnifuse.deploy.sparse_plan import SparsePlanner
+from omnifuse.deploy.voxels_np import mean_voxels
+from omnifuse.errors import FormatError
+
+__all__ = ['StageRunner', 'CameraInput', 'DetectorPipeline', 'ExportedDetector', 'frame_cameras', 'stage_files']
+
+
+class StageRunner(Protocol):
+    """One graph: named numpy inputs -> named numpy outputs."""
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Outputs by name."""
+        ...
+
+
+@dataclass
+class CameraInput:
+    """One image of a modality as the sensor gives it.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB (camera) or (H, W) / (H, W, C) thermal values.
+        lidar2img: (4, 4) LiDAR frame -> homogeneous pixels of this image.
+    """
+
+    image: np.ndarray
+    lidar2img: np.ndarray
+
+
+@dataclass
+class StageTimes:
+    """Milliseconds per step of the last frame (the numpy steps and each graph)."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+
+def frame_cameras(frame: Any, camera: str | None = None) -> dict[str, CameraInput]:
+    """The images of a `SensorFrame` the exported detector takes: the colour camera `camera` (None:
+    'image_2' when the frame has it, else its first calibrated one) and the thermal camera of that name (else
+    the first calibrated one). Images without a calibration are not used."""
+    out: dict[str, CameraInput] = {}
+    calib = frame.calib
+    if calib is None:
+        return out
+    for modality, images, store in (('camera', frame.images, calib.cameras),
+                                    ('thermal', getattr(frame, 'thermal', {}) or {}, calib.thermal)):
+        names = [n for n in ([camera] if camera else []) + ['image_2', *images] if n in images and n in store]
+        if modality == 'thermal':
+            names = [n for n in [camera, *images] if n in images and n in store]
+        if names:
+            out[modality] = CameraInput(np.asarray(images[names[0]]), np.asarray(store[names[0]].lidar2img))
+    return out
+
+
+def stage_files(path: str | Path, stages: list[str]) -> dict[str, Path]:
+    """The file of each stage beside the first stage's file `path` (det.onnx -> det.roi.onnx, ...)."""
+    path = Path(path)
+    return {s: (path if s == 'first' else path.with_name(f'{path.stem}.{s}{path.suffix}')) for s in stages}
+
+
+def _image_feeds(spec: Mapping[str, Any], modality: str, cam: CameraInput) -> tuple[np.ndarray, np.ndarray,
+                                                                                     np.ndarray]:
+    """(1, C, H', W') normalised padded image, (4, 4) float32 lidar2img of the resized image, (2,) img_hw:
+    ImageResize (cv2 INTER_LINEAR) then DetDataPreprocessor (normalise, zero-pad to the divisor)."""
+    import cv2
+
+    info = spec['image_modalities'][modality]
+    pre = spec['image_preprocess']
+    scale = float(pre['scale'])
+    img = np.asarray(cam.image)
+    l2i = np.asarray(cam.lidar2img, dtype=np.float64)
+    if scale != 1.0:
+        h, w = img.shape[:2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+        l2i = np.diag([scale, scale, 1.0, 1.0]) @ l2i
+    x = img.astype(np.float32)
+    x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    if modality == 'camera':
+        x = (x - np.asarray(pre['mean'], np.float32)[:, None, None]) / np.asarray(pre['std'], np.float32)[:, None, None]
+    else:  # thermal units differ between sources: standardise each image
+        x = (x - x.mean()) / max(float(x.std(ddof=1)), 1e-3)
+    if x.shape[0] != info['in_channels']:
+        x = x.mean(0, keepdims=True) if info['in_channels'] == 1 else np.repeat(x[:1], info['in_channels'], 0)
+    d = int(pre['pad_divisor'])
+    H, W = -(-x.shape[1] // d) * d, -(-x.shape[2] // d) * d
+    padded = np.zeros((1, x.shape[0], H, W), np.float32)
+    padded[0, :, :x.shape[1], :x.shape[2]] = x
+    return padded, l2i.astype(np.float32), np.array([x.shape[1], x.shape[2]], np.float32)
+
+
+class DetectorPipeline:
+    """The detector from raw inputs to boxes, over stage runners ('first', 'roi', and one per image modality).
+
+    `pipeline(points, cameras)` -> (boxes (K, 7) LiDAR frame float64, scores (K,), labels (K,) int64); cameras
+    maps 'camera' / 'thermal' to a `CameraInput` (absent or None: that modality is missing).
+    """
+
+    def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner]) -> None:
+        self.spec = spec
+        self.runners = runners
+        self.planner = SparsePlanner(spec['backbone'])
+        self.times = StageTimes()
+
+    def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds."""
+        import time
+
+        spec = self.spec
+        times: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            times[name] = times.get(name, 0.0) + (now - clock) * 1e3
+            clock = now
+
+        empty = (np.zeros((0, 7)), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        pts = dnp.in_range(np.asarray(points, dtype=np.float32), spec['point_range'])
+        feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
+                                 max_points=spec['max_points'], max_voxels=spec['max_voxels'])
+        lap('voxelise')
+        if feats.shape[0] == 0:  # no point in range: no detection (the PyTorch model's rule)
+            self.times = StageTimes(times)
+            return empty
+        plan = self.planner.plan(zyx)
+        lap('index tables')
+        first = self.runners['first'].run({'features': feats, **plan.tables, 'bev_rows': plan.bev_rows})
+        lap('first stage graph')
+        boxes, scores, labels = dnp.nms_proposals(first['boxes'], first['scores'], first['labels'],
+                                                  spec['proposals'])
+        lap('proposal NMS')
+        roi = spec.get('roi')
+        if roi is None or boxes.shape[0] == 0:
+            self.times = StageTimes(times)
+            return boxes.astype(np.float64), scores, labels.astype(np.int64)
+        images: dict[str, dict[str, np.ndarray]] = {}
+        for modality, info in spec['image_modalities'].items():
+            cam = (cameras or {}).get(modality)
+            if cam is None:
+                images[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
+                                    'lidar2img': np.eye(4, dtype=np.float32),
+                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array(False)}
+                continue
+            padded, l2i, hw = _image_feeds(spec, modality, cam)
+            lap('image preprocess')
+            fmap = self.runners[modality].run({'image': padded})['features']
+            lap(f'{modality} graph')
+            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array(True)}
+        grid = dnp.roi_grid_points(boxes, roi['grid_size'])
+        flat = grid.reshape(-1, 3)
+        count, centroid = dnp.roi_cell_stats(pts, boxes, roi['grid_size'])
+        feeds: dict[str, np.ndarray] = {'rois': boxes.astype(np.float32), 'grid_xyz': grid, 'count': count,
+                                        'centroid': centroid}
+        for level in roi['levels']:
+            geometry = spec['level_geometry'][level]
+            sites = plan.sites[spec['backbone']['levels'][level]]
+            rows, weights = dnp.trilinear_rows(geometry, sites, flat)
+            feeds[f'{level}_features'] = first[f'{level}_features']
+            feeds[f'{level}_weights'] = weights
+            if level in roi['gof_levels']:
+                used, xyz, rows = dnp.gof_inputs(geometry, sites, rows, pts)
+                feeds[f'{level}_used'], feeds[f'{level}_xyz'] = used, xyz
+            feeds[f'{level}_rows'] = rows.clip(min=0)
+        if roi['bev']:
+            feeds['bev'] = first['bev']
+        for modality, values in images.items():
+            feeds.update({f'{modality}_{k}': v for k, v in values.items()})
+        lap('RoI inputs')
+        out = self.runners['roi'].run(feeds)
+        lap('RoI graph')
+        result = dnp.refine(boxes, scores, labels, out['score_logits'], out['residual'], roi)
+        lap('final NMS')
+        self.times = StageTimes(times)
+        return result[0].astype(np.float64), result[1], result[2].astype(np.int64)
+
+
+class ExportedDetector(DetectorPipeline):
+    """An exported detector loaded with ONNX Runtime or OpenVINO (see the module docstring).
+
+    Args:
+        path: the first stage's .onnx or .xml file.
+        backend: 'onnxruntime' or 'openvino' (None: follows the suffix).
+        num_threads: intra-op threads of every graph (None: the backend's default).
+    """
+
+    def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1) -> None:
+        from omnifuse.deploy.runtime import ExportedModel
+
+        first = ExportedModel(path, backend=backend, num_threads=num_threads)
+        first.require_task('detection')
+        spec = first.metadata['detector']
+        files = stage_files(path, list(first.metadata['stages']))
+        runners: dict[str, StageRunner] = {'first': first}
+        for stage, file in files.items():
+            if stage == 'first':
+                continue
+            if not file.is_file():
+                raise FormatError(f'{path}: its {stage} graph {file} is missing (an exported detector is '
+                                  f'{", ".join(str(f.name) for f in files.values())})')
+            runners[stage] = ExportedModel(file, backend=backend, num_threads=num_threads)
+        self.path = Path(path)
+        self.backend = first.backend
+        self.class_names = list(spec['class_names'])
+        super().__init__(spec, runners)

@@ -1,0 +1,80 @@
+"""The index tables of an exported sparse backbone for one scan, in numpy (see `omnifuse.deploy.sparse_graph`).
+
+`SparsePlanner(spec).plan(zyx)` follows the backbone description (`backbone_spec`) over one scan's voxels:
+every strided convolution makes the next set of active sites, every convolution gets its table once
+(submanifold convolutions over the same sites share one), and the last site set is laid out on the dense
+grid that the BEV map is folded from. The planner keeps one lookup grid per site set between scans (see
+`omnifuse.deploy.sparse_rules.SiteGrid`); use one planner per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from omnifuse.deploy.sparse_rules import SiteGrid, Triple, conv_output_shape, conv_rules, strided_sites, triple
+
+__all__ = ['SparsePlan', 'SparsePlanner']
+
+
+@dataclass
+class SparsePlan:
+    """Index tables of one scan.
+
+    Attributes:
+        tables: per table name (`subm<s>`, `down<s>`), (M_out, K) int64.
+        bev_rows: (D'·H'·W',) int64 row of the last site set at each dense cell (its size where empty).
+        sites: per site set, (M_s, 3) int64 (z, y, x) active sites (row order of its features).
+        shapes: per site set, its grid (D, H, W).
+    """
+
+    tables: dict[str, np.ndarray]
+    bev_rows: np.ndarray
+    sites: dict[int, np.ndarray]
+    shapes: dict[int, Triple]
+
+
+class SparsePlanner:
+    """Index tables of `spec`'s backbone for one scan at a time (a `backbone_spec` dict)."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.shapes: dict[int, Triple] = {0: triple(spec['sparse_shape'], 'sparse_shape')}
+        margins: dict[int, int] = {}
+        for conv in spec['convs']:
+            src, dst = conv['in_set'], conv['out_set']
+            if dst not in self.shapes:
+                self.shapes[dst] = conv_output_shape(self.shapes[src], conv['kernel'], conv['stride'],
+                                                     conv['padding'])
+            margins[src] = max(margins.get(src, 0), *conv['kernel'], *conv['padding'])
+        self.grids = {s: SiteGrid(self.shapes[s], margin) for s, margin in margins.items()}
+
+    def plan(self, zyx: np.ndarray) -> SparsePlan:
+        """Tables for the (M0, 3) int64 (z, y, x) voxels of one scan."""
+        sites: dict[int, np.ndarray] = {0: np.ascontiguousarray(zyx, dtype=np.int64)}
+        tables: dict[str, np.ndarray] = {}
+        filled: set[int] = set()
+        try:
+            for conv in self.spec['convs']:
+                src, dst = conv['in_set'], conv['out_set']
+                k, s, p = conv['kernel'], conv['stride'], conv['padding']
+                if dst not in sites:
+                    sites[dst] = strided_sites(sites[src], self.shapes[src], k, s, p)
+                if conv['table'] in tables:
+                    continue
+                if src not in filled:
+                    self.grids[src].fill(sites[src])
+                    filled.add(src)
+                tables[conv['table']] = conv_rules(self.grids[src], sites[src].shape[0], sites[dst], k, s, p)
+        finally:
+            for s in filled:
+                self.grids[s].clear()
+        last = self.spec['bev_set']
+        D, H, W = self.shapes[last]
+        cells = np.full(D * H * W, sites[last].shape[0], np.int64)
+        z, y, x = sites[last].T
+        cells[(z * H + y) * W + x] = np.arange(sites[last].shape[0])
+        return SparsePlan(tables, cells, sites, dict(self.shapes))
