@@ -78,7 +78,8 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str = '
     return model.to(torch.device(device)).eval(), cfg, meta
 
 
-def test_pipeline(cfg: Any) -> list[dict]:
+def inference_pipeline(cfg: Any) -> list[dict]:
+    """The config's inference steps: the test dataloader's pipeline, else `test_pipeline`, else packing only."""
     loader = cfg.get('test_dataloader')
     if loader and loader.get('dataset') and loader['dataset'].get('pipeline'):
         return list(loader['dataset']['pipeline'])
@@ -98,7 +99,7 @@ class Detector:
         self.cfg = cfg
         self.class_names = list(model.class_names)
         steps = []
-        for step in test_pipeline(cfg):
+        for step in inference_pipeline(cfg):
             step = dict(step)
             if step['type'] in ('ObjectNameFilter',):
                 step['classes'] = self.class_names

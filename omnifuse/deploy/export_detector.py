@@ -43,10 +43,10 @@ class TorchStage:
 
 
 def _image_preprocess(model: nn.Module, cfg: Any) -> dict[str, Any]:
-    from omnifuse.apis.detection import test_pipeline
+    from omnifuse.apis.detection import inference_pipeline
 
     scale = 1.0
-    for step in test_pipeline(cfg):
+    for step in inference_pipeline(cfg):
         if step.get('type') == 'ImageResize':
             scale = float(step.get('scale', 0.5))
     pre = model.data_preprocessor
