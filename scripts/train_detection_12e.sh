@@ -15,7 +15,7 @@ run() {  # variant
   local out=work_dirs/det_eval/test12e/$v O=(--data-root "$TEST" --cfg-options test_dataloader.dataset.image_set=trainval)
   OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_clean"
   if [ "$v" != lidar ]; then
-    OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_nocam" --drop-camera
+    OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_nocam" --drop camera thermal
     OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_ext" --extrinsic-error 1 0.2
   fi
 }

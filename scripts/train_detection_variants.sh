@@ -22,7 +22,7 @@ run() {  # config
   local out=work_dirs/$NAME/preds/$stem O=(--data-root "$TEST" --cfg-options test_dataloader.dataset.image_set=trainval)
   OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_clean"
   if grep -q "image_encoder=None" "$cfg"; then return; fi
-  OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_nocam" --drop-camera
+  OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_nocam" --drop camera thermal
   OMP_NUM_THREADS=1 $OMNIFUSE test "$cfg" "$wd/weights.pth" "${O[@]}" --out "${out}_ext" --extrinsic-error 1 0.2
 }
 mkdir -p "work_dirs/$NAME/preds"

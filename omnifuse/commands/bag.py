@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_subdir
+
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run']
 
 PATH = ('bag',)
@@ -25,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument('--kitti-root', required=True, metavar='DIR',
-                        help='dataset root holding <split>/velodyne (+ calib, image_2, thermal, ultrasonic)')
-    parser.add_argument('--split', default='training', help='split folder under the root (default: training)')
+                        help='dataset root holding <subdir>/velodyne (+ calib, image_2, thermal, ultrasonic)')
+    add_subdir(parser)
     parser.add_argument('--frames', default=None, metavar='ID,ID,...',
                         help='frame ids to write, in this order (default: every frame of velodyne/)')
     parser.add_argument('--out', required=True, metavar='BAG', help='bag directory to create (must not exist)')
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
         raise OmnifuseError(f'{out}: exists already; omnifuse bag creates a new bag directory')
-    reader = KittiReader(args.kitti_root, args.split)
+    reader = KittiReader(args.kitti_root, args.subdir)
     ids = list(reader.frame_ids)
     if args.frames:
         wanted = [f.strip() for f in args.frames.split(',') if f.strip()]

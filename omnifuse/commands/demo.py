@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     if _available('detect') and _available('sim') and DETECTION.checkpoint.is_file():
         _step('detect 3D objects with the shipped LiDAR + camera model',
-              ['detect', '--kitti-root', str(sim_root), '--out', str(out / 'det_pred'), '--png', str(out / 'det_png')])
+              ['detect', '--kitti-root', str(sim_root), '--out', str(out / 'det_pred'),
+               '--png-dir', str(out / 'det_png')])
         _step('score the detections with the KITTI protocol',
               ['eval', 'kitti', '--gt', str(sim_root / 'training' / 'label_2'), '--pred', str(out / 'det_pred'),
                '--json', str(out / 'det_eval.json')])
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if thermal16.is_file():
             _step('detect with the shipped 16-beam LiDAR + camera + thermal model (the scan thinned to every 4th beam)',
                   ['detect', '--kitti-root', str(sim_root), '--checkpoint', str(thermal16),
-                   '--out', str(out / 'det16_pred'), '--png', str(out / 'det16_png')])
+                   '--out', str(out / 'det16_pred'), '--png-dir', str(out / 'det16_png')])
             pictures.extend(sorted((out / 'det16_png').glob('*.png')))
         seq_root = out / 'sim_sequence'
         _step('simulate a short sequence (8 frames at 10 Hz; every object keeps its id: KITTI tracking '
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         _step('detect and track: ids, velocities over ground (the ego pose from the simulator), KITTI tracking '
               'results; the strip shows track ids, velocity arrows and trails',
               ['detect', '--kitti-root', str(seq_root), '--track', '--out', str(out / 'track_pred'),
-               '--png', str(out / 'track_png')])
+               '--png-dir', str(out / 'track_png')])
         if _available('eval_tracking'):
             _step('score the tracks with the KITTI 3D MOT protocol',
                   ['eval', 'tracking', '--gt', str(seq_root / 'training' / 'label_02'),
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
               'first, --align-ground); predictions green, labels red',
               ['detect', '--kitti-root', str(real_seq), *frames, '--align-ground', '--score-thr', '0.3',
                '--out', str(out / 'real_pred'),
-               '--png', str(out / 'real_png')])
+               '--png-dir', str(out / 'real_png')])
         pictures.extend(sorted((out / 'real_png').glob('*.png')))
 
     park = out / 'sim_parking_night'
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if _available('occupancy') and OCCUPANCY.checkpoint.is_file():
         _step('near-field occupancy from ultrasonic + camera at night',
               ['occupancy', '--kitti-root', str(park), '--out', str(out / 'occupancy_pred'),
-               '--png', str(out / 'occupancy_png')])
+               '--png-dir', str(out / 'occupancy_png')])
         _step('score it against the simulator\'s grid (within 5 m)',
               ['eval', 'occupancy', '--gt', str(park / 'training' / 'occupancy'),
                '--pred', str(out / 'occupancy_pred'), '--json', str(out / 'occupancy_eval.json')])

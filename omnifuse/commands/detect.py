@@ -2,16 +2,16 @@
 
 KITTI layout (real KITTI or the simulator's output; thermal is used when the layout has it): one KITTI
 label file per frame (16 columns, with score) in `--out`, ready for `omnifuse eval kitti`, and with
-`--png` a picture per frame: the camera view and the BEV with predicted (green) and true (red) boxes.
+`--png-dir` a picture per frame: the camera view and the BEV with predicted (green) and true (red) boxes.
 Waymo (`--waymo-root`): one JSON Lines file of boxes for `omnifuse eval waymo`.
 
 `--track` (KITTI layout) also runs the 3D multi-object tracker over the frames in order (frame ids sorted;
 sequences, stamps and ego poses from the simulator's meta when there, else one sequence at 10 Hz:
 omnifuse.apis.tracking) and writes next to the per-frame label files one KITTI tracking result file per
 sequence, `<out>/tracking/<seq:04d>.txt` (`frame id type trunc occ alpha x1 y1 x2 y2 h w l x y z ry score`,
-ready for `omnifuse eval tracking --pred <out>/tracking`). With `--png` the pictures then show the tracks
+ready for `omnifuse eval tracking --pred <out>/tracking`). With `--png-dir` the pictures then show the tracks
 (colour and '#id' per track, velocity arrows, trails) instead of the detections, and
-`<png>/tracks_<seq:04d>.png` is a strip of bird's-eye views over the sequence.
+`<png-dir>/tracks_<seq:04d>.png` is a strip of bird's-eye views over the sequence.
 
 Without `--config`/`--checkpoint` the shipped default model is used (the fast LiDAR + camera model);
 a checkpoint exported by `omnifuse train` carries its config, so `--checkpoint` alone is enough.
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -48,16 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument('--waymo-root', help='mmdet3d KITTI-format Waymo root (holding waymo_infos_*.pkl)')
     which = parser.add_mutually_exclusive_group()
     which.add_argument('--frame', action='append', help='frame id to run (repeatable; default: every frame)')
-    which.add_argument('--split', help='ImageSets-style file (or a name under ImageSets/) listing the frames')
+    add_split(which)
     parser.add_argument('--config', help=f'model config (default: the checkpoint\'s embedded config, else '
                         f'configs/{DEFAULT_CONFIG.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint', help=f'weights (default: the shipped {DEFAULT_CHECKPOINT.name}); '
                         '"none" runs untrained weights (smoke tests only)')
     parser.add_argument('--out', help='KITTI: folder of label files; Waymo: the .jsonl file to write')
-    parser.add_argument('--png', help='folder for pictures (camera view + BEV) of each frame')
+    add_png_dir(parser, 'folder for a picture (camera view + BEV) of each frame, DIR/<id>.png')
     parser.add_argument('--score-thr', type=float, default=SCORE_THRESHOLD,
                         help=f'keep detections with at least this score (default: {SCORE_THRESHOLD})')
-    parser.add_argument('--no-camera', action='store_true', help='drop the images (robustness check)')
+    add_drop(parser, ('camera', 'thermal'), old=('--no-camera',))
     parser.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'), default=None,
                         help='KITTI: image size [px] to assume for frames with no image and no size in their calib; '
                         'the 2D boxes of the label files (which set the KITTI difficulty) are cut to it '
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--track', action='store_true',
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
-                        '--png then draws track ids, velocity arrows and trails')
+                        '--png-dir then draws track ids, velocity arrows and trails')
 
 
 def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, names: list[str],
@@ -107,7 +108,7 @@ _STRIP_PANELS = 4
 
 
 class _TrackPictures:
-    """Trails of the tracks and the bird's-eye views of one sequence for its strip (`--track --png`)."""
+    """Trails of the tracks and the bird's-eye views of one sequence for its strip (`--track --png-dir`)."""
 
     def __init__(self) -> None:
         self.sequence: int | None = None
@@ -213,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
                            intensity_scale=args.intensity_scale)
     warned_size = False
     out = Path(args.out) if args.out else None
-    png = Path(args.png) if args.png else None
+    png = Path(args.png_dir) if args.png_dir else None
+    use = {'use_camera': 'camera' not in args.drop, 'use_thermal': 'thermal' not in args.drop}
     if png:
         png.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
@@ -244,10 +246,10 @@ def run(args: argparse.Namespace) -> int:
 
             adapted, T = adapter(frame.points)
             boxes, scores, labels = detector(dataclasses.replace(frame, points=adapted),
-                                             use_camera=not args.no_camera, score_threshold=args.score_thr)
+                                             **use, score_threshold=args.score_thr)
             boxes = adapter.boxes_to_sensor(boxes, T)
         else:
-            boxes, scores, labels = detector(frame, use_camera=not args.no_camera, score_threshold=args.score_thr)
+            boxes, scores, labels = detector(frame, **use, score_threshold=args.score_thr)
         names = [detector.class_names[int(i)] for i in labels]
         total += len(boxes)
         if out and args.kitti_root:

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import deprecated_alias
+
 PATH = ('eval', 'seg')
 HELP = 'score predicted label PNGs against ground-truth label PNGs (per-class IoU, mIoU)'
 
@@ -27,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='class names in id order: "sim" (the simulator\'s classes), "pst900", "mfnet", '
                         '"auto" (class_0.. up to the largest id seen), a comma-separated list, or a text file '
                         'with one name a line (default: sim)')
-    parser.add_argument('--image-set', metavar='FILE', help='score only the frames listed in FILE (one id, i.e. '
+    parser.add_argument('--split', metavar='FILE', help='score only the frames listed in FILE (one id, i.e. '
                         'label file name without .png, a line; e.g. a KITTI ImageSets/*.txt)')
+    deprecated_alias(parser, '--image-set', dest='split', use='--split FILE', metavar='FILE')
     parser.add_argument('--condition', metavar='NAME', help='score only the frames whose meta/<id>.json (in the '
                         'folder beside --gt, as the simulator writes it) has "condition": NAME, e.g. day or night')
 
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     classes = resolve_classes(args.classes)
     ignore = None if args.ignore_index < 0 else args.ignore_index
-    stems = select_frames(args.gt, image_set=args.image_set, condition=args.condition)
+    stems = select_frames(args.gt, image_set=args.split, condition=args.condition)
     scores = evaluate_label_dirs(args.gt, args.pred, class_names=classes, ignore_index=ignore, stems=stems,
                                  progress=True)
     print(format_table(scores))
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         record = dict(scores, classes=list(scores['per_class_iou']), ignore_index=ignore,  # type: ignore[call-overload]
-                      gt=str(args.gt), pred=str(args.pred), image_set=args.image_set, condition=args.condition,
+                      gt=str(args.gt), pred=str(args.pred), image_set=args.split, condition=args.condition,
                       ignored={'prediction_files_without_ground_truth': extra})
         out.write_text(json.dumps(record, indent=1) + '\n')
         print(f'wrote {out}')

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_subdir
+
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run']
 
 PATH = ('gap',)
@@ -56,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='KITTI-layout root of the simulated scans (omnifuse sim --out DIR)')
     parser.add_argument('--names', nargs=2, default=('real', 'sim'), metavar=('REAL', 'SIM'),
                         help='names of the two datasets in the table and picture (default: real sim)')
-    parser.add_argument('--split', default='training', help='sub-folder holding the frames (default: training)')
+    add_subdir(parser)
     parser.add_argument('--max-frames', type=int, default=None, metavar='N',
                         help='read at most N frames of each dataset, evenly spread (default: all)')
     parser.add_argument('--fov-deg', type=float, default=80.0, metavar='DEG',
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         if not Path(root).exists():
             raise FileNotFoundError(2, f'No such directory ({opt})', str(root))
     classes = [c.strip() for c in args.classes.split(',') if c.strip()] if args.classes else None
-    kw = dict(split=args.split, max_frames=args.max_frames, fov_deg=args.fov_deg,
+    kw = dict(split=args.subdir, max_frames=args.max_frames, fov_deg=args.fov_deg,
               clutter_range=args.clutter_range, num_features=args.num_features)
     real = measure_dataset(args.real, name=args.names[0], **kw)
     sim = measure_dataset(args.sim, name=args.names[1], **kw)

@@ -2,7 +2,7 @@
 
 For one frame: the number of LiDAR points, how many project into the camera image with positive depth,
 the image size, and for every labelled object except DontCare its class, LiDAR-frame box, number of
-LiDAR points inside it and the 2D box of its projection. `--json` prints exactly
+LiDAR points inside it and the 2D box of its projection. `--json -` prints exactly
 
     {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
      "image_size": [w, h], "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw],
@@ -19,7 +19,10 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
+
+from omnifuse.commands.vocabulary import add_json, add_subdir
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'summarize_frame', 'render_frame']
 
@@ -31,7 +34,7 @@ DEFAULT_BEV_RANGE = {'kitti': (0.0, -40.0, 70.4, 40.0), 'waymo': (-75.2, -75.2, 
 
 
 EPILOG = """\
---json prints exactly one object:
+--json - prints exactly one object (--json FILE writes it to FILE):
   {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
    "image_size": [w, h],
    "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw], "num_points": int,
@@ -45,7 +48,7 @@ EPILOG = """\
 
 examples:
   omnifuse inspect kitti --root ../shared/data/kitti --frame 000002 --png out.png
-  omnifuse inspect waymo --root ../shared/data/waymo/kitti_format --frame 1000000 --json
+  omnifuse inspect waymo --root ../shared/data/waymo/kitti_format --frame 1000000 --json -
 """
 
 
@@ -61,13 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'itself); for waymo the folder holding training/ and the waymo_infos_*.pkl files')
     parser.add_argument('--frame', required=True, metavar='ID',
                         help='frame id, the velodyne file name without .bin (e.g. 000002, 1000000)')
-    parser.add_argument('--json', action='store_true',
-                        help='print one JSON object (schema below) instead of text')
+    add_json(parser, 'write the summary as one JSON object (schema below) to FILE; "-" prints it instead of the '
+             'text', bare_was_flag=True)
     parser.add_argument('--png', metavar='OUT.png', default=None,
                         help='also write a picture: camera image with depth-coloured points and projected 3D '
                         'boxes, beside a bird\'s-eye view with points and boxes')
-    parser.add_argument('--split', default='training',
-                        help='sub-folder holding the frames (default: training)')
+    add_subdir(parser)
     parser.add_argument('--info', action='append', metavar='PKL', default=None,
                         help='waymo only: mmdet3d info file(s) with the frame (repeatable; default: every '
                         'waymo_infos_*.pkl in --root); read with a restricted unpickler (builtins and '
@@ -84,10 +86,10 @@ def _open_reader(args: argparse.Namespace) -> Any:
     if args.dataset == 'kitti':
         from omnifuse.datasets.kitti import KittiReader
 
-        return KittiReader(args.root, split=args.split)
+        return KittiReader(args.root, split=args.subdir)
     from omnifuse.datasets.waymo import WaymoReader
 
-    return WaymoReader(args.root, info_files=args.info, split=args.split)
+    return WaymoReader(args.root, info_files=args.info, split=args.subdir)
 
 
 def summarize_frame(frame: Any, camera_name: str) -> dict[str, Any]:
@@ -263,16 +265,21 @@ def run(args: argparse.Namespace) -> int:
     frame = reader.read(frame_id)
     camera_name = args.camera or DEFAULT_CAMERA[args.dataset]
     summary = summarize_frame(frame, camera_name)
-    if args.json:
+    if args.json == '-':
         json.dump(summary, sys.stdout)
         sys.stdout.write('\n')
     else:
         _print_text(summary, args.dataset, args.root, camera_name)
+        if args.json:
+            out_json = Path(args.json)
+            out_json.parent.mkdir(parents=True, exist_ok=True)
+            out_json.write_text(json.dumps(summary) + '\n')
+            print(f'wrote {out_json}')
     if args.png:
         max_depth = args.max_depth or (60.0 if args.dataset == 'kitti' else 75.0)
         picture = render_frame(frame, summary, camera_name, dataset=args.dataset, max_depth=max_depth,
                                bev_range=DEFAULT_BEV_RANGE[args.dataset])
         out = save_picture(args.png, picture)
-        if not args.json:
+        if args.json != '-':
             print(f'wrote {out}')
     return 0

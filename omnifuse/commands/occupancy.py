@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
 from omnifuse.defaults import OCCUPANCY
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--kitti-root', required=True,
                         help='simulator output in KITTI layout (needs image_2/, ultrasonic/, calib/)')
     parser.add_argument('--frame', help='one frame id (default: every frame, or those of --split)')
-    parser.add_argument('--split', help='ImageSets name or file selecting the frames (e.g. val)')
+    add_split(parser)
     parser.add_argument('--config', help=f'model config (default: configs/{OCCUPANCY.config.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint',
                         help=f'weights (default: the shipped omnifuse/checkpoints/{OCCUPANCY.checkpoint.name}), '
@@ -32,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
                         'else torch)')
     parser.add_argument('--out', help='write one grid PNG per frame here (simulator occupancy format)')
-    parser.add_argument('--png', metavar='OUT_DIR',
-                        help='draw prediction (and truth when known) with the ultrasonic cones and echoes here')
-    parser.add_argument('--drop-camera', action='store_true', help='run without the camera (robustness check)')
+    add_png_dir(parser, 'draw prediction (and truth when known) with the ultrasonic cones and echoes here, '
+                'DIR/<id>.png')
+    add_drop(parser, ('camera',), old=('--drop-camera',))
     parser.add_argument('--device', default='cpu', help='torch device (default cpu)')
 
 
@@ -49,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.errors import FormatError
     from omnifuse.viz.colors import class_palette
 
-    if not (args.out or args.png):
-        raise FormatError('nothing to do: give --out PRED_DIR and/or --png OUT_DIR')
+    if not (args.out or args.png_dir):
+        raise FormatError('nothing to do: give --out PRED_DIR and/or --png-dir DIR')
     config = Path(args.config) if args.config else OCCUPANCY.config
     checkpoint = Path(args.checkpoint) if args.checkpoint else OCCUPANCY.checkpoint
     if choose_backend(checkpoint, args.backend) == 'torch':  # the exported path imports no torch
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         args.device = str(resolve_device(args.device))
     predictor = NearFieldOccupancyPredictor(config=config, checkpoint=checkpoint, device=args.device,
                                             backend=args.backend, num_threads=None)
-    dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera=args.drop_camera,
+    dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera='camera' in args.drop,
                                         image_scale=predictor.image_scale, resolution=predictor.grid.resolution,
                                         extent=predictor.grid.extent)
     indices = range(len(dataset))
@@ -78,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         pred_ids = groups_to_sim_ids(pred)
         if args.out:
             write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)
-        if args.png:
-            _draw(dataset, frame_id, pred_ids, Path(args.png) / f'{frame_id}.png', class_palette(SEMANTIC_CLASSES))
+        if args.png_dir:
+            _draw(dataset, frame_id, pred_ids, Path(args.png_dir) / f'{frame_id}.png', class_palette(SEMANTIC_CLASSES))
     for note, frames in unused.items():
         shown = ', '.join(frames[:5]) + (', ...' if len(frames) > 5 else '')
         print(f'omnifuse occupancy: warning: {note} ({len(frames)} frame(s): {shown})', file=sys.stderr)

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_split, deprecated_alias
 from omnifuse.defaults import SEGMENTATION
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -46,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', metavar='PRED_DIR', help='with --kitti-root: folder for the label PNGs')
     parser.add_argument('--png-dir', metavar='DIR', help='with --kitti-root: also write each prediction drawn '
                         'over its image (and the registered X beside it) to DIR/<id>.png')
-    parser.add_argument('--image-set', metavar='NAME', help='with --kitti-root: only the frames of '
-                        'ImageSets/NAME.txt (default: every frame)')
+    add_split(parser, help_suffix=' (with --kitti-root; default: every frame)')
+    deprecated_alias(parser, '--image-set', dest='split', use='--split NAME', metavar='NAME')
     parser.add_argument('--config', default=str(DEFAULT_CONFIG),
                         help=f'model config (default: configs/{DEFAULT_CONFIG.relative_to(CONFIG_DIR)})')
     parser.add_argument('--checkpoint', metavar='K', help='weights (.pth state dict or mmengine checkpoint); '
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
     from omnifuse.datasets.kitti import KittiReader
 
-    reader = KittiReader(args.kitti_root, 'training', image_set=args.image_set)
+    reader = KittiReader(args.kitti_root, 'training', image_set=args.split)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     missing_x = 0

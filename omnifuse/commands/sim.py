@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_subdir
+
 PATH = ('sim',)
 HELP = 'generate simulated LiDAR, camera, thermal and ultrasonic frames with exact labels (KITTI layout or ROS 2 bag)'
 
@@ -36,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--sequence-length', type=int, default=None,
                         help='frames per sequence (one world, 10 Hz, consistent motion; objects keep one track id); '
                         'default: 1 for kitti (every frame a new world), all frames for bag. With kitti and N > 1 the '
-                        'KITTI tracking ground truth <split>/label_02/<seq:04d>.txt is written too')
-    parser.add_argument('--split', default='training', help='KITTI split folder (default: training)')
+                        'KITTI tracking ground truth <subdir>/label_02/<seq:04d>.txt is written too')
+    add_subdir(parser, what='to write the frames to')
     parser.add_argument('--distro', default='humble', choices=('humble', 'jazzy'),
                         help='ROS 2 message definitions of the bag (default: humble)')
     parser.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'), help='bag storage (default: mcap)')
@@ -115,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
             from omnifuse.datasets.sim.writer_kitti import write_kitti
 
             tracking = seq_len > 1
-            ids = write_kitti(frames(), out, split=args.split, tracking=tracking)
-            summary = f'wrote {len(ids)} frames in the KITTI layout to {out}/{args.split}'
+            ids = write_kitti(frames(), out, split=args.subdir, tracking=tracking)
+            summary = f'wrote {len(ids)} frames in the KITTI layout to {out}/{args.subdir}'
             if tracking:
-                summary += f' (+ KITTI tracking ground truth per sequence in {out}/{args.split}/label_02)'
+                summary += f' (+ KITTI tracking ground truth per sequence in {out}/{args.subdir}/label_02)'
         else:
             try:
                 from omnifuse.ros_nodes.bag_io import write_frames_to_bag

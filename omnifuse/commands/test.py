@@ -19,14 +19,12 @@ __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'make_writer_hook', 'robustne
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `omnifuse test`."""
     from omnifuse.commands.train import add_config_options
+    from omnifuse.commands.vocabulary import add_drop
 
     parser.add_argument('config', help='mmengine config file the checkpoint was trained with')
     parser.add_argument('checkpoint', help='weights (.pth; weights-only export or mmengine checkpoint)')
     parser.add_argument('--out', help='folder for one KITTI label file per frame (16 columns with score)')
-    parser.add_argument('--drop-camera', dest='drop', action='store_const', const=['camera', 'thermal'], default=[],
-                        help='robustness: run without the colour and thermal images (= --drop camera thermal)')
-    parser.add_argument('--drop', nargs='+', choices=('camera', 'thermal'), default=[], metavar='MODALITY',
-                        help='robustness: run without these images (camera, thermal), e.g. `--drop thermal`')
+    add_drop(parser, ('camera', 'thermal'), old=('--drop-camera',))
     parser.add_argument('--extrinsic-error', nargs=2, type=float, metavar=('DEG', 'M'),
                         help='robustness: perturb every camera\'s extrinsics by DEG degrees and M metres')
     parser.add_argument('--conditions', nargs='+', metavar='COND',

@@ -78,7 +78,7 @@ def _expected(kitti_root: Path, frame: str) -> dict:
 
 @pytest.mark.parametrize('frame', ['000000', '000002'])
 def test_json_matches_an_independent_computation(kitti_root: Path, frame: str) -> None:
-    res = _cli('kitti', '--root', str(kitti_root), '--frame', frame, '--json')
+    res = _cli('kitti', '--root', str(kitti_root), '--frame', frame, '--json', '-')
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert list(out) == ['frame', 'num_points', 'non_finite_points', 'points_in_image_fov', 'image_size', 'objects']
@@ -131,14 +131,14 @@ def test_text_output_and_png(kitti_root: Path, tmp_path: Path) -> None:
 
 def test_waymo_json_and_objects_behind_the_camera(shared_data: Path, tmp_path: Path) -> None:
     root = shared_data / 'waymo' / 'kitti_format'
-    res = _cli('waymo', '--root', str(root), '--frame', '1000000', '--json', '--png', str(tmp_path / 'w.png'))
+    res = _cli('waymo', '--root', str(root), '--frame', '1000000', '--json', '-', '--png', str(tmp_path / 'w.png'))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out['image_size'] == [1920, 1280] and out['num_points'] == 800
     assert out['objects'][0]['class'] == 'Car' and out['objects'][0]['box_lidar'][0] < 0
     assert out['objects'][0]['bbox_2d'] is None  # wholly behind the front camera
     assert cv2.imread(str(tmp_path / 'w.png')) is not None
-    res = _cli('waymo', '--root', str(root), '--frame', '0000000', '--json')
+    res = _cli('waymo', '--root', str(root), '--frame', '0000000', '--json', '-')
     b = json.loads(res.stdout)['objects'][0]['bbox_2d']
     np.testing.assert_allclose(b, [983.85, 376.87, 1207.37, 621.74], atol=2.0)  # mmdet3d's stored 2D box
 
@@ -167,7 +167,7 @@ def test_errors_are_one_line_with_exit_code_2(kitti_root: Path, tmp_path: Path, 
     (train / 'label_2').mkdir()
     good = 'Car 0.00 0 -1.67 657.39 190.13 700.07 223.39 1.41 1.58 4.36 3.18 2.27 34.38 -1.58'
     (train / 'label_2' / '000002.txt').write_text(f'{good}\nCar 0.00 0 -1.67 657.39\n')
-    msg = _one_line_error(_cli('kitti', '--root', str(tmp_path / 'bad'), '--frame', '000002', '--json'))
+    msg = _one_line_error(_cli('kitti', '--root', str(tmp_path / 'bad'), '--frame', '000002', '--json', '-'))
     assert 'label_2/000002.txt:2' in msg and 'expected 15 columns' in msg
     # an info file that would run a command
     evil = tmp_path / 'evil'
@@ -183,7 +183,7 @@ def test_errors_are_one_line_with_exit_code_2(kitti_root: Path, tmp_path: Path, 
 def test_help_explains_every_option() -> None:
     res = _cli('--help')
     assert res.returncode == 0
-    for opt in ('--root', '--frame', '--json', '--png', '--split', '--info', '--camera', '--max-depth',
+    for opt in ('--root', '--frame', '--json', '--png', '--subdir', '--info', '--camera', '--max-depth',
                 'kitti', 'waymo', '"points_in_image_fov": int'):
         assert opt in res.stdout
 

@@ -73,7 +73,7 @@ def test_eval_seg_image_set_and_condition_combine(tmp_path: Path) -> None:
     listing.write_text('000001\n000003\n000004\n')
     out = tmp_path / 's.json'
     assert main(['eval', 'seg', '--gt', str(tmp_path / 'semantic_2'), '--pred', str(tmp_path / 'pred'),
-                 '--classes', 'a,b,c,d', '--image-set', str(listing), '--condition', 'night',
+                 '--classes', 'a,b,c,d', '--split', str(listing), '--condition', 'night',
                  '--json', str(out)]) == 0
     scores = json.loads(out.read_text())
     assert scores['num_images'] == 2  # 000001 and 000004 are night, 000003 is fog
@@ -88,7 +88,7 @@ def test_eval_seg_selection_errors_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert 'no frame selected' in capsys.readouterr().err
     listing = tmp_path / 'bad.txt'
     listing.write_text('000001\n999999\n')
-    assert main(base + ['--image-set', str(listing)]) == 2
+    assert main(base + ['--split', str(listing)]) == 2
     assert '999999' in capsys.readouterr().err
     (tmp_path / 'meta' / '000002.json').write_text('{not json')
     assert main(base + ['--condition', 'day']) == 2

@@ -51,7 +51,7 @@ def tracked(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     assert main(['sim', '--out', str(sim), '--frames', '4', '--sequence-length', '3', '--seed', '3',
                  '--azimuth-step', '0.36']) == 0
     assert main(['detect', '--kitti-root', str(sim), '--track', '--out', str(root / 'pred'),
-                 '--png', str(root / 'png')]) == 0
+                 '--png-dir', str(root / 'png')]) == 0
     return root
 
 

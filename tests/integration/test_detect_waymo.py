@@ -36,7 +36,8 @@ def test_detect_waymo_jsonl_feeds_eval_waymo(tmp_path: Path, shared_data: Path, 
     # the Waymo config with untrained weights: this checks the format and the frame names, not accuracy
     config = REPO / 'configs/logonet/logonet_1xb1-40e_waymo.py'
     assert main(['detect', '--waymo-root', str(root), '--config', str(config),
-                 '--checkpoint', 'none', '--score-thr', '0', '--out', str(pred), '--png', str(tmp_path / 'png')]) == 0
+                 '--checkpoint', 'none', '--score-thr', '0', '--out', str(pred),
+                 '--png-dir', str(tmp_path / 'png')]) == 0
     rows = [json.loads(line) for line in pred.read_text().splitlines()]
     assert rows, 'an untrained model still proposes boxes on a scan with points in range'
     names = {WaymoReader(root).read(f).meta['waymo_frame'] for f in ('0000000', '1000000')}

@@ -69,7 +69,7 @@ def test_train_resume_test_detect(tmp_path, repo_root, kitti_root, capsys) -> No
     # detect: the checkpoint carries its config
     det = tmp_path / 'det'
     assert main(['detect', '--kitti-root', str(kitti_root), '--frame', '000002', '--checkpoint',
-                 str(wd / 'weights.pth'), '--out', str(det / 'pred'), '--png', str(det / 'png'),
+                 str(wd / 'weights.pth'), '--out', str(det / 'pred'), '--png-dir', str(det / 'png'),
                  '--score-thr', '0']) == 0
     assert (det / 'png' / '000002.png').stat().st_size > 10_000
     assert all(len(line.split()) == 16 for line in (det / 'pred' / '000002.txt').read_text().splitlines())

@@ -1,0 +1,101 @@
+"""The options every `omnifuse` command spells the same way, and the old spellings kept for one release.
+
+    --split NAME|FILE   the frames to use: an ImageSets list (a name under <root>/ImageSets/ or a file of ids)
+    --subdir DIR        the sub-folder of a KITTI-layout root holding the frames (training, testing)
+    --png FILE          one picture
+    --png-dir DIR       one picture per frame, DIR/<id>.png
+    --drop MODALITY     run without these inputs (camera, thermal), a robustness check
+    --json FILE         write the numbers as JSON to FILE ('-': print the JSON instead of the text)
+
+An old spelling still works and prints one line on stderr saying what to write instead
+(`deprecated_alias`); README.md ("One vocabulary") lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ['add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json', 'deprecated_alias']
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, use: str, nargs: Any = None,
+                     const: Any = None, metavar: str | None = None) -> None:
+    """Accept the old spelling `flag` for `dest`, with a one-line note on stderr naming the new one.
+
+    Args:
+        parser: the command's parser.
+        flag: the old option, e.g. '--no-camera'.
+        dest: the attribute the new option sets.
+        use: what to write instead, e.g. '--drop camera thermal'.
+        nargs: as argparse; 0 for a flag, which then stores `const`.
+        const: the value a flag stores (or an optional value's default when given bare).
+        metavar: as argparse.
+    """
+
+    class _Alias(argparse.Action):
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                     values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+            print(f'{parser.prog}: note: {option_string} is deprecated and will be removed; use {use}',
+                  file=sys.stderr)
+            setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+
+    parser.add_argument(flag, dest=dest, action=_Alias, nargs=nargs, const=const, metavar=metavar,
+                        default=argparse.SUPPRESS, help=f'deprecated: use {use}')
+
+
+def add_split(parser: argparse.ArgumentParser | Any, *, help_suffix: str = '') -> None:
+    """`--split NAME|FILE`: the frames to use, an ImageSets list."""
+    parser.add_argument('--split', metavar='NAME|FILE', default=None,
+                        help='only the frames of this ImageSets list: a name under <root>/ImageSets/ (e.g. val) or '
+                        f'a file of frame ids, one a line{help_suffix}')
+
+
+def add_subdir(parser: argparse.ArgumentParser, *, what: str = 'holding the frames') -> None:
+    """`--subdir DIR` (default training), with the old `--split DIR` as a deprecated alias."""
+    parser.add_argument('--subdir', default='training', metavar='DIR',
+                        help=f'sub-folder of the root {what} (default: training)')
+    deprecated_alias(parser, '--split', dest='subdir', use='--subdir DIR', metavar='DIR')
+
+
+def add_png_dir(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--png-dir DIR` (one picture per frame), with the old `--png DIR` as a deprecated alias."""
+    parser.add_argument('--png-dir', metavar='DIR', default=None, help=help)
+    deprecated_alias(parser, '--png', dest='png_dir', use='--png-dir DIR', metavar='DIR')
+
+
+def add_drop(parser: argparse.ArgumentParser, choices: Sequence[str], *, old: Sequence[str] = ()) -> None:
+    """`--drop MODALITY [...]`, with old flags (e.g. '--no-camera') that drop every one of `choices`."""
+    parser.add_argument('--drop', nargs='+', choices=tuple(choices), default=[], metavar='MODALITY',
+                        help=f'robustness: run without these inputs ({", ".join(choices)}), e.g. `--drop '
+                        f'{choices[0]}`')
+    for flag in old:
+        deprecated_alias(parser, flag, dest='drop', use=f'--drop {" ".join(choices)}', nargs=0,
+                         const=list(choices))
+
+
+def add_json(parser: argparse.ArgumentParser, help: str, *, bare_was_flag: bool = False) -> None:
+    """`--json FILE`: write the numbers as JSON to FILE ('-' = stdout, for commands that print them).
+
+    Args:
+        parser: the command's parser.
+        help: the option's help.
+        bare_was_flag: the command's `--json` used to be a flag meaning `--json -`; a bare `--json` still
+            means that, with a deprecation note.
+    """
+    if not bare_was_flag:
+        parser.add_argument('--json', metavar='FILE', default=None, help=help)
+        return
+
+    class _Json(argparse.Action):
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                     values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+            if values is None:
+                print(f'{parser.prog}: note: --json without a FILE is deprecated and will be removed; use --json -',
+                      file=sys.stderr)
+                values = '-'
+            setattr(namespace, self.dest, values)
+
+    parser.add_argument('--json', metavar='FILE', nargs='?', default=None, action=_Json, help=help)
