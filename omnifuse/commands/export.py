@@ -1,6 +1,8 @@
 r"""`omnifuse export`: write a model as ONNX or OpenVINO IR that runs without PyTorch.
 
 Examples (the command's --help ends with them):
+    omnifuse export --out det.onnx          (the shipped default detector: det.onnx, det.camera.onnx, det.roi.onnx)
+    omnifuse detect --kitti-root ../shared/data/kitti/training --checkpoint det.onnx --out preds   (no torch)
     omnifuse export configs/cmx/rgbt_cmx.py --out cmx_rgbt.onnx          (shipped weights of the config)
     omnifuse export configs/occupancy/nearfield_fused_sim.py omnifuse/checkpoints/nearfield_fused_sim.pth \
         --format openvino --out nearfield.xml
@@ -12,15 +14,15 @@ from __future__ import annotations
 import argparse
 
 PATH = ('export',)
-HELP = 'export a CMX segmenter or the near-field occupancy model to ONNX / OpenVINO (runs without PyTorch)'
+HELP = 'export a 3D detector, a CMX segmenter or the occupancy model to ONNX / OpenVINO (runs without PyTorch)'
 EPILOG = __doc__.split('\n', 3)[3].rstrip()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `omnifuse export`."""
     parser.epilog = EPILOG + '\n\nWhat the files hold, backends, parity and speed: docs/deploy.md.'
-    parser.add_argument('config', nargs='?', help='model config (configs/cmx/*.py, configs/occupancy/*.py); '
-                        'default: the shipped default detector, whose export is not available yet')
+    parser.add_argument('config', nargs='?', help='model config (configs/logonet/*.py, configs/cmx/*.py, '
+                        'configs/occupancy/*.py); default: the shipped default detector')
     parser.add_argument('checkpoint', nargs='?', help='.pth weights (default: the shipped weights of the config)')
     parser.add_argument('--format', choices=('onnx', 'openvino'), default='onnx',
                         help='onnx (a .onnx file, ONNX Runtime) or openvino (.xml + .bin IR) (default: onnx)')
@@ -32,12 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and report how the file's outputs compare with PyTorch on an example input."""
-    from omnifuse.errors import OmnifuseError
-
-    if args.config is None:
-        from omnifuse.deploy.export import DETECTOR_NOTE
-
-        raise OmnifuseError(f'the default model is the LiDAR-camera detector: {DETECTOR_NOTE}')
+    if args.config is None or _is_detector(args.config):
+        return _export_detector(args)
     from omnifuse.deploy.export import export_model
 
     result = export_model(args.config, args.checkpoint, args.out, fmt=args.format, opset=args.opset)
@@ -49,4 +47,24 @@ def run(args: argparse.Namespace) -> int:
             f'{meta["image_scale"]}')
     print(f'{what}; against PyTorch on an example: {100 * result.labels_equal:.2f}% labels equal, '
           f'max |logit difference| {result.max_abs_diff:.1e}')
+    return 0
+
+
+def _is_detector(config: str) -> bool:
+    from omnifuse.checkpoint import load_config
+
+    model = load_config(config).get('model')
+    return isinstance(model, dict) and str(model.get('type', '')).endswith('Detector')
+
+
+def _export_detector(args: argparse.Namespace) -> int:
+    from omnifuse.deploy.export_detector import export_detector_files
+
+    result = export_detector_files(args.config, args.checkpoint, args.out, fmt=args.format, opset=args.opset)
+    spec = result.metadata
+    print('wrote ' + ', '.join(str(p) for p in result.paths))
+    images = ', '.join(spec['image_modalities']) or 'no image'
+    print(f'detector ({", ".join(spec["class_names"])}; LiDAR + {images}); against PyTorch on a simulated scan: '
+          f'{result.boxes[1]} boxes (PyTorch {result.boxes[0]}), centres within {result.max_centre_diff:.1e} m, '
+          f'scores within {result.max_score_diff:.1e}')
     return 0

@@ -154,7 +154,7 @@ class RoIGraph(nn.Module):
                                    [+ for a GoF level: used (U,) int64 rows of its voxels, xyz (U, 3) centroids;
                                     its rows then index `used`],
             bev (1, C, H, W) when sampled,
-            then per image modality (sorted): features (1, C, h, w), lidar2img (4, 4), img_hw (2,), valid () bool)
+            then per image modality (sorted): features (1, C, h, w), lidar2img (4, 4), img_hw (2,), valid (1,) bool)
     -> (score_logits (R,), residual (R, 7)).
     """
 

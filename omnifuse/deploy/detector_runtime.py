@@ -164,13 +164,13 @@ class DetectorPipeline:
             if cam is None:
                 images[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
                                     'lidar2img': np.eye(4, dtype=np.float32),
-                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array(False)}
+                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array([False])}
                 continue
             padded, l2i, hw = _image_feeds(spec, modality, cam)
             lap('image preprocess')
             fmap = self.runners[modality].run({'image': padded})['features']
             lap(f'{modality} graph')
-            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array(True)}
+            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array([True])}
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
         count, centroid = dnp.roi_cell_stats(pts, boxes, roi['grid_size'])

@@ -14,8 +14,8 @@ Image sizes (and the batch) are dynamic. A missing X or camera is the same graph
 False: the models' own missing-input paths (a learned X fill value; camera BEV features zeroed).
 The metadata the runtime needs goes into the file (`metadata_props`; OpenVINO `rt_info`), see `metadata`.
 
-The 3D detectors are not exported: their LiDAR backbone is sparse convolution (spconv), which has no ONNX
-path (issue 19 tracks a deployable detector).
+The 3D detectors are exported as several graphs with numpy steps between them (their sparse convolutions
+become gathers and matrix products): `omnifuse.deploy.export_detector`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ __all__ = ['DETECTOR_NOTE', 'ExportResult', 'OccupancyGraph', 'SegmentorGraph', 
            'torch_export']
 
 OPSET = 17
-DETECTOR_NOTE = ('exporting the 3D detectors is not available yet: their LiDAR backbone is sparse convolution '
-                 '(spconv), which has no ONNX path (issue 19). `omnifuse export` takes the CMX segmenters '
-                 '(configs/cmx/) and the near-field occupancy model (configs/occupancy/)')
+DETECTOR_NOTE = ('a 3D detector is exported as its stage graphs by omnifuse.deploy.export_detector.'
+                 'export_detector_files (what `omnifuse export` does with a detector config)')
 FORMATS = ('onnx', 'openvino')
 
 

@@ -22,7 +22,8 @@ from omnifuse.deploy.detector_graphs import FirstStageGraph, ImageGraph, RoIGrap
 from omnifuse.deploy.detector_runtime import CameraInput, DetectorPipeline, ExportedDetector, frame_cameras, stage_files
 from omnifuse.deploy.runtime import FORMAT_KEY, FORMAT_VERSION
 
-__all__ = ['TorchStage', 'DetectorExport', 'detector_stages', 'export_detector', 'example_scan']
+__all__ = ['TorchStage', 'DetectorExport', 'compare_detections', 'detector_stages', 'example_scan', 'export_detector',
+           'export_detector_files']
 
 
 class TorchStage:
@@ -171,3 +172,21 @@ def _write_stages(stages: Mapping[str, TorchStage], spec: Mapping[str, Any], fil
                          _axes(name, stage.inputs, stage.outputs), onnx_path, opset=opset, metadata=meta)
             paths.extend(to_openvino(onnx_path, files[name], meta) if fmt == 'openvino' else (onnx_path,))
     return paths
+
+
+def export_detector_files(config: str | None, checkpoint: str | None, out: str | Path, *, fmt: str = 'onnx',
+                          opset: int = 17) -> DetectorExport:
+    """`omnifuse export` for a detector: load it as `omnifuse detect` does (None, None: the shipped default),
+    trace it on a simulated scan and write its stage graphs at `out` (.onnx; .xml for fmt 'openvino')."""
+    from omnifuse.apis.detection import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, load_detector
+    from omnifuse.errors import FormatError
+
+    out = Path(out)
+    wanted = '.xml' if fmt == 'openvino' else '.onnx'
+    if out.suffix.lower() != wanted:
+        raise FormatError(f'--out {out}: a {fmt} export is written to a {wanted} file')
+    model, cfg, _ = load_detector(config, checkpoint)
+    points, cameras = example_scan(0)
+    return export_detector(model, cfg, out, fmt=fmt, opset=opset, config_name=Path(config or DEFAULT_CONFIG).name,
+                           checkpoint_name=Path(checkpoint or DEFAULT_CHECKPOINT).name, points=points,
+                           cameras=cameras)
