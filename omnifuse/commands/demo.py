@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         state = 'ok' if png.exists() else 'MISSING'
         print(f'  {png}  [{state}]')
     if replayed is not None:
-        from omnifuse.commands.replay import foxglove_hint
+        from omnifuse.ros_nodes.replay import foxglove_hint
 
         print(f'\nReplayed ROS 2 bag: {replayed}\n' + foxglove_hint(replayed))
     missing = [p for p in pictures if not p.exists()]

@@ -71,111 +71,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
                        help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
+    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
+                        'else torch); an exported detector (omnifuse export) runs without torch')
     parser.add_argument('--track', action='store_true',
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
                         '--png-dir then draws track ids, velocity arrows and trails')
 
 
-def _picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, names: list[str],
-             camera: str) -> np.ndarray:
-    """The camera view and the BEV of `points` ((N, C), LiDAR frame: the points the model saw) with the
-    predicted (K, 7) `boxes` in green and the frame's true boxes in red; (H, W, 3) RGB."""
-    from omnifuse.structures.geometry import box_corners
-    from omnifuse.viz.draw import draw_bev, draw_boxes_on_image, project_box_edges, side_by_side
+def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
+    """The detector of --config/--checkpoint on `backend` (the exported path imports no torch)."""
+    if backend != 'torch':
+        from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
-    green, red = (60, 220, 60), (230, 40, 40)
-    gt = frame.labels.without_dontcare().boxes.data if frame.labels is not None else np.zeros((0, 7))
-    tags = [f'{n} {s:.2f}' for n, s in zip(names, scores, strict=True)]
-    panels = []
-    img = frame.images.get(camera)
-    if img is not None and frame.calib is not None:
-        cam = frame.calib.camera(camera)
-        if len(gt):
-            img = draw_boxes_on_image(img, project_box_edges(box_corners(gt), cam), [red] * len(gt))
-        if len(boxes):
-            img = draw_boxes_on_image(img, project_box_edges(box_corners(boxes), cam), [green] * len(boxes), tags)
-        panels.append(img)
-    groups = [(gt, red)] if len(gt) else []
-    if len(boxes):
-        groups.append((boxes, green, tags))
-    panels.append(draw_bev(points, groups))
-    return side_by_side(panels)
+        return ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera)
+    from omnifuse.apis.detection import Detector, load_detector
+    from omnifuse.ops.device import resolve_device
 
-
-_STRIP_RANGE = (0.0, -30.0, 60.0, 30.0)  # BEV of the per-sequence track strip [m]
-_STRIP_PANELS = 4
-
-
-class _TrackPictures:
-    """Trails of the tracks and the bird's-eye views of one sequence for its strip (`--track --png-dir`)."""
-
-    def __init__(self) -> None:
-        self.sequence: int | None = None
-        self.trails: dict[int, list[np.ndarray]] = {}  # id -> centres (world frame with a pose, else LiDAR)
-        self.panels: list[tuple[int, np.ndarray]] = []  # (index, BEV), thinned to at most 32
-
-    def start(self, sequence: int) -> int | None:
-        """Begin `sequence`; returns the sequence that ended (its strip is due), or None."""
-        ended = self.sequence if self.sequence != sequence else None
-        if ended is not None or self.sequence is None:
-            self.trails, self.sequence = {}, sequence
-        return ended
-
-    def trails_in_frame(self, tracks: Any, pose: np.ndarray | None) -> dict[int, np.ndarray]:
-        """Earlier centres of the current tracks in this frame's LiDAR frame; records the current ones."""
-        out: dict[int, np.ndarray] = {}
-        T_lidar_world = np.linalg.inv(pose) if pose is not None else None
-        for tid, box in zip(tracks.ids, tracks.boxes.data, strict=True):
-            past = self.trails.get(int(tid), [])
-            if past:
-                xyz = np.asarray(past)
-                if T_lidar_world is not None:
-                    xyz = xyz @ T_lidar_world[:3, :3].T + T_lidar_world[:3, 3]
-                out[int(tid)] = xyz[-20:, :2]
-            centre = box[:3] if pose is None else pose[:3, :3] @ box[:3] + pose[:3, 3]
-            self.trails.setdefault(int(tid), []).append(centre)
-        return out
-
-    def add_panel(self, index: int, bev: np.ndarray) -> None:
-        self.panels.append((index, bev))
-        if len(self.panels) > 32:
-            self.panels = self.panels[::2]
-
-    def strip(self) -> np.ndarray | None:
-        """Up to 4 evenly spaced views of the sequence side by side (and forget them)."""
-        from omnifuse.viz.draw import side_by_side
-        from omnifuse.viz.tracks import caption
-
-        if not self.panels:
-            return None
-        pick = np.unique(np.linspace(0, len(self.panels) - 1, min(_STRIP_PANELS, len(self.panels))).round().astype(int))
-        out = side_by_side([caption(self.panels[i][1], f'frame {self.panels[i][0]}') for i in pick])
-        self.panels = []
-        return out
-
-
-def _track_picture(frame: Any, points: np.ndarray, tracks: Any, trails: dict[int, np.ndarray],
-                   camera: str) -> tuple[np.ndarray, np.ndarray]:
-    """(camera view + BEV with the tracks and the true boxes in red, the strip's BEV panel); RGB."""
-    from omnifuse.viz.draw import draw_boxes_on_image, project_box_edges, side_by_side
-    from omnifuse.viz.tracks import draw_tracks_bev, draw_tracks_on_image
-
-    red = (230, 40, 40)
-    gt = frame.labels.without_dontcare().boxes.data if frame.labels is not None else np.zeros((0, 7))
-    others = [(gt, red)] if len(gt) else []
-    panels = []
-    img = frame.images.get(camera)
-    if img is not None and frame.calib is not None and camera in frame.calib.cameras:
-        from omnifuse.structures.geometry import box_corners
-
-        cam = frame.calib.camera(camera)
-        if len(gt):
-            img = draw_boxes_on_image(img, project_box_edges(box_corners(gt), cam), [red] * len(gt))
-        panels.append(draw_tracks_on_image(img, tracks, cam))
-    panels.append(draw_tracks_bev(points, tracks, trails=trails, others=others))
-    strip = draw_tracks_bev(points, tracks, trails=trails, bev_range=_STRIP_RANGE)
-    return side_by_side(panels), strip
+    model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
+    return Detector(model, cfg, main_camera=camera)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,12 +98,14 @@ def run(args: argparse.Namespace) -> int:
     import cv2
     from tqdm import tqdm
 
-    from omnifuse.apis.detection import Detector, load_detector
+    from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
     from omnifuse.evaluation.kitti_convert import write_kitti_predictions
-    from omnifuse.ops.device import resolve_device
+    from omnifuse.viz.detections import TrackPictures, detection_picture, track_picture
 
-    model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
+    backend = choose_backend(args.checkpoint, args.backend)
+    if backend != 'torch' and args.config:
+        raise OmnifuseError(f'--config applies to PyTorch weights; the exported {args.checkpoint} carries its model')
     if args.kitti_root:
         from omnifuse.datasets.kitti import KittiReader
         reader: Any = KittiReader(args.kitti_root, image_set=args.split, require_labels=False)  # none needed
@@ -207,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [f for f in frames if f not in reader]
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
-    detector = Detector(model, cfg, main_camera=camera)
+    detector = _load(args, backend, camera)
     from omnifuse.apis.input_adapt import SIM_SENSOR_HEIGHT, InputAdapter
     adapter = InputAdapter(align_ground=args.align_ground is not None,
                            sensor_height=SIM_SENSOR_HEIGHT if args.align_ground is None else args.align_ground,
@@ -227,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         from omnifuse.apis.tracking import SequenceTracker
 
         sequencer = SequenceTracker(camera=camera)
-        pictures = _TrackPictures()
+        pictures = TrackPictures()
 
     def write_strip(sequence: int | None) -> None:
         if png and pictures is not None and sequence is not None:
@@ -291,11 +208,11 @@ def run(args: argparse.Namespace) -> int:
             if png and pictures is not None:
                 write_strip(pictures.start(place.sequence))
                 trails = pictures.trails_in_frame(tracks, place.pose)
-                pic, panel = _track_picture(frame, detector.sensed_points(frame.points), tracks, trails, camera)
+                pic, panel = track_picture(frame, detector.sensed_points(frame.points), tracks, trails, camera)
                 pictures.add_panel(place.index, panel)
                 cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
         elif png:
-            pic = _picture(frame, detector.sensed_points(frame.points), boxes, scores, names, camera)
+            pic = detection_picture(frame, detector.sensed_points(frame.points), boxes, scores, names, camera)
             cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
     if out and args.waymo_root:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from omnifuse.install_paths import ROS_PARAMS_FILE
 
-__all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'foxglove_hint']
+__all__ = ['PATH', 'HELP', 'add_arguments', 'run']
 
 PATH = ('replay',)
 HELP = 'replay a ROS 2 bag (MCAP or sqlite3, Humble or Jazzy) through perception into a new bag'
@@ -35,23 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-progress', action='store_true', help='do not show the progress bar')
 
 
-def foxglove_hint(out_bag: str | Path) -> str:
-    """How to look at a replayed bag in Foxglove (multi-line)."""
-    out = Path(out_bag)
-    files = sorted(out.glob('*.mcap')) or sorted(out.glob('*.db3'))
-    target = files[0] if files else out
-    return (f'open it in Foxglove: File > Open local file... > {target}\n'
-            '  3D panel: /sensors/lidar/points, /perception/markers (boxes + labels), /perception/track_markers '
-            '(track ids + velocity arrows), /perception/occupancy (near-field grid), frame "lidar"\n'
-            '  Image panel: /sensors/camera/front/image_raw; a second one with /perception/segmentation '
-            '(mono8 class ids; set its colour mode to a colour map)\n'
-            '  Diagnostics panel: /diagnostics (missing sensors, bad input, model timings)')
-
-
 def run(args: argparse.Namespace) -> int:
     """Replay and print the summary."""
     from omnifuse.ros_nodes.params import load_params
-    from omnifuse.ros_nodes.replay import replay_bag
+    from omnifuse.ros_nodes.replay import foxglove_hint, replay_bag
 
     params_path = args.params
     if params_path is None and DEFAULT_PARAMS_FILE.is_file():

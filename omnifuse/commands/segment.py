@@ -24,15 +24,6 @@ HELP = 'semantic segmentation of an RGB + thermal/depth pair, or of every camera
 DEFAULT_CONFIG = SEGMENTATION.config  # the shipped model (omnifuse.defaults)
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    # SHIPPED / default_checkpoint live in omnifuse.apis.segmentation (imported lazily: --help stays instant).
-    if name in ('SHIPPED', 'default_checkpoint'):
-        from omnifuse.apis import segmentation
-
-        return getattr(segmentation, name)
-    raise AttributeError(name)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `omnifuse segment`."""
     parser.add_argument('--rgb', metavar='IMAGE', help='colour image to segment (an MFNet 4-channel PNG also '

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ['add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json', 'deprecated_alias']
+__all__ = ['add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json', 'add_config_options',
+           'deprecated_alias']
 
 
 def deprecated_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, use: str, nargs: Any = None,
@@ -99,3 +100,15 @@ def add_json(parser: argparse.ArgumentParser, help: str, *, bare_was_flag: bool 
             setattr(namespace, self.dest, values)
 
     parser.add_argument('--json', metavar='FILE', nargs='?', default=None, action=_Json, help=help)
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by train/test: --cfg-options, --data-root, --work-dir, --launcher."""
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints (default: work_dirs/<config name>)')
+    parser.add_argument('--data-root', help='dataset root for every dataloader of the config (a KITTI-layout '
+                        'folder for the kitti/sim configs, the KITTI-format Waymo root for waymo)')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='override config entries, e.g. train_cfg.max_epochs=2 '
+                        'train_dataloader.batch_size=1 (data_root=DIR sets every dataloader\'s root)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='none: one process; pytorch: distributed, started by torchrun (default: none)')

@@ -50,7 +50,7 @@ from omnifuse.ros_nodes.params import DEFAULT_PARAMS
 from omnifuse.structures import ObjectLabels, SensorFrame
 from omnifuse.structures.tracks import Tracks
 
-__all__ = ['ReplaySummary', 'replay_bag', 'frame_statuses', 'OutputWriter']
+__all__ = ['ReplaySummary', 'replay_bag', 'frame_statuses', 'OutputWriter', 'foxglove_hint']
 
 
 @dataclass
@@ -356,6 +356,19 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
     summary.overhead_ms_per_frame = (elapsed_ms - model_ms) / n
     summary.overhead_cpu_ms_per_frame = (elapsed_cpu_ms - model_cpu_s * 1e3) / n
     return summary
+
+
+def foxglove_hint(out_bag: str | Path) -> str:
+    """How to look at a replayed bag in Foxglove (multi-line)."""
+    out = Path(out_bag)
+    files = sorted(out.glob('*.mcap')) or sorted(out.glob('*.db3'))
+    target = files[0] if files else out
+    return (f'open it in Foxglove: File > Open local file... > {target}\n'
+            '  3D panel: /sensors/lidar/points, /perception/markers (boxes + labels), /perception/track_markers '
+            '(track ids + velocity arrows), /perception/occupancy (near-field grid), frame "lidar"\n'
+            '  Image panel: /sensors/camera/front/image_raw; a second one with /perception/segmentation '
+            '(mono8 class ids; set its colour mode to a colour map)\n'
+            '  Diagnostics panel: /diagnostics (missing sensors, bad input, model timings)')
 
 
 def _checked_messages(reader: Any, path: str | Path) -> Iterator[tuple[Any, int, bytes]]:

@@ -131,7 +131,7 @@ def test_dataset_crop_keeps_rgb_x_label_aligned(tmp_path: Path) -> None:
 def test_shipped_cmx_checkpoints_fit_their_configs(repo_root: Path) -> None:
     import torch
 
-    from omnifuse.commands.segment import SHIPPED, default_checkpoint
+    from omnifuse.apis.segmentation import SHIPPED, default_checkpoint
     from omnifuse.segmentation.inference import build_segmentor
 
     rng = np.random.default_rng(0)

@@ -8,7 +8,8 @@ import pytest
 from mmengine.dataset import Compose
 
 import omnifuse.datasets.transforms  # noqa: F401
-from omnifuse.commands.test import add_arguments, robustness_steps
+from omnifuse.apis.training import robustness_steps
+from omnifuse.commands.test import add_arguments
 from omnifuse.datasets.det_dataset import frame_to_results
 from omnifuse.datasets.sim import LidarModel, generate_frame
 from omnifuse.registry import TRANSFORMS
