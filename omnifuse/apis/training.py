@@ -246,6 +246,6 @@ def make_writer_hook(out_dir: str | Path, class_names: list[str]) -> Any:
             for sample in outputs or []:
                 pred = sample.pred_instances_3d
                 write_kitti_predictions(out / f'{sample.frame_id}.txt', pred, class_names, sample.T_cam_lidar,
-                                        sample.P, tuple(int(v) for v in sample.image_size))
+                                        sample.P, (int(sample.image_size[0]), int(sample.image_size[1])))
 
     return KittiWriterHook()

@@ -60,3 +60,16 @@ def test_inspect_json_to_a_file_keeps_the_text(kitti_root, tmp_path, capsys: pyt
     text = capsys.readouterr().out
     assert 'points' in text and f'wrote {out}' in text
     assert json.loads(out.read_text())['frame'] == '000002'
+
+
+def test_no_command_imports_another_command() -> None:
+    from pathlib import Path
+
+    import omnifuse.commands
+
+    folder = Path(omnifuse.commands.__file__).parent
+    for module in folder.glob('*.py'):
+        text = module.read_text()
+        others = [line for line in text.splitlines() if 'from omnifuse.commands.' in line
+                  and 'omnifuse.commands.vocabulary' not in line]
+        assert not others, f'{module.name}: {others}'
