@@ -20,7 +20,10 @@ MODELS = Registry('model', parent=mmr.MODELS, scope='omnifuse',
                              'omnifuse.detectors', 'omnifuse.segmentation'])
 DATASETS = Registry('dataset', parent=mmr.DATASETS, scope='omnifuse', locations=['omnifuse.datasets'])
 TRANSFORMS = Registry('transform', parent=mmr.TRANSFORMS, scope='omnifuse', locations=['omnifuse.datasets'])
-METRICS = Registry('metric', parent=mmr.METRICS, scope='omnifuse', locations=['omnifuse.evaluation'])
+METRICS = Registry('metric', parent=mmr.METRICS, scope='omnifuse',
+                   locations=['omnifuse.evaluation.kitti_metric', 'omnifuse.evaluation.waymo_metric',
+                              'omnifuse.evaluation.occupancy_metric', 'omnifuse.evaluation.seg_metric',
+                              'omnifuse.evaluation.point_seg_metric'])
 
 # Children of the remaining roots: nothing of omnifuse registers there yet; mmengine's parts are found
 # through the parent.

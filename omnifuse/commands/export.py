@@ -2,6 +2,7 @@ r"""`omnifuse export`: write a model as ONNX or OpenVINO IR that runs without Py
 
 Examples (the command's --help ends with them):
     omnifuse export --out det.onnx          (the shipped default detector: det.onnx, det.camera.onnx, det.roi.onnx)
+    omnifuse export omnifuse/checkpoints/fast_lidar_sim.pth --format openvino --out lidar.xml   (config inside)
     omnifuse detect --kitti-root ../shared/data/kitti/training --checkpoint det.onnx --out preds   (no torch)
     omnifuse export configs/cmx/rgbt_cmx.py --out cmx_rgbt.onnx          (shipped weights of the config)
     omnifuse export configs/occupancy/nearfield_fused_sim.py omnifuse/checkpoints/nearfield_fused_sim.pth \
@@ -34,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and report how the file's outputs compare with PyTorch on an example input."""
+    if args.config is not None and args.checkpoint is None and args.config.endswith('.pth'):
+        args.config, args.checkpoint = None, args.config  # a detector checkpoint carries its config
     if args.config is None or _is_detector(args.config):
         return _export_detector(args)
     from omnifuse.deploy.export import export_model

@@ -25,7 +25,8 @@ from omnifuse.deploy.sparse_plan import SparsePlanner
 from omnifuse.deploy.voxels_np import mean_voxels
 from omnifuse.errors import FormatError
 
-__all__ = ['StageRunner', 'CameraInput', 'DetectorPipeline', 'ExportedDetector', 'frame_cameras', 'stage_files']
+__all__ = ['StageRunner', 'CameraInput', 'DetectorPipeline', 'ExportedDetector', 'ExportedFrameDetector',
+           'frame_cameras', 'stage_files']
 
 
 class StageRunner(Protocol):
@@ -227,3 +228,39 @@ class ExportedDetector(DetectorPipeline):
         self.backend = first.backend
         self.class_names = list(spec['class_names'])
         super().__init__(spec, runners)
+
+
+class ExportedFrameDetector:
+    """An exported detector behind the PyTorch `omnifuse.apis.detection.Detector` interface, for `omnifuse
+    detect`, `bench` and the ROS core: `detector(frame) -> (boxes (K, 7) LiDAR frame, scores (K,), labels (K,))`.
+
+    Args:
+        path: the first stage's .onnx / .xml file.
+        backend: 'onnxruntime' or 'openvino' (None: follows the suffix).
+        num_threads: intra-op threads (None: the backend's default).
+        main_camera: the colour camera fused (its thermal twin of the same name, else the first thermal one).
+    """
+
+    def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
+                 main_camera: str = 'image_2') -> None:
+        self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads)
+        self.class_names = self.exported.class_names
+        self.main_camera = main_camera
+
+    def sensed_points(self, points: np.ndarray) -> np.ndarray:
+        """The points the model sees (the exported pipelines do not thin the LiDAR)."""
+        return points
+
+    def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
+                 score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections of one `SensorFrame` with score >= `score_threshold`; `use_camera` / `use_thermal`
+        (default: as `use_camera`) say whether the colour / thermal images are fused."""
+        if frame.points is None:
+            raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
+        use_thermal = use_camera if use_thermal is None else use_thermal
+        cameras = frame_cameras(frame, self.main_camera)
+        wanted = {'camera': use_camera, 'thermal': use_thermal}
+        cameras = {m: c for m, c in cameras.items() if wanted.get(m)}
+        boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras)
+        keep = scores >= score_threshold
+        return boxes[keep], scores[keep], labels[keep]

@@ -43,12 +43,23 @@ class TorchStage:
         return {n: t.numpy() for n, t in zip(self.outputs, out, strict=True)}
 
 
+# inference steps the numpy side reproduces; the label filters do nothing at inference
+_EXPORTED_STEPS = ('ImageResize', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PackDetInputs')
+
+
 def _image_preprocess(model: nn.Module, cfg: Any) -> dict[str, Any]:
+    """The image steps of the model's inference pipeline and preprocessor (OmnifuseError for a step the
+    exported detector does not reproduce, named)."""
     from omnifuse.apis.detection import inference_pipeline
+    from omnifuse.errors import OmnifuseError
 
     scale = 1.0
     for step in inference_pipeline(cfg):
-        if step.get('type') == 'ImageResize':
+        kind = step.get('type')
+        if kind not in _EXPORTED_STEPS:
+            raise OmnifuseError(f'export: the inference pipeline step {kind!r} has no numpy twin in the exported '
+                                f'detector yet (supported: {", ".join(_EXPORTED_STEPS)})')
+        if kind == 'ImageResize':
             scale = float(step.get('scale', 0.5))
     pre = model.data_preprocessor
     return {'scale': scale, 'mean': [float(v) for v in pre.mean.flatten()],

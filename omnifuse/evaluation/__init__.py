@@ -1,31 +1,31 @@
-__all__: list[str] = []
+"""Metrics and evaluators: KITTI, Waymo, tracking, occupancy, segmentation.
 
-# Waymo (omnifuse/evaluation/waymo.py, waymo_metric.py)
-from omnifuse.evaluation.waymo import WaymoObjects, compute_mean_average_precision, evaluate_waymo  # noqa: E402
-from omnifuse.evaluation.waymo_metric import WaymoMetric  # noqa: E402
+The names below load on first use (PEP 562), so that the numpy-only parts (e.g. `kitti_convert`, which the
+exported detector's `omnifuse detect` writes with) import without mmengine or torch. The mmengine metrics
+register themselves when their module loads; `omnifuse.registry.METRICS` lists those modules.
+"""
 
-__all__ += ['WaymoObjects', 'compute_mean_average_precision', 'evaluate_waymo', 'WaymoMetric']
+from __future__ import annotations
 
-# KITTI (omnifuse/evaluation/kitti*.py)
-from omnifuse.evaluation.kitti import evaluate_kitti, get_thresholds  # noqa: E402
-from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti  # noqa: E402
-from omnifuse.evaluation.kitti_metric import KittiMetric  # noqa: E402
-from omnifuse.evaluation.kitti_result import KittiResult  # noqa: E402
+import importlib
+from typing import Any
 
-__all__ += ['evaluate_kitti', 'get_thresholds', 'lidar_detections_to_kitti', 'KittiMetric', 'KittiResult']
+_WHERE = {
+    'WaymoObjects': 'waymo', 'compute_mean_average_precision': 'waymo', 'evaluate_waymo': 'waymo',
+    'WaymoMetric': 'waymo_metric',
+    'evaluate_kitti': 'kitti', 'get_thresholds': 'kitti', 'lidar_detections_to_kitti': 'kitti_convert',
+    'KittiMetric': 'kitti_metric', 'KittiResult': 'kitti_result',
+    'OccupancyScores': 'occupancy', 'OccupancyMetric': 'occupancy_metric',
+    'SegMetric': 'seg_metric', 'PointSegMetric': 'point_seg_metric',
+}
+METRIC_MODULES = ('omnifuse.evaluation.kitti_metric', 'omnifuse.evaluation.waymo_metric',
+                  'omnifuse.evaluation.occupancy_metric', 'omnifuse.evaluation.seg_metric',
+                  'omnifuse.evaluation.point_seg_metric')
 
-# Near-field occupancy (omnifuse/evaluation/occupancy.py, occupancy_metric.py)
-from omnifuse.evaluation.occupancy import OccupancyScores  # noqa: E402
-from omnifuse.evaluation.occupancy_metric import OccupancyMetric  # noqa: E402
+__all__ = sorted(_WHERE)
 
-__all__ += ['OccupancyScores', 'OccupancyMetric']
 
-# Segmentation (omnifuse/evaluation/segmentation.py, seg_metric.py)
-from omnifuse.evaluation.seg_metric import SegMetric  # noqa: E402
-
-__all__ += ['SegMetric']
-
-# Point segmentation (omnifuse/evaluation/point_seg_metric.py)
-from omnifuse.evaluation.point_seg_metric import PointSegMetric  # noqa: E402
-
-__all__ += ['PointSegMetric']
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{_WHERE[name]}'), name)

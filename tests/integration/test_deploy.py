@@ -1,6 +1,6 @@
 """`omnifuse export` and the torch-free runtime (omnifuse.deploy): the exported CMX segmenter and near-field
 occupancy model against PyTorch on a simulated frame and a real MFNet pair, the metadata in the file, the
-commands with torch blocked from import, and the refusal to export a detector."""
+commands with torch blocked from import (the detector: test_deploy_detector.py)."""
 
 from __future__ import annotations
 
@@ -145,15 +145,6 @@ def test_the_backend_follows_the_file_unless_forced(exported: dict[str, Path]) -
         FrameSegmenter(checkpoint=exported['seg'], backend='torch')
     with pytest.raises(FormatError, match='an exported occupancy model, not a segmentation model'):
         FrameSegmenter(checkpoint=exported['occ'])
-
-
-def test_exporting_a_detector_says_why_not(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    config = REPO / 'configs' / 'logonet' / 'fast_lidar-cam_1xb2-40e_sim.py'
-    assert main(['export', str(config), '--out', str(tmp_path / 'det.onnx')]) == 2
-    assert 'sparse convolution' in capsys.readouterr().err
-    assert main(['export', '--out', str(tmp_path / 'det.onnx')]) == 2  # the default model is the detector
-    assert 'not available yet' in capsys.readouterr().err
-    assert not (tmp_path / 'det.onnx').exists()
 
 
 # Runs the CLI with torch (and spconv) unimportable: the exported path must not need them.
