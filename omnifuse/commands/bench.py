@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--busy', type=int, default=0, metavar='N',
                         help='start N busy-loop processes (one core each) for the measurement, as on a robot where '
                         'drivers and planning share the cores (default: 0)')
+    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
+                        'else torch); an exported detector (omnifuse export) is timed from raw points to boxes')
     parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames", "busy", "load"} to this file')
 
 
@@ -92,18 +95,74 @@ def benchmark(detector: object, frame: object, *, frames: int, warmup: int) -> d
             'frames': len(totals)}
 
 
+def benchmark_exported(detector: object, frame: object, *, frames: int, warmup: int) -> dict:
+    """Run an exported detector (omnifuse.deploy) on one frame `frames + warmup` times -> medians in ms, every
+    step from the raw points and images to the boxes (its numpy steps and graphs)."""
+    from tqdm import tqdm
+
+    totals: list[float] = []
+    per_stage: dict[str, list[float]] = {}
+    for i in tqdm(range(warmup + frames), desc='bench', unit='run'):
+        start = time.perf_counter()
+        detector(frame)  # type: ignore[operator]
+        elapsed = time.perf_counter() - start
+        if i >= warmup:
+            totals.append(elapsed * 1000)
+            for name, ms in detector.exported.times.ms.items():  # type: ignore[attr-defined]
+                per_stage.setdefault(name, []).append(ms)
+    return {'total_ms': statistics.median(totals),
+            'stages_ms': {k: statistics.median(v + [0.0] * (len(totals) - len(v))) for k, v in per_stage.items()},
+            'frames': len(totals)}
+
+
+def _run_exported(args: argparse.Namespace, backend: str) -> int:
+    from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.deploy.detector_runtime import ExportedFrameDetector
+    from omnifuse.errors import OmnifuseError
+
+    detector = ExportedFrameDetector(args.checkpoint, backend=backend, num_threads=args.threads or None)
+    reader = KittiReader(args.kitti_root, require_labels=False)
+    if args.frame not in reader:
+        raise OmnifuseError(f'frame {args.frame!r} not in {args.kitti_root}')
+    frame = reader.read(args.frame)
+    with busy_processes(args.busy):
+        result = benchmark_exported(detector, frame, frames=args.frames, warmup=args.warmup)
+        result['load'] = os.getloadavg()[0]
+    result['busy'] = args.busy
+    result['backend'] = backend
+    _report(args, result, frame, f'{backend} threads {args.threads or "default"}')
+    return 0
+
+
+def _report(args: argparse.Namespace, result: dict, frame: object, threads: str) -> None:
+    n_img = len(frame.images)  # type: ignore[attr-defined]
+    print(f'frame {args.frame}: {len(frame.points)} points, {n_img} image(s); {result["frames"]} runs after '  # type: ignore[attr-defined]
+          f'{args.warmup} warm-up; {threads}; device {args.device}; '
+          f'{args.busy} busy process(es); load {result["load"]:.1f} ({os.cpu_count()} cores)')
+    for name, ms in result['stages_ms'].items():
+        print(f'  {name:<18s} {ms:9.1f} ms')
+    print(f'  {"total":<18s} {result["total_ms"]:9.1f} ms')
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+
+
 def run(args: argparse.Namespace) -> int:
     """Benchmark and print the table; returns 0."""
-    import torch
-
-    from omnifuse.apis.detection import Detector, load_detector
-    from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
 
     if args.frames < 1 or args.warmup < 0:
         raise OmnifuseError(f'--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}')
     if not 0 <= args.busy <= 64:
         raise OmnifuseError(f'--busy must be a number of processes from 0 to 64, got {args.busy}')
+    backend = choose_backend(args.checkpoint, args.backend)
+    if backend != 'torch':  # the exported path imports no torch
+        return _run_exported(args, backend)
+    import torch
+
+    from omnifuse.apis.detection import Detector, load_detector
+    from omnifuse.datasets.kitti import KittiReader
     if args.threads:
         torch.set_num_threads(args.threads)
     from omnifuse.ops.device import resolve_device
@@ -118,14 +177,6 @@ def run(args: argparse.Namespace) -> int:
         result = benchmark(detector, frame, frames=args.frames, warmup=args.warmup)
         result['load'] = os.getloadavg()[0]
     result['busy'] = args.busy
-    n_img = len(frame.images)
-    print(f'frame {args.frame}: {len(frame.points)} points, {n_img} image(s); {result["frames"]} runs after '
-          f'{args.warmup} warm-up; torch threads {torch.get_num_threads()}; device {args.device}; '
-          f'{args.busy} busy process(es); load {result["load"]:.1f} ({os.cpu_count()} cores)')
-    for name, ms in result['stages_ms'].items():
-        print(f'  {name:<16s} {ms:9.1f} ms')
-    print(f'  {"total":<16s} {result["total_ms"]:9.1f} ms')
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+    result['backend'] = 'torch'
+    _report(args, result, frame, f'torch threads {torch.get_num_threads()}')
     return 0

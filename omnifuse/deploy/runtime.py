@@ -136,6 +136,9 @@ class ExportedModel:
         if self.num_threads:
             options.intra_op_num_threads = int(self.num_threads)
             options.inter_op_num_threads = 1
+        # workers sleep between parallel regions instead of spinning: on a CPU shared with other busy processes
+        # spinning workers steal the cores the others need (the PyTorch path sets OMP_WAIT_POLICY=PASSIVE alike)
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=['CPUExecutionProvider'])
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
