@@ -150,21 +150,37 @@ class FrameDetector:
         device: torch device.
         score_threshold: detections below it are dropped (default: omnifuse.defaults.SCORE_THRESHOLD).
         camera: camera to fuse; None takes 'image_2' when the frame has it, else its first camera.
+        backend: 'torch', 'onnxruntime' or 'openvino' (None: the checkpoint decides: .onnx / .xml files made by
+            `omnifuse export` run without torch, anything else with torch).
+        num_threads: intra-op threads of an exported model (None: the backend's default).
 
     The same frame gives the same detections every time (spconv runs single-threaded on the CPU:
     omnifuse.ops.spconv_compat), so a replayed bag equals a direct run.
     """
 
     def __init__(self, *, config: str | None = None, checkpoint: str | None = None, device: str = 'cpu',
-                 score_threshold: float = SCORE_THRESHOLD, camera: str | None = None) -> None:
-        self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
+                 score_threshold: float = SCORE_THRESHOLD, camera: str | None = None, backend: str | None = None,
+                 num_threads: int | None = None) -> None:
+        from omnifuse.deploy.runtime import choose_backend
+
+        self.backend = choose_backend(checkpoint, backend)
         self.score_threshold = float(score_threshold)
         self.camera = camera
-        self._by_camera: dict[str, Detector] = {}
+        self._by_camera: dict[str, Any] = {}
+        self._exported: Any = None
+        if self.backend != 'torch':  # no torch on this path
+            from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
-    def _detector(self, camera: str) -> Detector:
+            if config:
+                raise FormatError(f'config {config}: an exported detector ({checkpoint}) carries its model')
+            self._exported = ExportedFrameDetector(str(checkpoint), backend=self.backend, num_threads=num_threads)
+        else:
+            self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
+
+    def _detector(self, camera: str) -> Any:
         if camera not in self._by_camera:
-            self._by_camera[camera] = Detector(self.model, self.cfg, main_camera=camera)
+            self._by_camera[camera] = (self._exported.for_camera(camera) if self._exported is not None
+                                       else Detector(self.model, self.cfg, main_camera=camera))
         return self._by_camera[camera]
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:

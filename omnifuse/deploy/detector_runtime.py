@@ -13,6 +13,7 @@ outputs`), the exported sessions here or the PyTorch graphs at export time, so b
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,12 @@ class ExportedFrameDetector:
         self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads)
         self.class_names = self.exported.class_names
         self.main_camera = main_camera
+
+    def for_camera(self, camera: str) -> ExportedFrameDetector:
+        """The same loaded graphs fusing colour camera `camera`."""
+        other = copy.copy(self)
+        other.main_camera = camera
+        return other
 
     def sensed_points(self, points: np.ndarray) -> np.ndarray:
         """The points the model sees (the exported pipelines do not thin the LiDAR)."""

@@ -27,6 +27,7 @@ without its thermal camera; occupancy: ultrasonic only). No model silently takes
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,31 +99,33 @@ class PerceptionOutputs:
 
 
 def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
-                     score_threshold: float = 0.0, **_: Any) -> Callable:
+                     score_threshold: float = 0.0, backend: str = '', num_threads: int = 0, **_: Any) -> Callable:
     from omnifuse.apis.detection import FrameDetector
 
     return FrameDetector(config=config or None, checkpoint=checkpoint, device=device,
-                         score_threshold=score_threshold, camera=camera or None)
+                         score_threshold=score_threshold, camera=camera or None, backend=backend or None,
+                         num_threads=num_threads or None)
 
 
 def _segmentation_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
-                        thermal: str = 'front', **_: Any) -> Callable:
+                        thermal: str = 'front', backend: str = '', **_: Any) -> Callable:
     from omnifuse.apis.segmentation import FrameSegmenter
 
     return FrameSegmenter(config=config or None, checkpoint=checkpoint, device=device, camera=camera or 'front',
-                          thermal=thermal or 'front')
+                          thermal=thermal or 'front', backend=backend or None)
 
 
 def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
-                     **_: Any) -> Callable:
+                     backend: str = '', **_: Any) -> Callable:
     from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
 
     return NearFieldOccupancyPredictor(config=config or None, checkpoint=checkpoint, device=device,
-                                       camera=camera or None)
+                                       camera=camera or None, backend=backend or None)
 
 
 def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu',
-                           camera: str = 'front', thermal: str = 'front', score_threshold: float = 0.0) -> Callable:
+                           camera: str = 'front', thermal: str = 'front', score_threshold: float = 0.0,
+                           backend: str = '', num_threads: int = 0) -> Callable:
     """Build the learned model of `role` ('detector', 'segmenter', 'occupancy') from a checkpoint.
 
     Args:
@@ -134,6 +137,9 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
         camera: the colour camera the model fuses (ROS contract name).
         thermal: the thermal camera (segmenter).
         score_threshold: the detector drops detections below it (detector).
+        backend: 'torch', 'onnxruntime' or 'openvino' ('' = the checkpoint decides: a .onnx / .xml file made by
+            `omnifuse export` runs without torch).
+        num_threads: intra-op threads of an exported detector (0: the backend's default).
 
     Raises:
         FileNotFoundError: no such checkpoint.
@@ -153,7 +159,24 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
         raise OmnifuseError(f'models.{role}: no builder for {role} checkpoints (omnifuse/ros_nodes/core.py: '
                             f'build_checkpoint_model); expected one of {sorted(builders)}')
     return builders[role](checkpoint=str(path), config=config, device=device, camera=camera, thermal=thermal,
-                          score_threshold=score_threshold)
+                          score_threshold=score_threshold, backend=backend, num_threads=num_threads)
+
+
+def _device(params: Mapping[str, Any], models: Mapping[str, Any]) -> str:
+    """The `device` parameter, checked against torch only when a model runs on torch (exported models,
+    .onnx / .xml, and the cluster detector need no torch)."""
+    from omnifuse.deploy.runtime import is_exported
+
+    text = str(params.get('device', 'cpu') or 'cpu')
+    uses_torch = any(str((spec or {}).get('kind', 'none')).lower() == 'checkpoint'
+                     and not is_exported(str((spec or {}).get('checkpoint', '') or '') or None)
+                     and str((spec or {}).get('backend', '') or '') not in ('onnxruntime', 'openvino')
+                     for role, spec in models.items() if role in ('detector', 'segmenter', 'occupancy'))
+    if not uses_torch:
+        return text
+    from omnifuse.ops.device import resolve_device
+
+    return str(resolve_device(text, option='parameter device'))
 
 
 # What a model does without the camera it wants (the note in /diagnostics).
@@ -253,10 +276,9 @@ class PerceptionCore:
 
     def __call__(self, frame: SensorFrame) -> PerceptionOutputs:
         """Run every model on `frame`; a model that raises leaves its output None and its error in `errors`."""
-        if not self.num_threads:
+        torch = sys.modules.get('torch')  # not imported: every model is exported (or the cluster detector)
+        if not self.num_threads or torch is None:
             return self._run(frame)
-        import torch
-
         threads = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
@@ -303,9 +325,7 @@ class PerceptionCore:
         """Build from the node params (`models`, `device`, `num_threads`, `occupancy_grid`);
         see the module docstring."""
         models = params.get('models', {}) or {}
-        from omnifuse.ops.device import resolve_device
-
-        device = str(resolve_device(str(params.get('device', 'cpu') or 'cpu'), option='parameter device'))
+        device = _device(params, models)
         built: dict[str, Any] = {}
         score_threshold = float((models.get('detector', {}) or {}).get('score_threshold', 0.0))
         for role in ('detector', 'segmenter', 'occupancy'):
@@ -318,7 +338,9 @@ class PerceptionCore:
                                                      config=str(spec.get('config', '') or ''), device=device,
                                                      camera=str(spec.get('camera', 'front') or 'front'),
                                                      thermal=str(spec.get('thermal', 'front') or 'front'),
-                                                     score_threshold=score_threshold)
+                                                     score_threshold=score_threshold,
+                                                     backend=str(spec.get('backend', '') or ''),
+                                                     num_threads=int(params.get('num_threads', 0) or 0))
             elif kind == 'cluster' and role == 'detector':
                 built[role] = ClusterDetector(**(models.get('cluster', {}) or {}), score_threshold=score_threshold)
             else:

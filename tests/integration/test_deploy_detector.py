@@ -193,3 +193,58 @@ def test_frame_cameras_follow_use_flags(exported: dict[str, Path], kitti_root: P
     without = detector(dataclasses.replace(frame, images={}))
     assert compare_detections(without, detector(frame, use_camera=False)) == (0.0, 0.0)
     assert compare_detections(with_camera, without)[0] > 0  # the camera changes the result
+
+
+_ROS_CORE_NO_TORCH = textwrap.dedent('''
+    import importlib.abc, sys
+
+    class _Blocked(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split('.')[0] in ('torch', 'spconv'):
+                raise ImportError(f'{name} is blocked in this test')
+            return None
+
+    sys.meta_path.insert(0, _Blocked())
+    import dataclasses
+    from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.ros_nodes.core import PerceptionCore
+    from omnifuse.ros_nodes.params import load_params
+
+    models = {'detector': {'checkpoint': sys.argv[1], 'camera': 'image_2'}, 'segmenter': {'kind': 'none'},
+              'occupancy': {'kind': 'none'}}
+    core = PerceptionCore.from_params(load_params(overrides={'models': models}))
+    frame = KittiReader(sys.argv[2], require_labels=False).read('000000')
+    out = core(frame)
+    assert not out.errors, out.errors
+    assert 'torch' not in sys.modules, 'torch was imported'
+    print(len(out.objects.boxes), ' '.join(f'{s:.4f}' for s in out.objects.scores))
+''')
+
+
+def test_ros_core_runs_an_exported_detector_without_torch(exported: dict[str, Path], kitti_root: Path) -> None:
+    """The ROS core with models.detector.checkpoint = the export gives the PyTorch core's objects."""
+    from omnifuse.ros_nodes.core import PerceptionCore
+    from omnifuse.ros_nodes.params import load_params
+
+    frame = KittiReader(kitti_root, require_labels=False).read('000000')
+    models = {'detector': {'camera': 'image_2'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}
+    want = PerceptionCore.from_params(load_params(overrides={'models': models}))(frame).objects
+    for path in exported.values():
+        done = subprocess.run([sys.executable, '-c', _ROS_CORE_NO_TORCH, str(path), str(kitti_root)],
+                              capture_output=True, text=True, timeout=300, cwd=REPO,
+                              env=dict(os.environ, OMP_NUM_THREADS='1'))
+        assert done.returncode == 0, done.stderr
+        count, *scores = done.stdout.split()
+        assert int(count) == len(want.boxes) > 0
+        np.testing.assert_allclose([float(s) for s in scores], want.scores, atol=MAX_SCORE)
+
+
+def test_frame_detector_backend_choice(exported: dict[str, Path]) -> None:
+    from omnifuse.apis.detection import FrameDetector
+    from omnifuse.errors import FormatError
+
+    assert FrameDetector(checkpoint=str(exported['onnx'])).backend == 'onnxruntime'
+    with pytest.raises(FormatError, match='exported model runs with onnxruntime or openvino'):
+        FrameDetector(checkpoint=str(exported['onnx']), backend='torch')
+    with pytest.raises(FormatError, match='carries its model'):
+        FrameDetector(checkpoint=str(exported['onnx']), config='configs/logonet/fast_lidar-cam_1xb2-40e_sim.py')
