@@ -30,9 +30,12 @@ F32 = np.float32
 
 def in_range(points: np.ndarray, point_range: Sequence[float]) -> np.ndarray:
     """The (N, C) points with lo <= xyz < hi (PointRangeFilter)."""
-    lo = np.asarray(point_range[:3])
-    hi = np.asarray(point_range[3:6])
-    return points[((points[:, :3] >= lo) & (points[:, :3] < hi)).all(1)]
+    xyz = points[:, :3]
+    lo = np.asarray(point_range[:3], dtype=xyz.dtype)
+    hi = np.asarray(point_range[3:6], dtype=xyz.dtype)
+    keep = ((xyz[:, 0] >= lo[0]) & (xyz[:, 0] < hi[0]) & (xyz[:, 1] >= lo[1]) & (xyz[:, 1] < hi[1])
+            & (xyz[:, 2] >= lo[2]) & (xyz[:, 2] < hi[2]))
+    return points[keep]
 
 
 def _class_aware_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float,
@@ -124,6 +127,9 @@ def voxel_centroids(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, 
     if points.shape[0] == 0 or sites.shape[0] == 0:
         return centres
     xyz = points[:, :3].astype(F32)
+    # only points near the sites can fall in them (a cheap box test before rounding and lookups)
+    lo, hi = centres.min(0) - spacing, centres.max(0) + spacing
+    xyz = xyz[((xyz >= lo) & (xyz <= hi)).all(1)]
     idx = np.round((xyz - origin) / spacing).astype(np.int64)[:, ::-1]
     rows = _lookup(sites, geometry['shape'], idx)
     hit = rows >= 0
@@ -157,10 +163,13 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
     centroid = np.zeros((R, G3, 3), F32)
     if R == 0 or points.shape[0] == 0:
         return count, centroid
+    rois = rois.astype(F32)
+    reach = np.hypot(rois[:, 3], rois[:, 4]) / 2 + 1e-3
     xyz = points[:, :3].astype(F32)
+    lo, hi = (rois[:, :2] - reach[:, None]).min(0), (rois[:, :2] + reach[:, None]).max(0)
+    xyz = xyz[(xyz[:, 0] >= lo[0]) & (xyz[:, 0] <= hi[0]) & (xyz[:, 1] >= lo[1]) & (xyz[:, 1] <= hi[1])]
     order = np.argsort(xyz[:, 0], kind='stable')
     xs = xyz[order, 0]
-    rois = rois.astype(F32)
     for r, roi in enumerate(rois):
         radius = float(np.hypot(roi[3], roi[4])) / 2 + 1e-3
         lo = np.searchsorted(xs, roi[0] - radius, side='left')

@@ -138,6 +138,5 @@ def conv_rules(grid: SiteGrid, num_in: int, out_zyx: np.ndarray, kernel: int | S
     """
     s, p = np.array(triple(stride, 'stride')), np.array(triple(padding, 'padding'))
     base = grid.flat(out_zyx * s - p)  # (M_out,) the cell offset (0, 0, 0) reads
-    rows = grid.cells[base[:, None] + grid.step(kernel_offsets(kernel))[None, :]].astype(np.int64)
-    rows[rows < 0] = num_in
-    return rows
+    rows = np.take(grid.cells, base[:, None] + grid.step(kernel_offsets(kernel))[None, :])
+    return np.where(rows < 0, num_in, rows).astype(np.int64)

@@ -46,7 +46,7 @@ def mean_voxels(points: np.ndarray, voxel_size: Sequence[float], point_range: Se
         raise ShapeError(f'points: expected (N, >= {max(in_channels, 3)}), got {points.shape}')
     D, H, W = grid_shape_np(point_range, voxel_size)
     pts = np.asarray(points[:, :in_channels], dtype=np.float32)
-    lo = np.asarray(point_range[:3], dtype=np.float32)
+    lo = np.asarray(point_range[:3], dtype=np.float32)  # float32 arithmetic, as the PyTorch voxeliser
     vs = np.asarray(voxel_size, dtype=np.float32)
     idx = np.floor((pts[:, :3] - lo) / vs).astype(np.int64)  # (N, 3) x y z
     ok = np.all((idx >= 0) & (idx < np.array([W, H, D])), axis=1)
@@ -54,24 +54,25 @@ def mean_voxels(points: np.ndarray, voxel_size: Sequence[float], point_range: Se
     if pts.shape[0] == 0:
         return np.zeros((0, in_channels), np.float32), np.zeros((0, 3), np.int64)
     key = (idx[:, 2] * H + idx[:, 1]) * W + idx[:, 0]
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind='stable')  # voxels by first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    voxel = rank[inverse.reshape(-1)]
-    M = min(uniq.size, max_voxels)
-    keep = voxel < M
-    pts, voxel = pts[keep], voxel[keep]
-    # slot of each point within its voxel, in input order
-    by_voxel = np.argsort(voxel, kind='stable')
-    counts = np.bincount(voxel, minlength=M)
-    starts = np.cumsum(counts) - counts
-    slot = np.empty_like(by_voxel)
-    slot[by_voxel] = np.arange(by_voxel.size) - starts[voxel[by_voxel]]
-    kept = slot < max_points
-    sums = np.zeros((M, in_channels), np.float32)
-    np.add.at(sums, voxel[kept], pts[kept])
-    feats = sums / np.minimum(counts, max_points).astype(np.float32)[:, None]
-    ukey = uniq[order[:M]]
+    order = np.argsort(key, kind='stable')  # one sort: equal keys keep input order
+    sorted_key = key[order]
+    start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])  # first row of each voxel
+    size = np.diff(np.r_[start, sorted_key.size])
+    first = order[start]  # each voxel's first point (input order)
+    rank = np.argsort(first, kind='stable')  # voxels by first appearance
+    M = min(rank.size, max_voxels)
+    kept_voxels = rank[:M]  # indices into `start`, in output order
+    # the first max_points points of each kept voxel, in input order (stable sort keeps it)
+    slot = np.arange(sorted_key.size) - np.repeat(start, size)
+    voxel_of_row = np.repeat(np.arange(start.size), size)
+    out_index = np.full(start.size, -1, np.int64)
+    out_index[kept_voxels] = np.arange(M)
+    take = (slot < max_points) & (out_index[voxel_of_row] >= 0)
+    rows = order[take]
+    dest = out_index[voxel_of_row[take]]
+    feats = np.stack([np.bincount(dest, weights=pts[rows, c], minlength=M) for c in range(in_channels)], 1)
+    counts = np.minimum(size[kept_voxels], max_points).astype(np.float64)
+    feats = feats / counts[:, None]
+    ukey = sorted_key[start[kept_voxels]]
     coords = np.stack([ukey // (H * W), (ukey // W) % H, ukey % W], 1)
     return feats.astype(np.float32), coords.astype(np.int64)
