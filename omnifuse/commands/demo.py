@@ -74,6 +74,13 @@ def run(args: argparse.Namespace) -> int:
               ['eval', 'kitti', '--gt', str(sim_root / 'training' / 'label_2'), '--pred', str(out / 'det_pred'),
                '--json', str(out / 'det_eval.json')])
         pictures.extend(sorted((out / 'det_png').glob('*.png')))
+        if _available('export') and importlib.util.find_spec('onnxruntime') is not None:
+            _step('export the shipped detector to ONNX (sparse convolutions as gathers; runs without PyTorch)',
+                  ['export', '--out', str(out / 'det_onnx' / 'det.onnx')])
+            _step('detect with the exported detector (ONNX Runtime, no torch): the same boxes',
+                  ['detect', '--kitti-root', str(sim_root), '--checkpoint', str(out / 'det_onnx' / 'det.onnx'),
+                   '--out', str(out / 'det_onnx_pred'), '--png-dir', str(out / 'det_onnx_png'), '--frame', '000000'])
+            pictures.append(out / 'det_onnx_png' / '000000.png')
         thermal16 = DETECTION_16BEAM_THERMAL
         if thermal16.is_file():
             _step('detect with the shipped 16-beam LiDAR + camera + thermal model (the scan thinned to every 4th beam)',
