@@ -45,7 +45,7 @@ REPORT_KEYS = ('report_tentative', 'tentative_min_score', 'report_coasting', 'sc
                'hits_bonus_cap', 'tentative_penalty', 'coast_score_decay', 'warmup_frames')
 RECORD = {'report_tentative': True, 'tentative_min_score': -1e300, 'score_mode': 'detection', 'hits_bonus': 0.0,
           'tentative_penalty': 0.0, 'coast_score_decay': 0.0, 'warmup_frames': 0}
-SHOWN = ('sAMOTA', 'AMOTA', 'MOTA', 'IDS', 'FRAG', 'FP', 'FN', 'HOTA', 'DetA', 'AssA')
+SHOWN = ('sAMOTA', 'AMOTA', 'MOTA', 'steps', 'IDS', 'FRAG', 'FP', 'FN', 'HOTA', 'DetA', 'AssA')
 
 
 def _value(text: str):
@@ -88,8 +88,10 @@ class Bench:
         # `omnifuse track` with every class runs each sequence to the last frame with any detection
         self.frames = {n: max(int(self.dets[c][n].frame.max(initial=-1)) + 1 for c in CLASSES) for n in self.names}
 
-    def run(self, cls: str, overrides: dict) -> dict:
-        """Track class `cls` with the defaults plus `overrides`; its scores (percent) and the tracker's speed."""
+    def run(self, cls: str, overrides: dict, *, keep: dict | None = None) -> dict:
+        """Track class `cls` with the defaults plus `overrides`; its scores (percent) and the tracker's speed.
+
+        With `keep` (a dict), the result rows per sequence are stored in it."""
         from omnifuse.tracking import MultiObjectTracker, TrackerConfig
         from omnifuse.tracking.kitti_io import track_sequence
 
@@ -100,13 +102,16 @@ class Bench:
             pred[n], s = track_sequence(tracker, self.dets[cls][n], T, camera=camera, n_frames=self.frames[n])
             seconds += s
             frames += self.frames[n]
+        if keep is not None:
+            keep.update(pred)
         return self.score(cls, pred, frames / seconds if seconds else float('inf'))
 
     def record(self, cls: str, overrides: dict) -> dict:
         """Track class `cls` reporting every live track with its last detection score, hits and coasting count.
 
         The rows and scores a setting reports are a function of these (`report_policy`), so settings that differ
-        only in `REPORT_KEYS` are scored from one recording (`replay`), the same rows as a run of their own.
+        only in `REPORT_KEYS` (and `min_hits`, when max_age == max_age_tentative) are scored from one recording
+        (`replay`), the same rows as a run of their own (`--check`).
         """
         from omnifuse.structures.frame import ObjectLabels
         from omnifuse.structures.kitti_tracking import KittiTrackRows
@@ -115,7 +120,7 @@ class Bench:
 
         config = TrackerConfig.from_dict(overrides)
         p = config.params(cls)
-        if p.max_age_tentative > p.max_age:
+        if p.max_age_tentative != p.max_age:
             return {}
         recording = {f'{cls}.{k}': v for k, v in RECORD.items()} | {f'{cls}.report_coasting': p.max_age}
         config = TrackerConfig.from_dict(recording, base=config)
@@ -165,17 +170,18 @@ class Bench:
                                      dataclasses.replace(kept.labels, score=column(kept.track_id, score[sel])))
         return self.score(cls, pred, None)
 
-    def score(self, cls: str, pred: dict, fps: float | None) -> dict:
-        """The class's scores (percent) of the result rows `pred`."""
+    def score(self, cls: str, pred: dict, fps: float | None, names: list[str] | None = None) -> dict:
+        """The class's scores (percent) of the result rows `pred` on `names` (default: every sequence)."""
         from omnifuse.evaluation.tracking_hota import HOTA_CLASSES, evaluate_hota
         from omnifuse.evaluation.tracking_mot import evaluate_mot
 
         key = cls.lower()
-        mot = evaluate_mot(self.gt, pred, cls=key, seqs=self.names)
+        names = names or self.names
+        mot = evaluate_mot(self.gt, pred, cls=key, seqs=names)
         out = {k: 100 * getattr(mot, k) for k in ('sAMOTA', 'AMOTA', 'AMOTP', 'MOTA', 'MOTP')}
-        out.update(IDS=mot.IDS, FRAG=mot.FRAG, FP=mot.FP, FN=mot.FN)
+        out.update(IDS=mot.IDS, FRAG=mot.FRAG, FP=mot.FP, FN=mot.FN, steps=mot.num_thresholds)
         if key in HOTA_CLASSES:
-            hota = evaluate_hota(self.gt, pred, cls=key, seqs=self.names)
+            hota = evaluate_hota(self.gt, pred, cls=key, seqs=names)
             out.update({k: 100 * v for k, v in hota.as_dict().items()})
         out['fps'] = fps
         return out
@@ -185,6 +191,21 @@ def _row(label: str, r: dict, obj: float) -> str:
     cells = ''.join(f'{"-":>8s}' if r.get(k) is None else f'{r[k]:8d}' if isinstance(r[k], int) else f'{r[k]:8.2f}'
                     for k in SHOWN)
     return f'{label:58s}{cells}{obj:9.2f}'
+
+
+def _compare(bench: Bench, cls: str, setting: dict, reference: Path) -> None:
+    """The setting against reference result files: all sequences and each leave-one-sequence-out subset."""
+    from omnifuse.structures.kitti_tracking import read_kitti_tracking
+
+    ours: dict = {}
+    bench.run(cls, setting, keep=ours)
+    ref = {n: read_kitti_tracking(reference / f'{n}.txt') for n in bench.names}
+    print(f'{cls}: omnifuse (setting {setting or "defaults"}) - reference {reference}, sAMOTA / MOTA differences')
+    for left in [None, *bench.names]:
+        names = [n for n in bench.names if n != left]
+        a, b = bench.score(cls, ours, None, names), bench.score(cls, ref, None, names)
+        cells = '   '.join(f'{k} {a[k]:6.2f} - {b[k]:6.2f} = {a[k] - b[k]:+6.2f}' for k in ('sAMOTA', 'MOTA'))
+        print(f'  {"all" if left is None else "without " + left:14s} {cells}', flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--objective', default='sAMOTA', help='what the search maximises, e.g. sAMOTA+0.5*MOTA')
     ap.add_argument('--check', action='store_true',
                     help='also run every setting directly and compare with its replay from a recording')
+    ap.add_argument('--reference', default=None, metavar='DIR',
+                    help='KITTI tracking results of another tracker (<seq>.txt, e.g. AB3DMOT\'s) to compare the '
+                         'defaults with, on all sequences and on every leave-one-sequence-out subset')
     ap.add_argument('--log', default=None, help='append every result as a JSON line to this file')
     args = ap.parse_args(argv)
 
@@ -221,11 +245,22 @@ def main(argv: list[str] | None = None) -> int:
     recordings: dict[tuple, dict] = {}
 
     def evaluate(cls: str, setting: dict) -> dict:
+        from omnifuse.errors import FormatError
+        from omnifuse.tracking import TrackerConfig
+
         full = {**fixed, **setting}
         key = (cls, json.dumps(full, sort_keys=True))
         if key not in cache:
             start = time.perf_counter()
-            tracking = {k: v for k, v in full.items() if k.split('.')[-1] not in REPORT_KEYS}
+            try:
+                p = TrackerConfig.from_dict(full).params(cls)
+            except FormatError as exc:  # e.g. report_coasting > max_age: not a setting
+                print(f'skipped {cls} {setting}: {exc}')
+                cache[key] = {}
+                return cache[key]
+            # with equal lives, min_hits only decides what is reported (confirmation changes no deletion)
+            report = REPORT_KEYS + (('min_hits',) if p.max_age == p.max_age_tentative else ())
+            tracking = {k: v for k, v in full.items() if k.split('.')[-1] not in report}
             rkey = (cls, json.dumps(tracking, sort_keys=True))
             if rkey not in recordings:
                 if len(recordings) >= 6:
@@ -256,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             for values in itertools.product(*(v for _, v in mine)) if mine else []:
                 setting = dict(zip([k for k, _ in mine], values, strict=True))
                 r = evaluate(cls, setting)
+                if not r:
+                    continue
                 o = objective(r)
                 print(_row(f'{cls} ' + ' '.join(f'{k.split(".")[-1]}={v}' for k, v in setting.items()), r, o),
                       flush=True)
@@ -270,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                     for v in values:
                         setting = {**best[0], key: v}
                         r = evaluate(cls, setting)
+                        if not r:
+                            continue
                         o = objective(r)
                         print(_row(f'{cls} r{rnd} ' + ' '.join(f'{k.split(".")[-1]}={x}' for k, x in setting.items()),
                                    r, o), flush=True)
@@ -278,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not improved:
                     break
         print(f'best {cls}: {best[0] or "defaults"} objective {best[1]:.2f}', flush=True)
+        if args.reference:
+            _compare(bench, cls, {**fixed}, Path(args.reference))
     if log:
         log.close()
     return 0
