@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('OMNIFUSE_SHARED_DATA', REPO.parent / 'shared' / 'data'))
 
 _PEAK = '''
-import resource, sys
+import sys
 from omnifuse.datasets.kitti import KittiReader
 frame = KittiReader(sys.argv[2], require_labels=False).read('000000')
 if sys.argv[1] == 'torch':
@@ -41,7 +41,8 @@ else:
     det = ExportedFrameDetector(sys.argv[1], num_threads=int(sys.argv[3]))
 for _ in range(5):
     det(frame)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 '''
 
 
