@@ -23,11 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import omnifuse  # noqa: F401  (before torch: see main)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('OMNIFUSE_SHARED_DATA', REPO.parent / 'shared' / 'data'))
 
 _PEAK = '''
 import sys
+import omnifuse
 from omnifuse.datasets.kitti import KittiReader
 frame = KittiReader(sys.argv[2], require_labels=False).read('000000')
 if sys.argv[1] == 'torch':
@@ -61,8 +64,7 @@ def main() -> None:
     parser.add_argument('--out', help='folder for the exported files (default: a temporary one)')
     parser.add_argument('--json', help='write the results here')
     args = parser.parse_args()
-
-    import torch
+    import torch  # after omnifuse (module top), which sets OMP_WAIT_POLICY=PASSIVE before OpenMP loads
 
     from omnifuse.apis.detection import Detector, load_detector
     from omnifuse.commands.bench import busy_processes
