@@ -30,9 +30,10 @@ __all__ += ['NearFieldOccupancyDataset', 'RGBXSegDataset']
 # (omnifuse.deploy, docs/deploy.md) imports the readers and the numpy preprocessing above without it.
 try:
     import torch as _torch  # noqa: F401
+    _HAVE_TORCH = True
 except ImportError:
-    _torch = None
-if _torch is not None:
+    _HAVE_TORCH = False
+if _HAVE_TORCH:
     from omnifuse.datasets import transforms  # noqa: E402,F401  (registers the detection transforms)
     from omnifuse.datasets.det_dataset import KittiDetDataset, WaymoDetDataset  # noqa: E402
     from omnifuse.datasets.point_seg_dataset import PointSegDataset  # noqa: E402

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import cv2
 import numpy as np
@@ -27,7 +28,8 @@ from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import CameraModel, UltrasonicSensor
 
 __all__ = ['OCCUPANCY_GROUPS', 'GROUP_OF_SIM_ID', 'GROUP_TO_SIM_ID', 'NearFieldOccupancyDataset',
-           'read_occupancy_png', 'write_occupancy_png', 'groups_to_sim_ids', 'occupancy_inputs']
+           'OccupancySample', 'OccupancySampleInfo', 'read_occupancy_png', 'write_occupancy_png',
+           'groups_to_sim_ids', 'occupancy_inputs']
 
 # Group 0 is free space; the rest are occupied. Sky and unknown cells are ignored.
 OCCUPANCY_GROUPS: tuple[str, ...] = ('free', 'vehicle', 'pedestrian', 'cyclist', 'static')
@@ -76,6 +78,23 @@ def groups_to_sim_ids(groups: np.ndarray) -> np.ndarray:
     return GROUP_TO_SIM_ID[np.asarray(groups, dtype=np.int64)]
 
 
+class OccupancySampleInfo(TypedDict):
+    """`data_samples` of an occupancy item: the frame, its simulator condition, the note on ultrasonic readings
+    no sensor explains ('' when none) and, when the frame has a truth grid, its grouped labels (H, W) int64."""
+
+    frame_id: str
+    condition: str
+    ultrasonic_note: str
+    labels: NotRequired[np.ndarray]
+
+
+class OccupancySample(TypedDict):
+    """One frame of `NearFieldOccupancyDataset.sample`: the network inputs (`occupancy_inputs`) and the info."""
+
+    inputs: dict[str, np.ndarray]
+    data_samples: OccupancySampleInfo
+
+
 @DATASETS.register_module()
 class NearFieldOccupancyDataset:
     """Camera image, ultrasonic raster and grouped occupancy labels of each frame.
@@ -106,18 +125,20 @@ class NearFieldOccupancyDataset:
         """meta/<id>.json of the simulator (condition, faults, ...), {} when absent."""
         return read_frame_meta(self.reader.path('meta', frame_id, '.json'))
 
-    def sample(self, index: int) -> dict[str, dict[str, object]]:
+    def sample(self, index: int) -> OccupancySample:
         """The item of frame `index` with numpy arrays; 'labels' only when the frame has a truth grid."""
         frame_id = self.reader.frame_ids[index]
         calib = self.reader.read_calib(frame_id)
         meta = self.meta(frame_id)
         faults = meta.get('faults') or {}
+        if not isinstance(faults, Mapping):
+            raise FormatError(f"{self.reader.path('meta', frame_id, '.json')}: 'faults' is not a JSON object")
         image = read_rgb_image(self.reader.path('image_2', frame_id, '.png'))
         readings = read_ultrasonic_file(self.reader.path('ultrasonic', frame_id, '.txt'))
         camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
         inputs = occupancy_inputs(image if camera_valid else None, calib.cameras['image_2'], readings,
                                   calib.ultrasonic, self.grid, image_scale=self.image_scale)
-        samples: dict[str, object] = {'frame_id': frame_id, 'condition': str(meta.get('condition', 'unknown')),
+        samples: OccupancySampleInfo = {'frame_id': frame_id, 'condition': str(meta.get('condition', 'unknown')),
                                       'ultrasonic_note': unused_ultrasonic(readings, calib.ultrasonic) or ''}
         truth = self.reader.path('occupancy', frame_id, '.png')
         if truth.is_file():
@@ -133,7 +154,7 @@ class NearFieldOccupancyDataset:
             frame_id = item['data_samples']['frame_id']
             raise FileNotFoundError(2, 'no occupancy truth for training', str(self.reader.path('occupancy', frame_id,
                                                                                                 '.png')))
-        as_tensor = {k: torch.from_numpy(np.asarray(v)) for k, v in item['inputs'].items()}
+        as_tensor: dict[str, object] = {k: torch.from_numpy(np.asarray(v)) for k, v in item['inputs'].items()}
         samples = dict(item['data_samples'], labels=torch.from_numpy(item['data_samples']['labels']))
         return {'inputs': as_tensor, 'data_samples': samples}
 

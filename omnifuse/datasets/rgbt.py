@@ -203,8 +203,8 @@ def _densify(depth: np.ndarray, plane_depth: float, kernel: int = 5, iterations:
     import cv2
 
     inv = np.where(depth > 0, 1.0 / np.maximum(depth, 1e-6), 0.0).astype(np.float32)
-    inv = cv2.dilate(inv, np.ones((kernel, kernel), np.uint8), iterations=iterations)
-    return np.where(inv > 0, 1.0 / np.maximum(inv, 1e-6), plane_depth).astype(np.float64)
+    grown = cv2.dilate(inv, np.ones((kernel, kernel), np.uint8), iterations=iterations)
+    return np.where(grown > 0, 1.0 / np.maximum(grown, 1e-6), plane_depth).astype(np.float64)
 
 
 def warp_thermal_to_camera(thermal: np.ndarray, thermal_camera: CameraModel, camera: CameraModel,

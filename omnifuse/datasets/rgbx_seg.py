@@ -64,12 +64,12 @@ def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, c
     if modality == 'rgb' or frame.calib is None:
         return zeros, False
     camera = scaled_camera(frame.calib.camera(camera_name), scale)
-    have_points = frame.points is not None and len(frame.points) > 0
+    points = frame.points if frame.points is not None and len(frame.points) > 0 else None
     if modality == 'depth':
-        if not have_points:
+        if points is None:
             return zeros, False
-        depth = render_depth_image(frame.points, camera, (h, w))
-        return (np.clip(depth / max_depth, 0.0, 1.0)[None]).astype(np.float32), True
+        dense = render_depth_image(points, camera, (h, w))
+        return (np.clip(dense / max_depth, 0.0, 1.0)[None]).astype(np.float32), True
     if modality != 'thermal':
         raise FormatError(f'unknown X modality {modality!r}; expected one of {X_MODALITIES}')
     if thermal_name not in frame.thermal:
@@ -80,8 +80,8 @@ def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, c
     raw = frame.thermal[thermal_name]
     thermal = normalize_thermal(raw, valid=raw > 0)
     depth = None
-    if thermal_registration == 'lidar' and have_points:
-        depth = render_depth_image(frame.points, camera, (h, w))
+    if thermal_registration == 'lidar' and points is not None:
+        depth = render_depth_image(points, camera, (h, w))
     elif thermal_registration not in ('lidar', 'plane'):
         raise FormatError(f'thermal_registration must be "lidar" or "plane", got {thermal_registration!r}')
     warped = warp_thermal_to_camera(thermal, frame.calib.thermal[thermal_name], camera, (h, w),
@@ -250,7 +250,7 @@ class RGBXSegDataset:
             frame, self.modality, scale=self.scale, max_depth=self.max_depth, plane_depth=self.plane_depth,
             thermal_registration=self.thermal_registration)
         h, w = rgb.shape[:2]
-        label = None
+        label: np.ndarray | None = None
         if self.label_dir is not None:
             path = self.reader.data_dir / self.label_dir / f'{frame_id}.png'
             label = read_label_png(path).astype(np.uint8)

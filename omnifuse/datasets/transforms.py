@@ -97,8 +97,9 @@ class GlobalRotScaleFlip:
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         """Rotate, scale and maybe flip the points, boxes and camera projections of one sample."""
-        angle = float(self.rng.uniform(*self.rot_range))
-        scale = float(self.rng.uniform(*self.scale_range))
+        (rot_lo, rot_hi), (scale_lo, scale_hi) = self.rot_range, self.scale_range
+        angle = float(self.rng.uniform(rot_lo, rot_hi))
+        scale = float(self.rng.uniform(scale_lo, scale_hi))
         flip = bool(self.rng.random() < self.flip_prob)
         return apply_global_transform(results, angle=angle, scale=scale, flip_y=flip)
 
@@ -134,7 +135,8 @@ class RandomTilt:
         Rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])  # roll: about +x
         A = np.eye(4)
         A[:3, :3] = Ry @ Rx
-        A[2, 3] = self.rng.uniform(*self.z_range)
+        z_lo, z_hi = self.z_range
+        A[2, 3] = self.rng.uniform(z_lo, z_hi)
         return A
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +154,7 @@ class RandomTilt:
 def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.ndarray:
     lo = np.asarray(point_range[:dims])
     hi = np.asarray(point_range[3:3 + dims])
-    return ((xyz[:, :dims] >= lo) & (xyz[:, :dims] < hi)).all(1)
+    return np.asarray(((xyz[:, :dims] >= lo) & (xyz[:, :dims] < hi)).all(1))
 
 
 def beam_index(xyz: np.ndarray, elevations: np.ndarray) -> np.ndarray:

@@ -90,6 +90,7 @@ def vehicle_regions(s: Surface, parts_kind: np.ndarray) -> dict[str, np.ndarray]
 
 
 def _sun_pixel(grid: RayGrid, sun: np.ndarray) -> tuple[float, float] | None:
+    assert grid.R is not None, 'a camera grid is pinhole'
     d = grid.R.T @ sun
     if d[2] <= 0.05:
         return None

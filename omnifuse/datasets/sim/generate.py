@@ -24,7 +24,7 @@ Faults (`faults=` dict; all optional):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +96,8 @@ def _check_faults(faults: Mapping[str, object] | None) -> dict[str, object]:
     if unknown:
         raise SimError(f'unknown fault(s) {unknown}; known: {FAULT_KEYS}')
     if 'calib_error' in faults and faults['calib_error'] is not None:
-        ce = tuple(float(v) for v in faults['calib_error'])  # type: ignore[union-attr]
+        raw = faults['calib_error']
+        ce = tuple(float(v) for v in raw) if isinstance(raw, Iterable) else ()
         if len(ce) != 2:
             raise SimError(f"faults['calib_error'] must be (degrees, metres), got {faults['calib_error']!r}")
         faults['calib_error'] = ce
@@ -150,6 +151,7 @@ def _render(scene: Scene, seed: int, index: int, time_s: float, stamp_ns: int, s
     snap = scene.at(time_s)
     cam_model = calib.cameras['image_2']
     cam = render_camera(snap, cam_model, _rng(seed, index, 'camera'))
+    assert cam.hits.object_pixels is not None and cam.hits.object_bbox is not None  # cast with n_objects
     th = render_thermal(snap, calib.thermal['thermal'], _rng(seed, index, 'thermal'))
     scan = render_lidar(snap, _rng(seed, index, 'lidar'), model=lidar)
     labels = kitti_labels(snap, cam_model, cam.hits.part, cam.hits.object_pixels, cam.hits.object_bbox,
@@ -183,7 +185,9 @@ def _render(scene: Scene, seed: int, index: int, time_s: float, stamp_ns: int, s
 def _written_calib(seed: int, sequence: int, faults: dict[str, object]) -> tuple[Calibration, Calibration]:
     true = default_calibration()
     if faults.get('calib_error'):
-        deg, m = faults['calib_error']  # type: ignore[misc]
+        calib_error = faults['calib_error']
+        assert isinstance(calib_error, tuple), '_check_faults makes it (degrees, metres)'
+        deg, m = calib_error
         return true, perturb_calibration(true, deg, m, np.random.default_rng([int(seed) & 0xFFFFFFFF, sequence, 5]))
     return true, true
 

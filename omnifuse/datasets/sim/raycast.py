@@ -68,6 +68,7 @@ class RayGrid:
         """Row/column windows [r0, r1) x [c0, c1) of the rays that may hit `box` (7,)."""
         H, W = self.shape
         if self.kind == 'pinhole':
+            assert self.K is not None and self.R is not None, 'a pinhole grid has K and R'
             cam = (box_corners(box[None])[0] - self.origin) @ self.R  # (8, 3) camera frame
             if (cam[:, 2] <= 1e-3).all():
                 return []
@@ -97,6 +98,7 @@ class RayGrid:
         el_hi = math.atan2(z1, r_min if z1 > 0 else r_max)
         el_lo = math.atan2(z0, r_min if z0 < 0 else r_max)
         el = self.elevation  # descending
+        assert el is not None, 'a spherical grid has beam elevations'
         r0 = int(np.searchsorted(-el, -el_hi - 1e-9, side='left'))
         r1 = int(np.searchsorted(-el, -el_lo + 1e-9, side='right'))
         if r0 >= r1:
