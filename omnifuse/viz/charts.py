@@ -31,8 +31,8 @@ def grouped_bar_chart(values: Mapping[str, Mapping[str, float]], *, title: str =
     import cv2
 
     series: list[str] = []
-    for group in values.values():
-        series += [s for s in group if s not in series]
+    for row in values.values():
+        series += [s for s in row if s not in series]
     if not values or not series:
         raise ValueError('grouped_bar_chart: nothing to draw (no groups or no series)')
     if len(series) > len(SERIES_COLORS):

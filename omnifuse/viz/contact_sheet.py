@@ -89,6 +89,7 @@ def _bev_panel(frame: SensorFrame) -> np.ndarray:
         return ((yh - y) * ppm).astype(np.int32), ((x1 - x) * ppm).astype(np.int32)
 
     pts = frame.points
+    assert pts is not None, 'a simulator frame has points'
     cls = getattr(frame, 'point_labels', None)
     cols, rows = to_px(pts[:, 0], pts[:, 1])
     ok = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
@@ -105,8 +106,8 @@ def _bev_panel(frame: SensorFrame) -> np.ndarray:
         cv2.circle(img, tuple(int(v) for v in to_px(np.array(0.0), np.array(0.0))), int(r * ppm), (60, 60, 60), 1)
     if frame.labels is not None:
         for name, corners in zip(frame.labels.names, bev_corners(frame.labels.boxes.data), strict=True):
-            c, r = to_px(corners[:, 0], corners[:, 1])
-            poly = np.stack([c, r], 1).reshape(-1, 1, 2)
+            pc, pr = to_px(corners[:, 0], corners[:, 1])
+            poly = np.stack([pc, pr], 1).reshape(-1, 1, 2)
             cv2.polylines(img, [poly], True, class_color(name), 1, cv2.LINE_AA)
             cv2.line(img, tuple(int(v) for v in poly[0, 0]), tuple(int(v) for v in poly[1, 0]), (255, 255, 255), 1)
     cx, cy = to_px(np.array(0.0), np.array(0.0))
@@ -168,6 +169,7 @@ def _legend(height: int, width: int) -> np.ndarray:
 def _frame_block(frame: SensorFrame) -> np.ndarray:
     import cv2
 
+    assert frame.points is not None, 'a simulator frame has points'
     cam = _camera_panel(frame)
     H = cam.shape[0]
     th = _thermal_panel(frame, H)

@@ -28,7 +28,7 @@ def detection_picture(frame: Any, points: np.ndarray, boxes: np.ndarray, scores:
         if len(boxes):
             img = draw_boxes_on_image(img, project_box_edges(box_corners(boxes), cam), [green] * len(boxes), tags)
         panels.append(img)
-    groups = [(gt, red)] if len(gt) else []
+    groups: list[tuple] = [(gt, red)] if len(gt) else []
     if len(boxes):
         groups.append((boxes, green, tags))
     panels.append(draw_bev(points, groups))

@@ -94,14 +94,14 @@ def line_chart(series: Sequence[dict[str, Any]], *, title: str, xlabel: str, yla
     yt = (10.0 ** np.arange(math.log10(ylim[0]), math.log10(ylim[1]) + 1e-9) if log_y
           else _nice_ticks(ylim[0], ylim[1]))
     for v in yt:
-        y = int(round(float(ty(v))))
-        cv2.line(img, (left, y), (W - right, y), grey, 1)
-        put_text(img, _fmt(float(v)), (max(2, left - 6 - text_width(_fmt(float(v)), scale=0.35)), y + 4),
+        yt_px = int(round(float(ty(v))))
+        cv2.line(img, (left, yt_px), (W - right, yt_px), grey, 1)
+        put_text(img, _fmt(float(v)), (max(2, left - 6 - text_width(_fmt(float(v)), scale=0.35)), yt_px + 4),
                  color=dark, scale=0.35, background=None)
     for v in _nice_ticks(xlim[0], xlim[1]):
-        x = int(round(float(tx(v))))
-        cv2.line(img, (x, top), (x, top + ph), grey, 1)
-        put_text(img, _fmt(float(v)), (x - text_width(_fmt(float(v)), scale=0.35) // 2, top + ph + 13),
+        xt_px = int(round(float(tx(v))))
+        cv2.line(img, (xt_px, top), (xt_px, top + ph), grey, 1)
+        put_text(img, _fmt(float(v)), (xt_px - text_width(_fmt(float(v)), scale=0.35) // 2, top + ph + 13),
                  color=dark, scale=0.35, background=None)
     cv2.rectangle(img, (left, top), (left + pw, top + ph), (0, 0, 0), 1)
     put_text(img, title, (left, 17), color=(0, 0, 0), scale=0.45, background=None)
@@ -208,7 +208,7 @@ def draw_gap(a: Any, b: Any, *, classes: Sequence[str] | None = None) -> np.ndar
          'color': cb, 'thin': True}],
         title='elevation histogram (ring structure)' + (', peaks clipped' if clipped else ''),
         xlabel='elevation [deg] (0.05 deg bins)', ylabel='fraction', xlim=xl,
-        ylim=(0.0, top) if clipped else None))
+        ylim=(0.0, top) if top is not None and clipped else None))
 
     panels.append(line_chart([
         {'label': a.name, 'x': rc, 'y': a.drop_rate, 'color': ca},

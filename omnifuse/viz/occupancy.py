@@ -58,7 +58,7 @@ def draw_occupancy(grid_ids: np.ndarray, grid: BEVGrid, palette: Sequence[Sequen
         fan = np.concatenate([[[sensor.x, sensor.y]], arc], 0)
         pts = _to_pixel(fan, grid, scale).round().astype(np.int32)
         missing = rng is None
-        color = (120, 120, 120) if missing else (255, 255, 255) if np.isnan(rng) else (255, 220, 0)
+        color = (120, 120, 120) if rng is None else (255, 255, 255) if np.isnan(rng) else (255, 220, 0)
         cv2.fillPoly(overlay, [pts], (60, 160, 255) if not missing else (60, 60, 60))
         cv2.polylines(img, [pts], True, color, 1, cv2.LINE_AA)
         if rng is not None and not np.isnan(rng):

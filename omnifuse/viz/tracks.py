@@ -34,7 +34,7 @@ def track_tags(tracks: Tracks, *, speed: bool = True) -> list[str]:
 
 
 def draw_tracks_bev(points: np.ndarray | None, tracks: Tracks, *,
-                    trails: Mapping[int, Sequence[Sequence[float]]] | None = None,
+                    trails: Mapping[int, np.ndarray | Sequence[Sequence[float]]] | None = None,
                     others: Sequence[tuple] = (), arrow_seconds: float = 1.0,
                     bev_range: tuple[float, float, float, float] = (0.0, -40.0, 70.4, 40.0),
                     resolution: float = 0.1, speed: bool = True) -> np.ndarray:
