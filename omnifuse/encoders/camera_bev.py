@@ -37,6 +37,8 @@ class IPMCameraToBEV(nn.Module):
         return: (B, out_channels, H / stride, W / stride) and the (B, 1, H / stride, W / stride) validity.
     """
 
+    points: Tensor  # buffer: (K, H, W, 3) sample points, LiDAR frame
+
     def __init__(self, *, in_channels: int, out_channels: int, resolution: float = 0.1, extent: float = 10.0,
                  stride: int = 2, heights: Sequence[float] = (0.0, 0.5, 1.0), ground_z: float = -1.73) -> None:
         super().__init__()

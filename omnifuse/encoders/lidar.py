@@ -22,7 +22,7 @@ from omnifuse.registry import MODELS
 __all__ = ['SecondLidarEncoder', 'BevNeck']
 
 
-def _sparse_block(spconv, cin: int, cout: int, *, key: str, stride: int = 1, padding: object = 1,
+def _sparse_block(spconv, cin: int, cout: int, *, key: str, stride: int | tuple[int, int, int] = 1, padding: object = 1,
                   kernel: object = 3, subm: bool = True) -> nn.Module:
     if subm:
         conv = spconv.SubMConv3d(cin, cout, kernel, padding=padding, bias=False, indice_key=key)
@@ -100,7 +100,8 @@ class SecondLidarEncoder(nn.Module):
         origin = [lo[i] + vs[i] / 2 for i in range(3)]
         spacing = list(vs)
         d, h, w = self.sparse_shape
-        self.level_geometry: dict[str, tuple[tuple[float, ...], tuple[float, ...], tuple[int, int, int]]] = {}
+        self.level_geometry: dict[str, tuple[tuple[float, float, float], tuple[float, float, float],
+                                             tuple[int, int, int]]] = {}
         for level in range(1, 5):
             if level > 1:
                 pz = zpads[level - 2]
@@ -108,7 +109,8 @@ class SecondLidarEncoder(nn.Module):
                     origin[2] += spacing[2]
                 spacing = [s * 2 for s in spacing]
                 d, h, w = _conv_out(d, 3, 2, pz), _conv_out(h, 3, 2, 1), _conv_out(w, 3, 2, 1)
-            self.level_geometry[f'x_conv{level}'] = (tuple(origin), tuple(spacing), (d, h, w))
+            self.level_geometry[f'x_conv{level}'] = ((origin[0], origin[1], origin[2]),
+                                                     (spacing[0], spacing[1], spacing[2]), (d, h, w))
         self.bev_channels = out_channels * _conv_out(d, kz, 2 if kz == 3 else 1, 0)
         self.channels = dict(zip((f'x_conv{i}' for i in range(1, 5)), (c1, c2, c3, c4), strict=True))
         self.point_range = tuple(float(v) for v in point_range)

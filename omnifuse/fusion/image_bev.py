@@ -61,6 +61,8 @@ class PointImageBEV(nn.Module):
         Returns (B, out_channels, H, W), zero where no visible point falls.
     """
 
+    flag_columns: Tensor  # buffer: the column of each modality's 'seen' flag in the sampled features
+
     def __init__(self, *, image_channels: Mapping[str, int], point_range: Sequence[float],
                  out_channels: int = 32) -> None:
         super().__init__()

@@ -73,6 +73,7 @@ class UltrasonicCameraFusion(nn.Module):
         parts = []
         if self.ultrasonic_channels > 0:
             u = ultrasonic if ultrasonic is not None else ref.new_zeros(B, self.ultrasonic_channels, H, W)
+            assert self.cad is not None  # built when ultrasonic_channels > 0
             parts.append(self.cad(u))
         if self.camera_channels > 0:
             parts.append(camera if camera is not None else ref.new_zeros(B, self.camera_channels, H, W))

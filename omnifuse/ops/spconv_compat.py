@@ -37,7 +37,7 @@ def import_spconv() -> ModuleType:
         for name in _MODULES:
             module = importlib.import_module(name)
             if hasattr(module, 'get_current_stream'):
-                module.get_current_stream = _null_stream
+                module.get_current_stream = _null_stream  # type: ignore[attr-defined]  # patching spconv
         _PATCHED = True
     return spconv
 
