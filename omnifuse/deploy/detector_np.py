@@ -85,11 +85,17 @@ def _site_keys(zyx: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 
 def _lookup(sites: np.ndarray, shape: Sequence[int], zyx: np.ndarray) -> np.ndarray:
-    """Row of each (..., 3) queried site among (M, 3) `sites`, -1 where absent."""
+    """Row of each (..., 3) queried site among (M, 3) `sites`, -1 where absent (a dense grid of rows for the
+    coarse levels the RoI head reads, sorted keys for larger grids)."""
     keys = _site_keys(sites, shape)
+    q = _site_keys(zyx, shape)
+    cells = int(np.prod([int(v) for v in shape]))
+    if cells <= 8_000_000:
+        grid = np.full(cells + 1, -1, np.int64)  # the last cell answers the off-grid queries (key -1)
+        grid[keys] = np.arange(keys.size)
+        return grid[q]
     order = np.argsort(keys, kind='stable')
     sorted_keys = keys[order]
-    q = _site_keys(zyx, shape)
     if sorted_keys.size == 0:
         return np.full(q.shape, -1, np.int64)
     pos = np.searchsorted(sorted_keys, q).clip(max=sorted_keys.size - 1)
@@ -145,14 +151,11 @@ def gof_inputs(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, rows:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GoF on the voxels the grid points read: (U,) used rows (sorted), their (U, 3) centroids and the
     (P, K) rows re-indexed into `used` (LoGoRoIHead fuses only the RoIs' vicinity)."""
-    used, inverse = np.unique(rows.clip(min=0), return_inverse=True)
-    return used.astype(np.int64), voxel_centroids(geometry, sites[used], points), inverse.reshape(rows.shape)
-
-
-def _to_roi_frame(xyz: np.ndarray, roi: np.ndarray) -> np.ndarray:
-    d = xyz - roi[:3]
-    c, s = np.cos(roi[6]), np.sin(roi[6])
-    return np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], 1)
+    clipped = rows.clip(min=0)
+    used = np.flatnonzero(np.bincount(clipped.ravel(), minlength=sites.shape[0]))  # sorted, as np.unique
+    position = np.zeros(sites.shape[0], np.int64)
+    position[used] = np.arange(used.size)
+    return used.astype(np.int64), voxel_centroids(geometry, sites[used], points), position[clipped]
 
 
 def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,29 +167,41 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
     if R == 0 or points.shape[0] == 0:
         return count, centroid
     rois = rois.astype(F32)
-    reach = np.hypot(rois[:, 3], rois[:, 4]) / 2 + 1e-3
+    reach = np.hypot(rois[:, 3], rois[:, 4]) / 2 + F32(1e-3)
     xyz = points[:, :3].astype(F32)
     lo, hi = (rois[:, :2] - reach[:, None]).min(0), (rois[:, :2] + reach[:, None]).max(0)
     xyz = xyz[(xyz[:, 0] >= lo[0]) & (xyz[:, 0] <= hi[0]) & (xyz[:, 1] >= lo[1]) & (xyz[:, 1] <= hi[1])]
-    order = np.argsort(xyz[:, 0], kind='stable')
-    xs = xyz[order, 0]
-    for r, roi in enumerate(rois):
-        radius = float(np.hypot(roi[3], roi[4])) / 2 + 1e-3
-        lo = np.searchsorted(xs, roi[0] - radius, side='left')
-        hi = np.searchsorted(xs, roi[0] + radius, side='right')
-        cand = xyz[order[lo:hi]]
-        cand = cand[np.abs(cand[:, 1] - roi[1]) <= radius]
-        local = _to_roi_frame(cand, roi) / roi[3:6] + F32(0.5)
-        local = local[((local >= 0) & (local < 1)).all(1)].astype(F32)
-        if local.shape[0] == 0:
-            continue
-        cell3 = np.clip(np.floor(local * F32(G)).astype(np.int64), 0, G - 1)
-        cell = (cell3[:, 0] * G + cell3[:, 1]) * G + cell3[:, 2]
-        offset = local * F32(G) - cell3.astype(F32) - F32(0.5)
-        n = np.bincount(cell, minlength=G3).astype(F32)
-        sums = np.stack([np.bincount(cell, weights=offset[:, d], minlength=G3) for d in range(3)], 1).astype(F32)
-        count[r] = n
-        centroid[r] = sums / np.maximum(n, 1)[:, None]
+    # candidate (point, RoI) pairs from 1 m BEV buckets: per RoI, each bucket row of its reach is one
+    # contiguous run of the bucket-sorted points (all RoIs at once)
+    W = int((hi[0] - lo[0]) // 1.0) + 1
+    H = int((hi[1] - lo[1]) // 1.0) + 1
+    cxy = np.floor((xyz[:, :2] - lo) / F32(1.0)).astype(np.int64)
+    order = np.argsort(cxy[:, 1] * W + cxy[:, 0], kind='stable')
+    sorted_keys = (cxy[:, 1] * W + cxy[:, 0])[order]
+    rlo = np.floor((rois[:, :2] - reach[:, None] - lo) / F32(1.0)).astype(np.int64).clip(min=0)
+    rhi = np.minimum(np.floor((rois[:, :2] + reach[:, None] - lo) / F32(1.0)).astype(np.int64), [W - 1, H - 1])
+    K = int((rhi[:, 1] - rlo[:, 1]).max()) + 1
+    rows = rlo[:, 1:2] + np.arange(K)[None]  # (R, K) bucket rows
+    row_key = rows * W
+    start = np.searchsorted(sorted_keys, row_key + rlo[:, 0:1], side='left')
+    end = np.searchsorted(sorted_keys, row_key + rhi[:, 0:1], side='right')
+    n = np.where(rows <= rhi[:, 1:2], end - start, 0).ravel()
+    seg = np.repeat(np.arange(n.size), n)
+    point_of = order[np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + np.repeat(start.ravel(), n)]
+    roi_of = seg // K
+    box = rois[roi_of]
+    d = xyz[point_of] - box[:, :3]
+    c, s = np.cos(box[:, 6]), np.sin(box[:, 6])
+    local = np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], 1) / box[:, 3:6] + F32(0.5)
+    inside = ((local >= 0) & (local < 1)).all(1)
+    local, roi_of = local[inside].astype(F32), roi_of[inside]
+    cell3 = np.clip(np.floor(local * F32(G)).astype(np.int64), 0, G - 1)
+    key = roi_of * G3 + (cell3[:, 0] * G + cell3[:, 1]) * G + cell3[:, 2]
+    offset = local * F32(G) - cell3.astype(F32) - F32(0.5)
+    n_cell = np.bincount(key, minlength=R * G3).astype(F32)
+    sums = np.stack([np.bincount(key, weights=offset[:, k], minlength=R * G3) for k in range(3)], 1).astype(F32)
+    count[:] = n_cell.reshape(R, G3)
+    centroid[:] = (sums / np.maximum(n_cell, 1)[:, None]).reshape(R, G3, 3)
     return count, centroid
 
 
