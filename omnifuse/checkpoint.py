@@ -45,10 +45,16 @@ def mmengine_safe_globals() -> list[Any]:
     return allowed
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a (Distributed)DataParallel-style wrapper (its `.module`), else `model`."""
+    inner: nn.Module = getattr(model, 'module', model)
+    return inner
+
+
 def save_weights(model: nn.Module, path: str | Path, *, meta: Mapping[str, object] | None = None,
                  half: bool = False) -> Path:
     """Write `{'state_dict', 'meta'}` with CPU tensors (float16 when `half`) and plain meta values."""
-    module = model.module if hasattr(model, 'module') else model
+    module = _unwrapped(model)
     state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
              for k, v in module.state_dict().items()}
     info = {'format_version': FORMAT_VERSION, 'model': type(module).__name__}
@@ -93,7 +99,7 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
         FormatError: naming the missing, unexpected and shape-mismatching keys.
     """
     state, meta = read_state_dict(path)
-    module = model.module if hasattr(model, 'module') else model
+    module = _unwrapped(model)
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

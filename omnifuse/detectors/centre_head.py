@@ -51,7 +51,9 @@ class Proposals:
 def _head(cin: int, mid: int, cout: int, bias: float = 0.0) -> nn.Sequential:
     seq = nn.Sequential(nn.Conv2d(cin, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
                         nn.Conv2d(mid, cout, 1))
-    nn.init.constant_(seq[-1].bias, bias)
+    last = seq[-1]
+    assert isinstance(last, nn.Conv2d) and last.bias is not None
+    nn.init.constant_(last.bias, bias)
     return seq
 
 

@@ -91,6 +91,7 @@ class DetDataPreprocessor(BaseDataPreprocessor):
             for b, (m, im) in enumerate(zip(sems, imgs, strict=True)):
                 if m is None:
                     continue
+                assert im is not None  # sems has None where the image is missing
                 if tuple(m.shape) != tuple(im.shape[1:]):
                     from omnifuse.errors import FormatError
                     frame = samples[b].metainfo.get('frame_id', b)

@@ -169,6 +169,7 @@ class LoGoNetDetector(BaseModel):
             return losses
         for modality, head in self.image_aux_heads.items():
             total = sum(p.sum() for p in head.parameters()) * 0.0  # keeps the head in the graph (DDP)
+            assert isinstance(total, Tensor)  # the head has parameters
             feats = features.get(modality)
             count = 0
             if feats is not None:
@@ -220,6 +221,8 @@ class LoGoNetDetector(BaseModel):
         if mode == 'tensor':
             return heat, reg
         if mode == 'loss':
+            if data_samples is None:
+                raise ValueError("LoGoNetDetector.forward: mode 'loss' needs data_samples")
             gt_boxes = [s.gt_boxes.to(reg.dtype) for s in data_samples]
             gt_labels = [s.gt_labels.long() for s in data_samples]
             with stage('dense_loss'):

@@ -158,6 +158,8 @@ class LoGoRoIHead(nn.Module):
                     feats = self.gof[name](sub, points, points_batch, images).features
             parts.append(interpolate(feats, rows, weights)[0])
         if self.bev_channels:
+            if bev is None:
+                raise ValueError(f'{type(self).__name__}: bev_channels={self.bev_channels} but no BEV map given')
             parts.append(sample_bev(bev, lidar.point_range, flat, gbatch))
         x = self.reduce(torch.cat(parts, 1)).view(R, G3, -1)  # (R, G³, C)
         count, centroid = roi_cell_stats(points, points_batch, rois.detach(), rois_batch, self.grid_size)
@@ -182,7 +184,7 @@ class LoGoRoIHead(nn.Module):
         """
         from omnifuse.structures.geometry_torch import box_iou_3d_torch
 
-        out = ([], [], [], [], [])
+        out: tuple[list[Tensor], ...] = ([], [], [], [], [])
         for b, (gt, gl) in enumerate(zip(gt_boxes, gt_labels, strict=True)):
             sel = proposals.batch == b
             rois, labels = proposals.boxes[sel].detach(), proposals.labels[sel]
@@ -211,7 +213,8 @@ class LoGoRoIHead(nn.Module):
             picked = (rois[pick], torch.full_like(pick, b), labels[pick], best[pick], matched[pick])
             for lst, v in zip(out, picked, strict=True):
                 lst.append(v)
-        return tuple(torch.cat(v) for v in out)  # type: ignore[return-value]
+        all_rois, all_batch, all_labels, all_best, all_matched = (torch.cat(v) for v in out)
+        return all_rois, all_batch, all_labels, all_best, all_matched
 
     def loss(self, score_logits: Tensor, residual: Tensor, rois: Tensor, ious: Tensor, matched: Tensor
              ) -> dict[str, Tensor]:
