@@ -24,4 +24,6 @@ def build_segmentor(config: str | Path, *, checkpoint: str | Path | None = None,
         FileNotFoundError: config or checkpoint missing.
         FormatError: the config has no CMXSegmentor model, or the checkpoint does not fit it.
     """
-    return build_model(config, checkpoint=checkpoint, device=device, expected_type=CMXSegmentor)
+    model, cfg = build_model(config, checkpoint=checkpoint, device=device, expected_type=CMXSegmentor)
+    assert isinstance(model, CMXSegmentor)  # build_model refuses another type
+    return model, cfg

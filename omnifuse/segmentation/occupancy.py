@@ -124,6 +124,8 @@ class NearFieldOccupancyNet(BaseModel):
             return out
         if mode != 'loss':
             raise ValueError(f'unknown mode {mode!r} (expected loss, predict or tensor)')
+        if data_samples is None:
+            raise ValueError("NearFieldOccupancyNet: mode 'loss' needs data_samples with the labels")
         return self.loss(occ, cls, data_samples['labels'])
 
     @staticmethod

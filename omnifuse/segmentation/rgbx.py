@@ -144,6 +144,7 @@ class CMXSegmentor(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
+            assert data_samples is not None  # checked above
             gt = torch.stack([torch.as_tensor(s['gt_sem_seg']).to(logits.device) for s in data_samples])
             loss = F.cross_entropy(logits, gt.long(), weight=self.class_weight, ignore_index=self.ignore_index)
             return {'loss_ce': loss}
