@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from omnifuse.defaults import OCCUPANCY
 from omnifuse.errors import FormatError
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.bev_grid import BEVGrid
+
+if TYPE_CHECKING:
+    from omnifuse.deploy.runtime import ExportedOccupancy
+    from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
 
 __all__ = ['NearFieldOccupancyPredictor', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'to_ros_layout']
 
@@ -50,6 +55,7 @@ class NearFieldOccupancyPredictor:
         self.device = device
         self.camera = camera
         self.backend = choose_backend(checkpoint, backend)
+        self.model: ExportedOccupancy | NearFieldOccupancyNet
         if self.backend != 'torch':
             self.model = ExportedOccupancy(checkpoint, backend=self.backend,  # type: ignore[arg-type]
                                            num_threads=num_threads)
@@ -61,6 +67,7 @@ class NearFieldOccupancyPredictor:
 
         model, cfg = build_model(config or DEFAULT_CONFIG, checkpoint=checkpoint or DEFAULT_CHECKPOINT,
                                  device=device, expected_type=NearFieldOccupancyNet)
+        assert isinstance(model, NearFieldOccupancyNet)  # build_model refuses another type
         self.model = model
         data = cfg.test_dataloader.dataset
         self.image_scale = float(data.get('image_scale', 0.5))
@@ -79,11 +86,15 @@ class NearFieldOccupancyPredictor:
         """(G, G) int64 group labels and (G, G) float32 occupied probability of one frame's
         `occupancy_inputs` (numpy, no batch dimension)."""
         if self.backend != 'torch':
+            from omnifuse.deploy.runtime import ExportedOccupancy
+
+            assert isinstance(self.model, ExportedOccupancy)  # set so by __init__
             return self.model.predict_inputs(inputs)
         import torch
 
         from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
 
+        assert isinstance(self.model, NearFieldOccupancyNet)  # set so by __init__
         batch = {k: torch.from_numpy(np.asarray(v))[None].to(self.device) for k, v in inputs.items()}
         with torch.no_grad():
             occ, cls = self.model._logits(batch)
@@ -94,14 +105,15 @@ class NearFieldOccupancyPredictor:
         """(G, G) group labels (0 free, 1 vehicle, 2 pedestrian, 3 cyclist, 4 static) and occupied probability."""
         name = self._camera_name(frame)
         calib = frame.calib
+        assert calib is not None  # _camera_name refuses a frame without one
         if name is not None:
             image, camera = frame.images[name], calib.cameras[name]
         else:  # no camera this frame: the model runs on the ultrasonic sensors alone
-            camera = next(iter(calib.cameras.values()), None)
-            if camera is None:
+            first = next(iter(calib.cameras.values()), None)
+            if first is None:
                 from omnifuse.structures import CameraModel
-                camera = CameraModel(np.eye(3), np.eye(4), 1242, 375)
-            image = None
+                first = CameraModel(np.eye(3), np.eye(4), 1242, 375)
+            image, camera = None, first
         inputs = occupancy_inputs(image, camera, frame.ultrasonic, calib.ultrasonic, self.grid,
                                   image_scale=self.image_scale)
         return self.predict_inputs(inputs)
