@@ -141,7 +141,7 @@ def _default_classes() -> dict[str, ClassParams]:
                            tentative_min_score=-0.5, tentative_penalty=2.0, score_mode='mean', hits_bonus=2.0,
                            hits_bonus_cap=20),
         'Pedestrian': ClassParams(metric='giou_3d', match_threshold=-0.2, algorithm='greedy', min_hits=4,
-                                  max_age=6, max_age_tentative=3, report_coasting=5, report_tentative=True,
+                                  max_age=4, max_age_tentative=3, report_coasting=3, report_tentative=True,
                                   tentative_min_score=0.0, tentative_penalty=2.0, score_mode='mean', hits_bonus=1.0,
                                   hits_bonus_cap=10),
         'Cyclist': ClassParams(metric='distance', match_threshold=2.0, algorithm='hungarian', min_hits=3,
