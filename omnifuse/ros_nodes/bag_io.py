@@ -35,7 +35,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def storage_plugin(storage: str) -> Any:
     return plugins[storage]
 
 
-def writer_version(distro: str) -> int:
+def writer_version(distro: str) -> Literal[8, 9]:
     """rosbag2 metadata version written for `distro` (rosbags writes 8 or 9)."""
     return 9 if check_distro(distro) == 'jazzy' else 8
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from omnifuse.structures.tracks import Tracks
 from omnifuse.viz.colors import class_color
 
 __all__ = [
-    'RosCodec', 'StaticTransform', 'RangeReading', 'OccupancyGridSpec',
+    'RosCodec', 'RosMessage', 'StaticTransform', 'RangeReading', 'OccupancyGridSpec',
     'stamp_to_ns', 'decode_pointcloud2', 'decode_image', 'decode_compressed_image',
     'decode_camera_info', 'decode_range', 'decode_tf', 'decode_detections', 'decode_detection_ids',
     'decode_occupancy_grid',
@@ -58,6 +59,12 @@ def _marker_colour(name: str) -> tuple[float, float, float]:
     """The class's colour in the pictures (omnifuse.viz.colors), as ColorRGBA's 0..1 floats."""
     r, g, b = class_color(name)
     return r / 255.0, g / 255.0, b / 255.0
+
+
+class RosMessage(Protocol):
+    """A message built by `RosCodec` (an instance of one of the typestore's generated classes)."""
+
+    __msgtype__: ClassVar[str]
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -138,7 +145,7 @@ def decode_pointcloud2(msg: object, *, fields: Sequence[str] = ('x', 'y', 'z', '
     width, height = int(msg.width), int(msg.height)  # type: ignore[attr-defined]
     point_step, row_step = int(msg.point_step), int(msg.row_step)  # type: ignore[attr-defined]
     endian = '>' if msg.is_bigendian else '<'  # type: ignore[attr-defined]
-    layout = {}
+    layout: dict[str, tuple[int, str]] = {}
     for f in msg.fields:  # type: ignore[attr-defined]
         code = _PF_TYPES.get(int(f.datatype))
         if code is None:
@@ -258,7 +265,7 @@ def decode_camera_info(msg: object, *, T_cam_lidar: np.ndarray | None = None,
     P is the 3x4 `p` field (rectified projection); when it is all zero, `[K | 0]` is used.
     T_cam_lidar (LiDAR -> optical frame) comes from TF; identity when not given.
     """
-    P = np.asarray(msg.p, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
+    P: np.ndarray = np.asarray(msg.p, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
     K = np.asarray(msg.k, dtype=np.float64).reshape(-1)  # type: ignore[attr-defined]
     if P.size != 12 or K.size != 9:
         raise FormatError(f'{where}: CameraInfo needs 12 values in p and 9 in k, got {P.size} and {K.size}')
@@ -389,16 +396,16 @@ class RosCodec:
         """Message object from CDR bytes."""
         return self.typestore.deserialize_cdr(raw, msgtype)
 
-    def time(self, stamp_ns: int) -> object:
+    def time(self, stamp_ns: int) -> RosMessage:
         """builtin_interfaces/Time of `stamp_ns`."""
         sec, nsec = divmod(int(stamp_ns), 1_000_000_000)
         return self._t['builtin_interfaces/msg/Time'](sec=sec, nanosec=nsec)
 
-    def header(self, stamp_ns: int, frame_id: str) -> object:
+    def header(self, stamp_ns: int, frame_id: str) -> RosMessage:
         """std_msgs/Header."""
         return self._t['std_msgs/msg/Header'](stamp=self.time(stamp_ns), frame_id=frame_id)
 
-    def _pose(self, xyz: Sequence[float], quat: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> object:
+    def _pose(self, xyz: Sequence[float], quat: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> RosMessage:
         t = self._t
         return t['geometry_msgs/msg/Pose'](
             position=t['geometry_msgs/msg/Point'](x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2])),
@@ -408,7 +415,7 @@ class RosCodec:
     def pointcloud2(self, points: np.ndarray, stamp_ns: int, frame_id: str, *,
                     fields: Sequence[str] = ('x', 'y', 'z', 'intensity'), datatype: str = 'float32',
                     big_endian: bool = False, shape: tuple[int, int] | None = None,
-                    point_step: int | None = None, row_padding: int = 0) -> object:
+                    point_step: int | None = None, row_padding: int = 0) -> RosMessage:
         """(N, >=len(fields)) points -> sensor_msgs/PointCloud2, fields packed in order.
 
         Args:
@@ -451,7 +458,7 @@ class RosCodec:
             is_bigendian=bool(big_endian), point_step=step, row_step=row_step, data=data,
             is_dense=bool(np.isfinite(pts[:, :3]).all()))
 
-    def image(self, img: np.ndarray, stamp_ns: int, frame_id: str, *, encoding: str | None = None) -> object:
+    def image(self, img: np.ndarray, stamp_ns: int, frame_id: str, *, encoding: str | None = None) -> RosMessage:
         """Array -> sensor_msgs/Image.
 
         Default encodings: (H, W, 3) uint8 -> rgb8 (RGB in memory); (H, W) uint8 -> mono8;
@@ -476,7 +483,7 @@ class RosCodec:
             header=self.header(stamp_ns, frame_id), height=h, width=w, encoding=encoding, is_bigendian=0,
             step=w * ch * arr.dtype.itemsize, data=arr.reshape(-1).view(np.uint8))
 
-    def compressed_image(self, img: np.ndarray, stamp_ns: int, frame_id: str, *, fmt: str = 'png') -> object:
+    def compressed_image(self, img: np.ndarray, stamp_ns: int, frame_id: str, *, fmt: str = 'png') -> RosMessage:
         """Array -> sensor_msgs/CompressedImage ('png' or 'jpeg'; RGB / mono8 / mono16 (png))."""
         import cv2
 
@@ -493,7 +500,7 @@ class RosCodec:
             header=self.header(stamp_ns, frame_id), format=f'{src}; {fmt} compressed {packed}',
             data=buf.reshape(-1))
 
-    def camera_info(self, cam: CameraModel, stamp_ns: int, frame_id: str) -> object:
+    def camera_info(self, cam: CameraModel, stamp_ns: int, frame_id: str) -> RosMessage:
         """CameraModel -> sensor_msgs/CameraInfo (rectified: no distortion, R = I, K = P[:, :3])."""
         t = self._t
         return t['sensor_msgs/msg/CameraInfo'](
@@ -504,20 +511,20 @@ class RosCodec:
                                                        do_rectify=False))
 
     def range(self, value: float, stamp_ns: int, frame_id: str, *, field_of_view: float,
-              min_range: float, max_range: float, variance: float = 0.0) -> object:
+              min_range: float, max_range: float, variance: float = 0.0) -> RosMessage:
         """sensor_msgs/Range (ULTRASOUND). NaN (no echo) is written as +inf (REP 117).
 
         Jazzy messages carry `variance` (0 = unknown); Humble messages have no such field.
         """
         r = float(value)
-        kwargs = dict(header=self.header(stamp_ns, frame_id), radiation_type=0,
+        kwargs: dict[str, RosMessage | int | float] = dict(header=self.header(stamp_ns, frame_id), radiation_type=0,
                       field_of_view=float(field_of_view), min_range=float(min_range),
                       max_range=float(max_range), range=math.inf if math.isnan(r) else r)
         if self._range_has_variance:
             kwargs['variance'] = float(variance)
         return self._t['sensor_msgs/msg/Range'](**kwargs)
 
-    def tf_message(self, transforms: Iterable[StaticTransform]) -> object:
+    def tf_message(self, transforms: Iterable[StaticTransform]) -> RosMessage:
         """tf2_msgs/TFMessage from `T_parent_child` edges (for /tf_static)."""
         t = self._t
         out = []
@@ -533,7 +540,7 @@ class RosCodec:
 
     # ---- perception outputs
     def detections(self, labels: ObjectLabels, stamp_ns: int, frame_id: str, *,
-                   ids: Sequence[str] | None = None) -> object:
+                   ids: Sequence[str] | None = None) -> RosMessage:
         """ObjectLabels -> vision_msgs/Detection3DArray (one hypothesis per box: name and score).
 
         `ids` fills each Detection3D's `id` (track ids); '' by default (plain detections have none).
@@ -560,7 +567,7 @@ class RosCodec:
                 id='' if ids is None else str(ids[i])))
         return t['vision_msgs/msg/Detection3DArray'](header=header, detections=dets)
 
-    def tracks(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> object:
+    def tracks(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> RosMessage:
         """Tracks -> vision_msgs/Detection3DArray (/perception/tracks): per track its box, `id` = the track id
         (decimal text, stable over the frames the object is tracked), class and score in results[0].hypothesis.
         The velocity has no field in Detection3D: see `track_markers`."""
@@ -568,7 +575,7 @@ class RosCodec:
                               np.zeros(len(tracks)), np.zeros((len(tracks), 4)), tracks.scores)
         return self.detections(labels, stamp_ns, frame_id, ids=[str(int(i)) for i in tracks.ids])
 
-    def track_markers(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> object:
+    def track_markers(self, tracks: Tracks, stamp_ns: int, frame_id: str) -> RosMessage:
         """Tracks -> visualization_msgs/MarkerArray (/perception/track_markers): DELETEALL, then per track (marker
         id = track id in each namespace) a LINE_LIST outline in 'track_boxes', a TEXT_VIEW_FACING
         '#<id> <class> <speed> m/s' in 'track_ids', and in 'track_velocity' an ARROW from the box centre to where
@@ -600,9 +607,9 @@ class RosCodec:
                                                 point(x=float(end[0]), y=float(end[1]), z=float(end[2]))]))
         return t['visualization_msgs/msg/MarkerArray'](markers=out)
 
-    def _marker(self, header: object, ns: str, mid: int, mtype: int, action: int, *, scale: tuple,
+    def _marker(self, header: RosMessage, ns: str, mid: int, mtype: int, action: int, *, scale: tuple,
                 colour: tuple, points: list | None = None, text: str = '',
-                position: Sequence[float] = (0.0, 0.0, 0.0)) -> object:
+                position: Sequence[float] = (0.0, 0.0, 0.0)) -> RosMessage:
         t = self._t
         return t['visualization_msgs/msg/Marker'](
             header=header, ns=ns, id=mid, type=mtype, action=action, pose=self._pose(position),
@@ -615,7 +622,7 @@ class RosCodec:
             mesh_file=t['visualization_msgs/msg/MeshFile'](filename='', data=np.zeros(0, np.uint8)),
             mesh_use_embedded_materials=False)
 
-    def markers(self, labels: ObjectLabels, stamp_ns: int, frame_id: str) -> object:
+    def markers(self, labels: ObjectLabels, stamp_ns: int, frame_id: str) -> RosMessage:
         """ObjectLabels -> visualization_msgs/MarkerArray: DELETEALL, then per box a LINE_LIST
         outline (with a cross on the front face) and a TEXT_VIEW_FACING label 'Name 0.87'."""
         t = self._t
@@ -638,7 +645,7 @@ class RosCodec:
         return t['visualization_msgs/msg/MarkerArray'](markers=out)
 
     def occupancy_grid(self, grid: np.ndarray, stamp_ns: int, frame_id: str, *,
-                       spec: OccupancyGridSpec) -> object:
+                       spec: OccupancyGridSpec) -> RosMessage:
         """(H, W) grid -> nav_msgs/OccupancyGrid. uint8 input: 255 = unknown (-1), else 0..100 [%];
         int8 input is written as is (-1..100). Geometry in `spec` (rows along +y)."""
         arr = np.asarray(grid)
@@ -655,20 +662,22 @@ class RosCodec:
         return t['nav_msgs/msg/OccupancyGrid'](header=self.header(stamp_ns, frame_id), info=info,
                                                data=data.reshape(-1))
 
-    def diagnostics(self, stamp_ns: int, statuses: Iterable[Mapping[str, object]]) -> object:
+    def diagnostics(self, stamp_ns: int, statuses: Iterable[Mapping[str, object]]) -> RosMessage:
         """diagnostic_msgs/DiagnosticArray. Each status: name, level (0 OK, 1 WARN, 2 ERROR,
         3 STALE), message, hardware_id (optional), values (a mapping, written as strings)."""
         t = self._t
         out = []
         for s in statuses:
             values = s.get('values') or {}
+            if not isinstance(values, Mapping):
+                raise FormatError(f"diagnostics: status {s.get('name')!r}: 'values' must be a mapping, got {values!r}")
             out.append(t['diagnostic_msgs/msg/DiagnosticStatus'](
                 level=int(s.get('level', 0)), name=str(s['name']), message=str(s.get('message', '')),  # type: ignore[call-overload]
                 hardware_id=str(s.get('hardware_id', '')),
                 values=[t['diagnostic_msgs/msg/KeyValue'](key=str(k), value=str(v))
-                        for k, v in values.items()]))  # type: ignore[union-attr]
+                        for k, v in values.items()]))
         return t['diagnostic_msgs/msg/DiagnosticArray'](header=self.header(stamp_ns, ''), status=out)
 
-    def float64(self, value: float) -> object:
+    def float64(self, value: float) -> RosMessage:
         """std_msgs/Float64 (the ~/debug/pipeline_latency_ms topic)."""
         return self._t['std_msgs/msg/Float64'](data=float(value))

@@ -315,11 +315,11 @@ class FrameAssembler:
                 frame_id = str(msg.header.frame_id) or self.default_lidar_frame  # type: ignore[attr-defined]
                 try:
                     pts = C.decode_pointcloud2(msg, where=where)
-                    payload = _Lidar(pts, frame_id, log_time_ns)
+                    scan = _Lidar(pts, frame_id, log_time_ns)
                 except FormatError as exc:
                     self._bad(topic, stamp, str(exc).removeprefix(where + ': '))
-                    payload = _Lidar(None, frame_id, log_time_ns, str(exc))
-                return self._finish(self.sync.push_lidar(stamp, payload, log_time_ns))
+                    scan = _Lidar(None, frame_id, log_time_ns, str(exc))
+                return self._finish(self.sync.push_lidar(stamp, scan, log_time_ns))
             if kind == 'tf':
                 for edge in C.decode_tf(msg):
                     self.tf.add(edge)
@@ -398,11 +398,11 @@ class FrameAssembler:
         for key, (reading, frame_id) in self.ranges.items():
             name = key.split('/', 1)[1]
             T = self.tf.lookup(lidar_frame_id, frame_id) if frame_id else None
-            known = calib.ultrasonic.get(name)
+            known_sensor = calib.ultrasonic.get(name)
             if T is not None:
                 x, y, z, yaw = T[0, 3], T[1, 3], T[2, 3], math.atan2(T[1, 0], T[0, 0])
-            elif known is not None:
-                x, y, z, yaw = known.x, known.y, known.z, known.yaw
+            elif known_sensor is not None:
+                x, y, z, yaw = known_sensor.x, known_sensor.y, known_sensor.z, known_sensor.yaw
             else:
                 continue
             calib.ultrasonic[name] = UltrasonicSensor(float(x), float(y), float(z), float(yaw),

@@ -10,7 +10,7 @@ names ('sync.camera.window_ms').
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,9 @@ def names(values: object) -> list[str]:
         return []
     if isinstance(values, str):
         values = [values]
-    return [str(v) for v in values if str(v).strip()]  # type: ignore[union-attr]
+    if not isinstance(values, Iterable):
+        raise TypeError(f'a list of sensor names expected, got {values!r}')
+    return [str(v) for v in values if str(v).strip()]
 
 
 def check_types(params: Mapping[str, Any], source: str) -> None:

@@ -195,7 +195,8 @@ class OutputWriter:
         if out.segmentation is not None:
             cam = self.core.segmentation_camera
             frame_ids = af.frame.meta.get('frame_ids', {}) or {}
-            seg_fid = frame_ids.get(f'camera/{cam}', f'camera_{cam}_optical')  # type: ignore[union-attr]
+            assert isinstance(frame_ids, Mapping)  # FrameAssembler writes {'camera/<name>': frame id, ...}
+            seg_fid = frame_ids.get(f'camera/{cam}', f'camera_{cam}_optical')
             msgs.append((self.topics['segmentation'], c.image(out.segmentation, stamp, seg_fid, encoding='mono8')))
         if out.occupancy is not None:
             msgs.append((self.topics['occupancy'], c.occupancy_grid(out.occupancy, stamp, fid, spec=self.core.grid)))

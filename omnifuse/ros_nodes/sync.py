@@ -30,9 +30,9 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ['SensorSyncSpec', 'SyncedFrame', 'SensorSync', 'specs_from_params']
+__all__ = ['SensorSyncSpec', 'SyncedFrame', 'SensorSync', 'SyncStats', 'specs_from_params']
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,19 @@ class SyncedFrame:
     reset: bool = False
 
 
+class SyncStats(TypedDict):
+    """`SensorSync.stats`: frames emitted, late / duplicate / forced (timed-out) LiDAR frames, clock resets, and
+    per sensor the frames it was attached to and the messages dropped from its full buffer."""
+
+    frames: int
+    late: int
+    duplicate: int
+    forced: int
+    resets: int
+    attached: Counter[str]
+    dropped_sensor_msgs: Counter[str]
+
+
 @dataclass
 class _Pending:
     stamp_ns: int
@@ -113,7 +126,7 @@ class SensorSync:
         self._seq = 0
         self._last_emitted: int | None = None
         self._lidar_seen: Counter[int] = Counter()
-        self.stats = {'frames': 0, 'late': 0, 'duplicate': 0, 'forced': 0, 'resets': 0,
+        self.stats: SyncStats = {'frames': 0, 'late': 0, 'duplicate': 0, 'forced': 0, 'resets': 0,
                       'attached': Counter(), 'dropped_sensor_msgs': Counter()}
 
     # ---- input
