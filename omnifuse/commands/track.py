@@ -29,8 +29,13 @@ calibration (--calib DIR, optional): DIR/<seq>.txt, KITTI calib files (object ke
 output (--out DIR): DIR/<seq>.txt per sequence, KITTI tracking results, one track per line:
   frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z ry score
   (truncated, occluded -1: unknown; the image box is the matched detection's, or for a coasting track the
-  projected 3D box; score: a ranking confidence in the detector's units, the detection's score raised with the
-  frames the track was matched in, see docs/tracking.md "Scores" and --set score_mode=/hits_bonus=...).
+  projected 3D box).
+  score (--score-column): 'exact_mean' (default): written so that the mean of a track's rows up to any row is
+  exactly the track's confidence at that row (rounded to 1/256), which KITTI's 3D MOT protocol then ranks the
+  track by without the last-bit drift of its re-averaged means; a single row's value is an increment, not a
+  confidence. 'confidence': each row the track's confidence at that frame. The confidence is a ranking score
+  in the detector's units (the mean matched detection score raised with the frames the track was matched in,
+  see docs/tracking.md "Scores" and --set score_mode=/hits_bonus=...). Floats are written with 8 decimals.
 
 tracker parameters (--config FILE, --set KEY=VALUE): the TrackerConfig mapping (docs/tracking.md):
   --set min_hits=2             every class

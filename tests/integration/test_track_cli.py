@@ -47,6 +47,26 @@ def test_track_writes_readable_kitti_tracking_results(tracking_data: Path, tmp_p
     assert len(d20) and (np.linalg.norm(d20[:, None] - r20[None], axis=-1).min(1) < 1.0).all()
 
 
+def test_track_scores_give_every_track_a_mean_that_the_protocol_does_not_drift(tracking_data: Path,
+                                                                              tmp_path: Path) -> None:
+    from omnifuse.evaluation.tracking_mot import _drifting_means
+
+    dets = tracking_data / 'detections_pointrcnn' / 'pointrcnn_Car_val'
+    calib = str(tracking_data / 'training' / 'calib')
+    for column in ('exact_mean', 'confidence'):
+        assert main(['track', '--dets', str(dets), '--seqs', str(SEQ), '--calib', calib, '--score-column', column,
+                     '--out', str(tmp_path / column)]) == 0
+    exact = read_kitti_tracking(tmp_path / 'exact_mean' / f'{SEQ:04d}.txt', require_score=True)
+    conf = read_kitti_tracking(tmp_path / 'confidence' / f'{SEQ:04d}.txt', require_score=True)
+    assert (exact.track_id == conf.track_id).all() and (exact.frame == conf.frame).all()  # the same rows
+    tracks = [exact.labels.score[exact.track_id == t] for t in np.unique(exact.track_id)]
+    means = _drifting_means(tracks, 44)
+    assert (means == means[:1]).all()  # no pass sees another mean
+    for t, scores in zip(np.unique(exact.track_id), tracks, strict=True):  # the mean is the last confidence
+        last = conf.labels.score[conf.track_id == t][-1]
+        assert abs(scores.mean() - last) <= 2.0 ** -9
+
+
 def test_track_reads_per_frame_kitti_object_files_like_ab3dmot_files(tracking_data: Path, tmp_path: Path) -> None:
     src = tracking_data / 'detections_pointrcnn' / 'pointrcnn_Car_val' / f'{SEQ:04d}.txt'
     rows = read_ab3dmot_detections(src)
