@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.errors import FormatError
 from omnifuse.install_paths import CONFIG_DIR
 from omnifuse.structures import Boxes3D, ObjectLabels, SensorFrame
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'Detector', 'FrameDetector']
 
@@ -33,7 +36,8 @@ def _embedded_config(text: str, ckpt: Path) -> Any:
             from None
 
 
-def load_detector(config: str | None, checkpoint: str | None, *, device: str = 'cpu') -> tuple[Any, Any, dict]:
+def load_detector(config: str | None, checkpoint: str | None, *, device: str | torch.device = 'cpu'
+                  ) -> tuple[Any, Any, dict]:
     """Build the detector and load its weights -> (model in eval mode, config, checkpoint meta).
 
     Raises:

@@ -126,8 +126,9 @@ def run(args: argparse.Namespace) -> int:
     notes = []
     if missing_pred:
         notes.append(f'{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
-    if extra_files:
-        notes.append(extra_files_note(extra_files))
+    extra_note = extra_files_note(extra_files)
+    if extra_note is not None:
+        notes.append(extra_note)
     if ignored_classes:
         notes.append('predictions of classes not scored ignored: '
                      + ', '.join(f'{n} {k}' for n, k in sorted(ignored_classes.items())) + '.')
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        doc = result.to_dict()
+        doc: dict[str, object] = dict(result.to_dict())
         doc['ignored'] = {'frames_without_prediction': missing_pred,
                           'prediction_files_without_ground_truth': extra_files,
                           'prediction_classes_not_scored': ignored_classes,

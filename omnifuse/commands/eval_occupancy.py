@@ -72,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
         print(extra_files_note(extra))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        result = dict(result, ignored={'prediction_files_without_ground_truth': extra})
-        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+        doc = dict(result, ignored={'prediction_files_without_ground_truth': extra})
+        Path(args.json).write_text(json.dumps(doc, indent=2) + '\n')
     return 0

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
 from omnifuse.defaults import OCCUPANCY
 from omnifuse.install_paths import CONFIG_DIR
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
 
 PATH = ('occupancy',)
 HELP = 'predict the near-field BEV occupancy grid (ultrasonic + camera) of simulator-layout frames'
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = NearFieldOccupancyDataset(args.kitti_root, image_set=args.split, drop_camera='camera' in args.drop,
                                         image_scale=predictor.image_scale, resolution=predictor.grid.resolution,
                                         extent=predictor.grid.extent)
-    indices = range(len(dataset))
+    indices: Sequence[int] = range(len(dataset))
     if args.frame is not None:
         if args.frame not in dataset.reader:
             raise FormatError(f'{args.kitti_root}: no frame {args.frame!r}')
@@ -87,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: object) -> None:
+def _draw(dataset: NearFieldOccupancyDataset, frame_id: str, pred_ids: np.ndarray, out: Path,
+          class_colours: np.ndarray) -> None:
     import cv2
     import numpy as np
 
@@ -96,7 +104,7 @@ def _draw(dataset: object, frame_id: str, pred_ids: object, out: Path, palette: 
     from omnifuse.viz.draw import side_by_side, stack_vertically
     from omnifuse.viz.occupancy import draw_occupancy
 
-    palette = [tuple(c) for c in palette]
+    palette = [tuple(c) for c in class_colours]
     palette[0] = (55, 55, 55)  # free space: dark grey
     reader = dataset.reader
     calib = reader.read_calib(frame_id)
