@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
                         'else torch); an exported detector (omnifuse export) is timed from raw points to boxes')
+    parser.add_argument('--precision', choices=('f32', 'bf16'), default='f32',
+                        help='arithmetic of an exported detector on OpenVINO: f32 (default, as PyTorch) or bf16 '
+                        '(CPUs with bfloat16 units; faster, no longer equal to PyTorch: docs/deploy.md)')
     parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames", "busy", "load"} to this file')
 
 
@@ -120,7 +123,8 @@ def _run_exported(args: argparse.Namespace, backend: str) -> int:
     from omnifuse.deploy.detector_runtime import ExportedFrameDetector
     from omnifuse.errors import OmnifuseError
 
-    detector = ExportedFrameDetector(args.checkpoint, backend=backend, num_threads=args.threads or None)
+    detector = ExportedFrameDetector(args.checkpoint, backend=backend, num_threads=args.threads or None,
+                                     precision=args.precision)
     reader = KittiReader(args.kitti_root, require_labels=False)
     if args.frame not in reader:
         raise OmnifuseError(f'frame {args.frame!r} not in {args.kitti_root}')
@@ -130,7 +134,7 @@ def _run_exported(args: argparse.Namespace, backend: str) -> int:
         result['load'] = os.getloadavg()[0]
     result['busy'] = args.busy
     result['backend'] = backend
-    _report(args, result, frame, f'{backend} threads {args.threads or "default"}')
+    _report(args, result, frame, f'{backend} {args.precision} threads {args.threads or "default"}')
     return 0
 
 
@@ -157,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.busy <= 64:
         raise OmnifuseError(f'--busy must be a number of processes from 0 to 64, got {args.busy}')
     backend = choose_backend(args.checkpoint, args.backend)
+    if args.precision != 'f32' and backend != 'openvino':
+        raise OmnifuseError(f'--precision {args.precision} runs an exported detector on openvino, not on {backend}')
     if backend != 'torch':  # the exported path imports no torch
         return _run_exported(args, backend)
     import torch

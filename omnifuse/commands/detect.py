@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
                         help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
                         'else torch); an exported detector (omnifuse export) runs without torch')
+    parser.add_argument('--precision', choices=('f32', 'bf16'), default='f32',
+                        help='arithmetic of an exported detector on OpenVINO: f32 (default, as PyTorch) or bf16 '
+                        '(CPUs with bfloat16 units; faster, no longer equal to PyTorch: docs/deploy.md)')
     parser.add_argument('--track', action='store_true',
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
@@ -85,7 +88,7 @@ def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
     if backend != 'torch':
         from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
-        return ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera)
+        return ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera, precision=args.precision)
     from omnifuse.apis.detection import Detector, load_detector
     from omnifuse.ops.device import resolve_device
 
@@ -104,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.viz.detections import TrackPictures, detection_picture, track_picture
 
     backend = choose_backend(args.checkpoint, args.backend)
+    if args.precision != 'f32' and backend != 'openvino':
+        raise OmnifuseError(f'--precision {args.precision} runs an exported detector on openvino (an .xml file or '
+                            f'--backend openvino), not on {backend}')
     if backend != 'torch' and args.config:
         raise OmnifuseError(f'--config applies to PyTorch weights; the exported {args.checkpoint} carries its model')
     if args.kitti_root:

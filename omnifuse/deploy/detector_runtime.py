@@ -208,12 +208,14 @@ class ExportedDetector(DetectorPipeline):
         path: the first stage's .onnx or .xml file.
         backend: 'onnxruntime' or 'openvino' (None: follows the suffix).
         num_threads: intra-op threads of every graph (None: the backend's default).
+        precision: 'f32' or 'bf16' (OpenVINO only; see `omnifuse.deploy.runtime.ExportedModel`).
     """
 
-    def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1) -> None:
+    def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1,
+                 precision: str = 'f32') -> None:
         from omnifuse.deploy.runtime import ExportedModel
 
-        first = ExportedModel(path, backend=backend, num_threads=num_threads)
+        first = ExportedModel(path, backend=backend, num_threads=num_threads, precision=precision)
         first.require_task('detection')
         spec = first.metadata['detector']
         files = stage_files(path, list(first.metadata['stages']))
@@ -224,7 +226,7 @@ class ExportedDetector(DetectorPipeline):
             if not file.is_file():
                 raise FormatError(f'{path}: its {stage} graph {file} is missing (an exported detector is '
                                   f'{", ".join(str(f.name) for f in files.values())})')
-            runners[stage] = ExportedModel(file, backend=backend, num_threads=num_threads)
+            runners[stage] = ExportedModel(file, backend=backend, num_threads=num_threads, precision=precision)
         self.path = Path(path)
         self.backend = first.backend
         self.class_names = list(spec['class_names'])
@@ -240,11 +242,12 @@ class ExportedFrameDetector:
         backend: 'onnxruntime' or 'openvino' (None: follows the suffix).
         num_threads: intra-op threads (None: the backend's default).
         main_camera: the colour camera fused (its thermal twin of the same name, else the first thermal one).
+        precision: 'f32' or 'bf16' (OpenVINO only).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
-                 main_camera: str = 'image_2') -> None:
-        self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads)
+                 main_camera: str = 'image_2', precision: str = 'f32') -> None:
+        self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision)
         self.class_names = self.exported.class_names
         self.main_camera = main_camera
 
