@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '--png-dir then draws track ids, velocity arrows and trails')
 
 
+def _fallback_image_size(image_size: list[int] | None) -> tuple[int, int]:
+    """(W, H) [px] of a frame without its image nor an image size in its calib: --image-size, else KITTI's."""
+    width, height = image_size or KITTI_IMAGE_SIZE
+    return int(width), int(height)
+
+
 def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
     """The detector of --config/--checkpoint on `backend` (the exported path imports no torch)."""
     if backend != 'torch':
@@ -181,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
             if img is None and (cam.width <= 0 or cam.height <= 0):
                 # Without an image the 2D boxes (which set the KITTI difficulty) need the image size.
-                size = tuple(int(v) for v in (args.image_size or KITTI_IMAGE_SIZE))
+                size = _fallback_image_size(args.image_size)
                 if args.image_size is None and not warned_size:
                     import sys
 
@@ -206,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             cam_model = frame.calib.cameras.get(camera) if frame.calib is not None else None
             size = ((img.shape[1], img.shape[0]) if img is not None
                     else (cam_model.width, cam_model.height) if cam_model is not None and cam_model.width > 0
-                    else tuple(int(v) for v in (args.image_size or KITTI_IMAGE_SIZE)))
+                    else _fallback_image_size(args.image_size))
             dets = ObjectLabels(Boxes3D(np.asarray(boxes, np.float64).reshape(-1, 7)), names, np.zeros(n),
                                 np.zeros(n, np.int64), np.zeros(n), np.full((n, 4), np.nan),
                                 np.asarray(scores, np.float64))
