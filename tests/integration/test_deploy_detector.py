@@ -270,3 +270,27 @@ def test_bf16_is_openvino_only_and_close(exported: dict[str, Path]) -> None:
     for box, label in zip(f32[0][strong], f32[2][strong], strict=True):
         same = bf16[2] == label
         assert same.any() and np.linalg.norm(bf16[0][same, :3] - box[:3], axis=1).min() < 0.3
+
+
+def test_int8_export_quantises_the_convolutions(exported: dict[str, Path], tmp_path: Path) -> None:
+    """`quantize_detector` writes INT8 convolutions (QDQ nodes, metadata `precision` int8) calibrated on
+    simulated training-like scans; the confident detections of the example scan survive."""
+    import onnx
+
+    from omnifuse.datasets.sim import generate_frame
+    from omnifuse.deploy.quantize import quantize_detector
+
+    frames = [generate_frame(seed) for seed in (11, 12)]
+    written = quantize_detector(exported['onnx'], tmp_path / 'int8.onnx', frames)
+    assert {p.name for p in written} == {'int8.onnx', 'int8.camera.onnx', 'int8.roi.onnx'}
+    first = onnx.load(str(tmp_path / 'int8.onnx'))
+    assert sum(n.op_type == 'QuantizeLinear' for n in first.graph.node) > 0
+    assert {p.key: p.value for p in first.metadata_props}['precision'] == '"int8"'
+    points, cameras = example_scan(0)
+    f32 = ExportedDetector(exported['onnx'])(points, cameras)
+    int8 = ExportedDetector(tmp_path / 'int8.onnx')(points, cameras)
+    strong = f32[1] > 0.5
+    assert strong.sum() > 0
+    for box, label in zip(f32[0][strong], f32[2][strong], strict=True):
+        same = int8[2] == label
+        assert same.any() and np.linalg.norm(int8[0][same, :3] - box[:3], axis=1).min() < 0.3
