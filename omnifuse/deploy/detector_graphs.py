@@ -12,7 +12,6 @@ that replace spconv are in `omnifuse.deploy.sparse_graph`. Batch of one; one cam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from omnifuse.ops.roi_grid import roi_grid_unit
 __all__ = ['FirstStageGraph', 'ImageGraph', 'RoIGraph', 'detector_spec', 'check_exportable']
 
 
-def check_exportable(model: nn.Module) -> None:
+def check_exportable(model: Any) -> None:
     """Refuse detectors whose parts the graphs do not cover (with the part named)."""
     from omnifuse.encoders.lidar import SecondLidarEncoder
 
@@ -39,7 +38,7 @@ def check_exportable(model: nn.Module) -> None:
         raise OmnifuseError('export: image_bev (image features in the first stage) is not exportable yet')
 
 
-def detector_spec(model: nn.Module) -> dict[str, Any]:
+def detector_spec(model: Any) -> dict[str, Any]:
     """What the numpy steps need to know about the model (JSON-able)."""
     enc = model.lidar_encoder
     vox = enc.voxelize
@@ -75,7 +74,7 @@ class FirstStageGraph(nn.Module):
     neck's map and `levels` the features of the RoI head's pooled levels (site order of the tables).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
         self.backbone = GatherBackbone(model.lidar_encoder)
         self.neck = model.bev_neck
@@ -111,7 +110,7 @@ class FirstStageGraph(nn.Module):
 class ImageGraph(nn.Module):
     """(1, C_in, H, W) normalised, padded image -> (1, C, H/s, W/s) features (one image encoder)."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: Any) -> None:
         super().__init__()
         self.encoder = encoder
         self.eval()
@@ -158,7 +157,7 @@ class RoIGraph(nn.Module):
     -> (score_logits (R,), residual (R, 7)).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
         self.roi = model.roi_head
         self.modalities = sorted(self.roi.image_channels)
@@ -181,7 +180,7 @@ class RoIGraph(nn.Module):
             names += [f'{m}_features', f'{m}_lidar2img', f'{m}_img_hw', f'{m}_valid']
         return names
 
-    def _images(self, xyz: Tensor, images: dict[str, Sequence[Tensor]]) -> Tensor:
+    def _images(self, xyz: Tensor, images: dict[str, list[Tensor]]) -> Tensor:
         parts = [_sample_camera(images[m][0], xyz, images[m][1], images[m][2], images[m][3], self.strides[m])
                  for m in self.modalities]
         return torch.cat(parts, 1)

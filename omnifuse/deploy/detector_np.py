@@ -77,14 +77,14 @@ def roi_grid_points(rois: np.ndarray, grid_size: int) -> np.ndarray:
     return np.stack([gx, gy, gz], -1).astype(F32)
 
 
-def _site_keys(zyx: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+def _site_keys(zyx: np.ndarray, shape: Sequence[float]) -> np.ndarray:
     D, H, W = (int(v) for v in shape)
     ok = ((zyx[..., 0] >= 0) & (zyx[..., 0] < D) & (zyx[..., 1] >= 0) & (zyx[..., 1] < H)
           & (zyx[..., 2] >= 0) & (zyx[..., 2] < W))
     return np.where(ok, (zyx[..., 0] * H + zyx[..., 1]) * W + zyx[..., 2], -1)
 
 
-def _lookup(sites: np.ndarray, shape: Sequence[int], zyx: np.ndarray) -> np.ndarray:
+def _lookup(sites: np.ndarray, shape: Sequence[float], zyx: np.ndarray) -> np.ndarray:
     """Row of each (..., 3) queried site among (M, 3) `sites`, -1 where absent (a dense grid of rows for the
     coarse levels the RoI head reads, sorted keys for larger grids)."""
     keys = _site_keys(sites, shape)

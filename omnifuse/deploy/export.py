@@ -53,9 +53,9 @@ class SegmentorGraph(nn.Module):
         return: labels (B, H, W) int64, logits (B, K, H, W) float32.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model
         self.eval()  # the exporter restores the wrapper's mode afterwards: it must be eval, not nn.Module's train
 
     def forward(self, rgb: Tensor, x: Tensor, x_valid: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,9 +74,9 @@ class OccupancyGraph(nn.Module):
         return: labels (B, G, G) int64, occupied_prob, occupied_logits (B, G, G), class_logits (B, K, G, G).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model
         self.eval()  # the exporter restores the wrapper's mode afterwards: it must be eval, not nn.Module's train
 
     def forward(self, image: Tensor, lidar2img: Tensor, camera_valid: Tensor,
@@ -119,7 +119,7 @@ def _default_checkpoint(config: Path, model_type: str) -> Path | None:
     return DEFAULT_CHECKPOINT if config.resolve() == DEFAULT_CONFIG.resolve() else None
 
 
-def _example_segmentation(model: nn.Module, cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _example_segmentation(model: Any, cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     data = cfg.get('test_dataloader', {}).get('dataset', {}) or {}
     meta = {
         'task': 'segmentation',
@@ -143,7 +143,7 @@ def _example_segmentation(model: nn.Module, cfg: Any) -> tuple[dict[str, np.ndar
     return example, meta
 
 
-def _example_occupancy(model: nn.Module, cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _example_occupancy(model: Any, cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from omnifuse.datasets.occupancy import OCCUPANCY_GROUPS, occupancy_inputs
     from omnifuse.datasets.sim.rig import default_calibration
     from omnifuse.structures.bev_grid import BEVGrid
@@ -231,10 +231,7 @@ def export_model(config: str | Path, checkpoint: str | Path | None, out: str | P
     with tempfile.TemporaryDirectory(prefix='omnifuse-export-') as tmp:
         onnx_path = out if fmt == 'onnx' else Path(tmp) / 'model.onnx'
         torch_export(graph, example, inputs, outputs, axes, onnx_path, opset=opset, metadata=meta)
-        if fmt == 'openvino':
-            paths = to_openvino(onnx_path, out, meta)
-        else:
-            paths = (out,)
+        paths: tuple[Path, ...] = to_openvino(onnx_path, out, meta) if fmt == 'openvino' else (out,)
         equal, diff = _compare(graph, example, paths[0], inputs, outputs)
     return ExportResult(paths, meta, equal, diff)
 

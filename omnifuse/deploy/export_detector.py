@@ -47,7 +47,7 @@ class TorchStage:
 _EXPORTED_STEPS = ('ImageResize', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PackDetInputs')
 
 
-def _image_preprocess(model: nn.Module, cfg: Any) -> dict[str, Any]:
+def _image_preprocess(model: Any, cfg: Any) -> dict[str, Any]:
     """The image steps of the model's inference pipeline and preprocessor (OmnifuseError for a step the
     exported detector does not reproduce, named)."""
     from omnifuse.apis.detection import inference_pipeline
@@ -66,7 +66,7 @@ def _image_preprocess(model: nn.Module, cfg: Any) -> dict[str, Any]:
             'std': [float(v) for v in pre.std.flatten()], 'pad_divisor': int(pre.pad_divisor)}
 
 
-def detector_stages(model: nn.Module, cfg: Any) -> tuple[dict[str, Any], dict[str, TorchStage]]:
+def detector_stages(model: Any, cfg: Any) -> tuple[dict[str, Any], dict[str, TorchStage]]:
     """The model's description for the numpy steps and its stage graphs as PyTorch runners."""
     check_exportable(model)
     spec = detector_spec(model)
@@ -141,7 +141,7 @@ def compare_detections(a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np
             float(np.abs(a[1].astype(np.float64) - b[1].astype(np.float64)).max()))
 
 
-def export_detector(model: nn.Module, cfg: Any, out: Path, *, fmt: str, opset: int, config_name: str,
+def export_detector(model: Any, cfg: Any, out: Path, *, fmt: str, opset: int, config_name: str,
                     checkpoint_name: str, points: np.ndarray, cameras: Mapping[str, CameraInput]) -> DetectorExport:
     """Write the stage graphs of `model` beside `out` (.onnx, or .xml for OpenVINO) traced on the example
     scan (`points`, `cameras`), and compare the export with PyTorch there."""

@@ -20,12 +20,12 @@ from torch import Tensor, nn
 __all__ = ['backbone_spec', 'GatherBackbone']
 
 
-def _convs(encoder: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+def _convs(encoder: Any) -> list[tuple[Any, Any]]:
     """(sparse conv, batch norm) pairs of the encoder's backbone, in execution order."""
     from omnifuse.ops.spconv_compat import import_spconv
 
     spconv = import_spconv()
-    pairs: list[tuple[nn.Module, nn.Module]] = []
+    pairs: list[tuple[Any, Any]] = []
     for block in [encoder.conv_input, *encoder.levels, encoder.conv_out]:
         mods = [m for m in block.modules() if isinstance(m, (spconv.SubMConv3d, spconv.SparseConv3d,
                                                               nn.BatchNorm1d))]
@@ -36,7 +36,7 @@ def _convs(encoder: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
     return pairs
 
 
-def backbone_spec(encoder: nn.Module) -> dict[str, Any]:
+def backbone_spec(encoder: Any) -> dict[str, Any]:
     """The backbone of a `SecondLidarEncoder` as JSON-able data (see the module docstring).
 
     Returns:
@@ -67,7 +67,7 @@ def backbone_spec(encoder: nn.Module) -> dict[str, Any]:
             'levels': dict(sorted(level_sets.items())), 'bev_set': site_set}
 
 
-def _fold(conv: nn.Module, bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+def _fold(conv: Any, bn: Any) -> tuple[Tensor, Tensor]:
     """(K·C_in, C_out) weight and (C_out,) bias of conv + eval-mode batch norm."""
     w = conv.weight.detach()  # spconv 2.x: (C_out, kz, ky, kx, C_in)
     scale = bn.weight.detach() / torch.sqrt(bn.running_var.detach() + bn.eps)
@@ -86,7 +86,7 @@ class GatherBackbone(nn.Module):
     returns (bev, *levels): bev (1, C·D', H', W') and the features of each name in `level_names`.
     """
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: Any) -> None:
         super().__init__()
         self.spec = backbone_spec(encoder)
         weights = [_fold(conv, bn) for conv, bn in _convs(encoder)]

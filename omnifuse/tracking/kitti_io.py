@@ -158,7 +158,9 @@ def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lid
     if n_frames is None:
         n_frames = int(rows.frame.max()) + 1 if len(rows) else 0
     bounds = np.searchsorted(rows.frame, np.arange(n_frames + 1))
-    parts, last_bbox, seconds = [], {}, 0.0
+    parts: list[KittiTrackRows] = []
+    last_bbox: dict[int, np.ndarray] = {}
+    seconds = 0.0
     for frame in range(n_frames):
         frame_rows = rows.select(np.arange(bounds[frame], bounds[frame + 1]))
         dets = rows_to_detections(frame_rows, T_rect_lidar) if len(frame_rows) else ObjectLabels.empty()
