@@ -66,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch  # after omnifuse (module top), which sets OMP_WAIT_POLICY=PASSIVE before OpenMP loads
 
+    from omnifuse.apis.benchmark import busy_processes
     from omnifuse.apis.detection import Detector, load_detector
-    from omnifuse.commands.bench import busy_processes
     from omnifuse.datasets.kitti import KittiReader
     from omnifuse.deploy.detector_runtime import ExportedFrameDetector
     from omnifuse.deploy.export_detector import export_detector_files

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnifuse.commands.bench import busy_processes
+from omnifuse.apis.benchmark import busy_processes
 
 
 def test_busy_processes_run_inside_the_block_and_stop_after_it() -> None:
