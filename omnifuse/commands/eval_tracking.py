@@ -91,23 +91,12 @@ def _classes(spec: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _table(results: dict[str, dict[str, float | int]]) -> str:
-    cols = ('sAMOTA', 'AMOTA', 'AMOTP', 'MOTA', 'MOTP', 'IDS', 'FRAG', 'FP', 'FN', 'HOTA', 'DetA', 'AssA', 'LocA')
-    lines = ['class       ' + ''.join(f'{c:>8s}' for c in cols)]
-    for cls, r in results.items():
-        cells = []
-        for c in cols:
-            v = r.get(c)
-            cells.append(f'{"-":>8s}' if v is None else f'{v:8d}' if isinstance(v, int) else f'{v:8.2f}')
-        lines.append(f'{cls:12s}' + ''.join(cells))
-    return '\n'.join(lines) + '\n'
-
-
 def run(args: argparse.Namespace) -> int:
     """Read the files, evaluate each class, print the table and optionally write the JSON."""
     from omnifuse.errors import FormatError
     from omnifuse.evaluation.tracking_hota import HOTA_CLASSES, evaluate_hota
     from omnifuse.evaluation.tracking_mot import evaluate_mot
+    from omnifuse.evaluation.tracking_table import format_tracking_table
     from omnifuse.structures.kitti_tracking import read_kitti_tracking
 
     gt_dir, pred_dir = Path(args.gt), Path(args.pred)
@@ -155,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             r.update({k: 100 * v for k, v in hota.as_dict().items()})
         results[cls] = r
     print(f'sequences: {", ".join(seqs)}; 3D IoU >= {args.iou:g} for the MOT metrics\n')
-    print(_table(results), end='')
+    print(format_tracking_table(results), end='')
     if notes:
         print('\n' + '\n'.join(notes))
     if args.json:
