@@ -62,49 +62,9 @@ def resolve_classes(spec: str) -> tuple[str, ...] | None:
     return names
 
 
-def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
-                  condition: str | None = None) -> list[str] | None:
-    """Frame ids to score: those of `image_set` and/or those whose meta condition is `condition`.
-
-    Returns None when neither is given (score every frame).
-
-    Raises:
-        FileNotFoundError: the image set file, the meta folder or a meta file is missing.
-        FormatError: a meta file is not a JSON object, or no frame matches.
-    """
-    from omnifuse.datasets.kitti import read_frame_meta
-    from omnifuse.errors import FormatError
-
-    if image_set is None and condition is None:
-        return None
-    gt_dir = Path(gt_dir)
-    if image_set is not None:
-        from omnifuse.datasets.kitti import read_image_set
-
-        if not Path(image_set).is_file():
-            raise FileNotFoundError(2, 'No such image set file', str(image_set))
-        ids = read_image_set(image_set)
-    else:
-        ids = sorted(p.stem for p in gt_dir.glob('*.png'))
-    if condition is not None:
-        meta_dir = gt_dir.parent / 'meta'
-        if not meta_dir.is_dir():
-            raise FileNotFoundError(2, 'No meta folder beside the ground truth (needed by --condition)', str(meta_dir))
-        kept = []
-        for frame in ids:
-            path = meta_dir / f'{frame}.json'
-            if not path.is_file():
-                raise FileNotFoundError(2, 'No such meta file (needed by --condition)', str(path))
-            if str(read_frame_meta(path).get('condition')) == condition:
-                kept.append(frame)
-        ids = kept
-    if not ids:
-        raise FormatError(f'{gt_dir}: no frame selected (image set {image_set}, condition {condition!r})')
-    return ids
-
-
 def run(args: argparse.Namespace) -> int:
     """Score the prediction folder, print a table, optionally write JSON."""
+    from omnifuse.datasets.frame_selection import select_frames
     from omnifuse.evaluation.segmentation import evaluate_label_dirs, format_table
     from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
 
