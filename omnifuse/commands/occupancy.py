@@ -10,16 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
 from omnifuse.defaults import OCCUPANCY
 from omnifuse.install_paths import CONFIG_DIR
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
 
 PATH = ('occupancy',)
 HELP = 'predict the near-field BEV occupancy grid (ultrasonic + camera) of simulator-layout frames'
@@ -56,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import FormatError
     from omnifuse.viz.colors import class_palette
+    from omnifuse.viz.occupancy import write_occupancy_picture
 
     if not (args.out or args.png_dir):
         raise FormatError('nothing to do: give --out PRED_DIR and/or --png-dir DIR')
@@ -87,42 +82,9 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             write_occupancy_png(Path(args.out) / f'{frame_id}.png', pred_ids)
         if args.png_dir:
-            _draw(dataset, frame_id, pred_ids, Path(args.png_dir) / f'{frame_id}.png', class_palette(SEMANTIC_CLASSES))
+            write_occupancy_picture(dataset, frame_id, pred_ids, Path(args.png_dir) / f'{frame_id}.png',
+                                    class_palette(SEMANTIC_CLASSES))
     for note, frames in unused.items():
         shown = ', '.join(frames[:5]) + (', ...' if len(frames) > 5 else '')
         print(f'omnifuse occupancy: warning: {note} ({len(frames)} frame(s): {shown})', file=sys.stderr)
     return 0
-
-
-def _draw(dataset: NearFieldOccupancyDataset, frame_id: str, pred_ids: np.ndarray, out: Path,
-          class_colours: np.ndarray) -> None:
-    import cv2
-    import numpy as np
-
-    from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
-    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids, read_occupancy_png
-    from omnifuse.viz.draw import side_by_side, stack_vertically
-    from omnifuse.viz.occupancy import draw_occupancy
-
-    palette = [tuple(c) for c in class_colours]
-    palette[0] = (55, 55, 55)  # free space: dark grey
-    reader = dataset.reader
-    calib = reader.read_calib(frame_id)
-    readings = read_ultrasonic_file(reader.path('ultrasonic', frame_id, '.txt'))
-    condition = dataset.meta(frame_id).get('condition', '')
-    panels = [draw_occupancy(pred_ids, dataset.grid, palette, sensors=calib.ultrasonic, readings=readings,
-                             title=f'{frame_id} prediction ({condition})')]
-    gt_path = reader.path('occupancy', frame_id, '.png')
-    if gt_path.is_file():
-        groups = GROUP_OF_SIM_ID[read_occupancy_png(gt_path, dataset.grid)]
-        truth = np.where(groups < 0, 255, groups_to_sim_ids(np.maximum(groups, 0))).astype(np.uint8)
-        panels.append(draw_occupancy(truth, dataset.grid, palette,
-                                     sensors=calib.ultrasonic, readings=readings, title='truth (grouped)'))
-    top = side_by_side(panels)
-    image = read_rgb_image(reader.path('image_2', frame_id, '.png'))
-    width = top.shape[1]
-    image = cv2.resize(image, (width, max(1, round(image.shape[0] * width / image.shape[1]))),
-                       interpolation=cv2.INTER_AREA)
-    picture = stack_vertically([top, image])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -11,7 +13,10 @@ from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import UltrasonicSensor
 from omnifuse.viz.draw import put_text
 
-__all__ = ['draw_occupancy']
+if TYPE_CHECKING:
+    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
+
+__all__ = ['draw_occupancy', 'write_occupancy_picture']
 
 
 def _to_pixel(xy: np.ndarray, grid: BEVGrid, scale: int) -> np.ndarray:
@@ -72,3 +77,46 @@ def draw_occupancy(grid_ids: np.ndarray, grid: BEVGrid, palette: Sequence[Sequen
     if title:
         put_text(img, title, (6, 18))
     return img
+
+
+def write_occupancy_picture(dataset: NearFieldOccupancyDataset, frame_id: str, pred_ids: np.ndarray,
+                            out: str | Path, class_colours: np.ndarray) -> None:
+    """Write the picture of one predicted frame (`omnifuse occupancy --png-dir`) to `out` (PNG, folders created).
+
+    The prediction grid with the ultrasonic cones and echoes, beside the grouped ground truth when the frame has
+    an occupancy/<id>.png, above the frame's camera image scaled to their width.
+
+    Args:
+        dataset: the NearFieldOccupancyDataset the frame comes from (its reader, grid and meta).
+        frame_id: the frame's id.
+        pred_ids: (H, W) uint8 predicted simulator class ids.
+        out: the PNG file to write.
+        class_colours: (C, 3) RGB colour per simulator class id (free space is drawn dark grey).
+    """
+    from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
+    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids, read_occupancy_png
+    from omnifuse.viz.draw import side_by_side, stack_vertically
+
+    palette = [tuple(c) for c in class_colours]
+    palette[0] = (55, 55, 55)  # free space: dark grey
+    reader = dataset.reader
+    calib = reader.read_calib(frame_id)
+    readings = read_ultrasonic_file(reader.path('ultrasonic', frame_id, '.txt'))
+    condition = dataset.meta(frame_id).get('condition', '')
+    panels = [draw_occupancy(pred_ids, dataset.grid, palette, sensors=calib.ultrasonic, readings=readings,
+                             title=f'{frame_id} prediction ({condition})')]
+    gt_path = reader.path('occupancy', frame_id, '.png')
+    if gt_path.is_file():
+        groups = GROUP_OF_SIM_ID[read_occupancy_png(gt_path, dataset.grid)]
+        truth = np.where(groups < 0, 255, groups_to_sim_ids(np.maximum(groups, 0))).astype(np.uint8)
+        panels.append(draw_occupancy(truth, dataset.grid, palette,
+                                     sensors=calib.ultrasonic, readings=readings, title='truth (grouped)'))
+    top = side_by_side(panels)
+    image = read_rgb_image(reader.path('image_2', frame_id, '.png'))
+    width = top.shape[1]
+    image = cv2.resize(image, (width, max(1, round(image.shape[0] * width / image.shape[1]))),
+                       interpolation=cv2.INTER_AREA)
+    picture = stack_vertically([top, image])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
