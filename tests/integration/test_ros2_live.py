@@ -142,6 +142,23 @@ def test_launch_arguments_remap_topics_and_pick_checkpoint_device_threads(ros: R
         _stop_clean(ros, proc, log)
 
 
+def test_launch_with_an_exported_detector(ros: Ros, tmp_path: Path) -> None:
+    """checkpoint:=det.onnx (omnifuse export): the node configures and activates on ONNX Runtime."""
+    pytest.importorskip('onnxruntime', reason='needs the deploy extras: pip install .[deploy]')
+    from omnifuse.deploy.export_detector import export_detector_files
+
+    export_detector_files(None, None, tmp_path / 'det.onnx')
+    log = tmp_path / 'launch.log'
+    proc = _launch(ros, log, f'checkpoint:={tmp_path / "det.onnx"}', 'num_threads:=1')
+    try:
+        assert ros.wait_state('active'), log.read_text()[-3000:]
+        got = ros.ros2('param', 'get', NODE, 'models.detector.checkpoint')
+        assert got.stdout.strip() == f'String value is: {tmp_path / "det.onnx"}'
+        assert ros.ros2('param', 'get', NODE, 'models.detector.backend').stdout.strip() == 'String value is:'
+    finally:
+        _stop_clean(ros, proc, log)
+
+
 def test_a_bad_checkpoint_fails_configure_with_a_message_not_a_traceback(ros: Ros, tmp_path: Path) -> None:
     log = tmp_path / 'launch.log'
     proc = _launch(ros, log, f'checkpoint:={tmp_path / "missing.pth"}')
