@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 PATH = ('track',)
@@ -66,85 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='track only these classes, e.g. Car,Cyclist (default: every class in the input)')
 
 
-def _sequence_sources(dirs: list[Path]) -> dict[int, list[tuple[str, Path]]]:
-    """seq number -> [(kind, path)] over every --dets folder; kind 'ab3dmot' (a file) or 'kitti' (a folder)."""
-    from omnifuse.errors import FormatError
-
-    found: dict[int, list[tuple[str, Path]]] = {}
-    for d in dirs:
-        if not d.is_dir():
-            raise NotADirectoryError(20, 'not a folder of detections', str(d))
-        entries = 0
-        for p in sorted(d.iterdir()):
-            if not p.stem.isdigit():
-                continue
-            if p.is_file() and p.suffix == '.txt':
-                found.setdefault(int(p.stem), []).append(('ab3dmot', p))
-                entries += 1
-            elif p.is_dir():
-                found.setdefault(int(p.stem), []).append(('kitti', p))
-                entries += 1
-        if not entries:
-            raise FormatError(f'{d}: no sequence found: expected <seq>.txt files (AB3DMOT detections) or <seq>/ '
-                              'folders of KITTI object result files')
-    return found
-
-
-def _read_sequence(sources: list[tuple[str, Path]]):
-    import numpy as np
-
-    from omnifuse.structures.kitti_labels import read_kitti_label
-    from omnifuse.structures.kitti_tracking import KittiTrackRows, read_ab3dmot_detections
-
-    parts = []
-    for kind, path in sources:
-        if kind == 'ab3dmot':
-            parts.append(read_ab3dmot_detections(path))
-        else:
-            for f in sorted(path.glob('*.txt')):
-                if not f.stem.isdigit():
-                    continue
-                labels = read_kitti_label(f, require_score=True)
-                n = len(labels)
-                parts.append(KittiTrackRows(np.full(n, int(f.stem)), np.full(n, -1), labels))
-    return KittiTrackRows.concatenate(parts).sorted_by_frame()
-
-
-def _parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _config(args: argparse.Namespace):
-    from omnifuse.errors import FormatError
-    from omnifuse.tracking import TrackerConfig
-
-    mapping: dict = {}
-    if args.config:
-        path = Path(args.config)
-        text = path.read_text(encoding='utf-8')
-        try:
-            if path.suffix == '.json':
-                mapping = json.loads(text)
-            else:
-                import yaml
-                mapping = yaml.safe_load(text) or {}
-        except (ValueError, ImportError) as exc:
-            raise FormatError(f'{path}: not a readable JSON/YAML mapping of tracker parameters: {exc}') from None
-        if not isinstance(mapping, dict):
-            raise FormatError(f'{path}: expected a mapping of tracker parameters, got {type(mapping).__name__}')
-    config = TrackerConfig.from_dict(mapping) if mapping else TrackerConfig()
-    flat = {}
-    for item in args.overrides:
-        if '=' not in item:
-            raise FormatError(f'--set {item!r}: expected KEY=VALUE, e.g. min_hits=2 or Car.max_age=2')
-        key, value = item.split('=', 1)
-        flat[key.strip()] = _parse_value(value.strip())
-    return TrackerConfig.from_dict(flat, base=config) if flat else config
-
-
 def run(args: argparse.Namespace) -> int:
     """Track every selected sequence and write its result file."""
     import numpy as np
@@ -154,10 +74,17 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.structures.calibration import Calibration
     from omnifuse.structures.kitti_tracking import write_kitti_tracking
     from omnifuse.tracking import MultiObjectTracker
-    from omnifuse.tracking.kitti_io import NOMINAL_T_RECT_LIDAR, SCORE_DECIMALS, track_sequence
+    from omnifuse.tracking.config import load_tracker_config
+    from omnifuse.tracking.kitti_io import (
+        NOMINAL_T_RECT_LIDAR,
+        SCORE_DECIMALS,
+        detection_sources,
+        read_detection_sequence,
+        track_sequence,
+    )
 
-    config = _config(args)
-    sources = _sequence_sources([Path(d) for d in args.dets])
+    config = load_tracker_config(args.config, args.overrides)
+    sources = detection_sources([Path(d) for d in args.dets])
     if args.seqs:
         try:
             wanted = [int(s) for s in args.seqs.split(',') if s.strip()]
@@ -181,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = MultiObjectTracker(config)
     total_frames, total_time, total_tracks = 0, 0.0, 0
     for seq in tqdm(seqs, desc='track', unit='seq'):
-        rows = _read_sequence(sources[seq])
+        rows = read_detection_sequence(sources[seq])
         if classes is not None:
             rows = rows.select(np.isin(rows.labels.name, sorted(classes)))
         T, camera = NOMINAL_T_RECT_LIDAR, None

@@ -13,14 +13,16 @@ parameters and the command line hand over:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from omnifuse.errors import FormatError
 
-__all__ = ['ClassParams', 'TrackerConfig', 'METRICS', 'ALGORITHMS']
+__all__ = ['ClassParams', 'TrackerConfig', 'METRICS', 'ALGORITHMS', 'load_tracker_config']
 
 METRICS = ('giou_3d', 'giou_bev', 'iou_3d', 'distance')
 ALGORITHMS = ('greedy', 'hungarian')
@@ -239,3 +241,45 @@ def _replace(params: ClassParams, values: Mapping[str, Any], where: str) -> Clas
         except (TypeError, ValueError):
             raise FormatError(f'{where}: parameter {key!r} must be a {kind.__name__}, got {value!r}') from None
     return replace(params, **typed)
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def load_tracker_config(config_file: str | Path | None = None, overrides: Sequence[str] = ()) -> TrackerConfig:
+    """The tracker configuration of `omnifuse track`: the defaults, a YAML or JSON file, then KEY=VALUE overrides.
+
+    Args:
+        config_file: YAML (or .json) mapping for `TrackerConfig.from_dict`, or None for the defaults.
+        overrides: 'KEY=VALUE' strings (e.g. 'min_hits=2', 'Car.max_age=2'); a value is read as JSON where it
+            parses, else kept as text.
+
+    Raises:
+        FormatError: the file is not a mapping, an override is not KEY=VALUE, or a key or value is unknown.
+    """
+    mapping: dict = {}
+    if config_file:
+        path = Path(config_file)
+        text = path.read_text(encoding='utf-8')
+        try:
+            if path.suffix == '.json':
+                mapping = json.loads(text)
+            else:
+                import yaml
+                mapping = yaml.safe_load(text) or {}
+        except (ValueError, ImportError) as exc:
+            raise FormatError(f'{path}: not a readable JSON/YAML mapping of tracker parameters: {exc}') from None
+        if not isinstance(mapping, dict):
+            raise FormatError(f'{path}: expected a mapping of tracker parameters, got {type(mapping).__name__}')
+    config = TrackerConfig.from_dict(mapping) if mapping else TrackerConfig()
+    flat = {}
+    for item in overrides:
+        if '=' not in item:
+            raise FormatError(f'--set {item!r}: expected KEY=VALUE, e.g. min_hits=2 or Car.max_age=2')
+        key, value = item.split('=', 1)
+        flat[key.strip()] = _parse_value(value.strip())
+    return TrackerConfig.from_dict(flat, base=config) if flat else config

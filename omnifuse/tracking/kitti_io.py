@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
+from omnifuse.errors import FormatError
 from omnifuse.structures.boxes3d import Boxes3D
 from omnifuse.structures.calibration import CameraModel
 from omnifuse.structures.frame import ObjectLabels
 from omnifuse.structures.geometry import wrap_angle
-from omnifuse.structures.kitti_labels import KittiLabels
-from omnifuse.structures.kitti_tracking import KittiTrackRows
+from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label
+from omnifuse.structures.kitti_tracking import KittiTrackRows, read_ab3dmot_detections
 from omnifuse.structures.tracks import Tracks
 from omnifuse.tracking.tracker import MultiObjectTracker
 
 __all__ = ['NOMINAL_T_RECT_LIDAR', 'KITTI_IMAGE_SIZE', 'SCORE_GRID', 'SCORE_DECIMALS', 'ExactMeanScores',
-           'rows_to_detections', 'tracks_to_rows', 'track_sequence']
+           'rows_to_detections', 'tracks_to_rows', 'track_sequence', 'detection_sources', 'read_detection_sequence']
 
 NOMINAL_T_RECT_LIDAR = np.array([[0.0, -1.0, 0.0, 0.0],
                                  [0.0, 0.0, -1.0, 0.0],
@@ -173,3 +175,53 @@ def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lid
                                  dataclasses.replace(out.labels, score=column(out.track_id, out.labels.score)))
         parts.append(out)
     return KittiTrackRows.concatenate(parts), seconds
+
+
+def detection_sources(dirs: list[Path]) -> dict[int, list[tuple[str, Path]]]:
+    """seq number -> [(kind, path)] over every folder of detections; kind 'ab3dmot' (a file) or 'kitti' (a folder).
+
+    Args:
+        dirs: folders holding <seq>.txt AB3DMOT detection files and/or <seq>/ folders of KITTI object results.
+
+    Raises:
+        NotADirectoryError: a folder is missing.
+        FormatError: a folder holds no sequence.
+    """
+    found: dict[int, list[tuple[str, Path]]] = {}
+    for d in dirs:
+        if not d.is_dir():
+            raise NotADirectoryError(20, 'not a folder of detections', str(d))
+        entries = 0
+        for p in sorted(d.iterdir()):
+            if not p.stem.isdigit():
+                continue
+            if p.is_file() and p.suffix == '.txt':
+                found.setdefault(int(p.stem), []).append(('ab3dmot', p))
+                entries += 1
+            elif p.is_dir():
+                found.setdefault(int(p.stem), []).append(('kitti', p))
+                entries += 1
+        if not entries:
+            raise FormatError(f'{d}: no sequence found: expected <seq>.txt files (AB3DMOT detections) or <seq>/ '
+                              'folders of KITTI object result files')
+    return found
+
+
+def read_detection_sequence(sources: list[tuple[str, Path]]) -> KittiTrackRows:
+    """The detections of one sequence from its `detection_sources` entries, merged and sorted by frame.
+
+    Args:
+        sources: (kind, path) pairs: 'ab3dmot' a detection file, 'kitti' a folder of <frame>.txt object results.
+    """
+    parts = []
+    for kind, path in sources:
+        if kind == 'ab3dmot':
+            parts.append(read_ab3dmot_detections(path))
+        else:
+            for f in sorted(path.glob('*.txt')):
+                if not f.stem.isdigit():
+                    continue
+                labels = read_kitti_label(f, require_score=True)
+                n = len(labels)
+                parts.append(KittiTrackRows(np.full(n, int(f.stem)), np.full(n, -1), labels))
+    return KittiTrackRows.concatenate(parts).sorted_by_frame()
