@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from omnifuse.commands.vocabulary import add_backend, add_precision
+
 PATH = ('bench',)
 HELP = 'measure per-stage detector latency on a KITTI-sized frame (medians over --frames after warm-up)'
 
@@ -37,12 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--busy', type=int, default=0, metavar='N',
                         help='start N busy-loop processes (one core each) for the measurement, as on a robot where '
                         'drivers and planning share the cores (default: 0)')
-    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
-                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
-                        'else torch); an exported detector (omnifuse export) is timed from raw points to boxes')
-    parser.add_argument('--precision', choices=('f32', 'bf16'), default='f32',
-                        help='arithmetic of an exported detector on OpenVINO: f32 (default, as PyTorch) or bf16 '
-                        '(CPUs with bfloat16 units; faster, no longer equal to PyTorch: docs/deploy.md)')
+    add_backend(parser, note='; an exported detector (omnifuse export) is timed from raw points to boxes')
+    add_precision(parser)
     parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames", "busy", "load"} to this file')
 
 

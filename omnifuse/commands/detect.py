@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
+from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_precision, add_split
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -71,12 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
                        help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
-    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
-                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
-                        'else torch); an exported detector (omnifuse export) runs without torch')
-    parser.add_argument('--precision', choices=('f32', 'bf16'), default='f32',
-                        help='arithmetic of an exported detector on OpenVINO: f32 (default, as PyTorch) or bf16 '
-                        '(CPUs with bfloat16 units; faster, no longer equal to PyTorch: docs/deploy.md)')
+    add_backend(parser, note='; an exported detector (omnifuse export) runs without torch')
+    add_precision(parser)
     parser.add_argument('--track', action='store_true',
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '

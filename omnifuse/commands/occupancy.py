@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from omnifuse.commands.vocabulary import add_drop, add_png_dir, add_split
+from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_split
 from omnifuse.defaults import OCCUPANCY
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint',
                         help=f'weights (default: the shipped omnifuse/checkpoints/{OCCUPANCY.checkpoint.name}), '
                         'or a model exported by `omnifuse export` (.onnx, OpenVINO .xml: runs without torch)')
-    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
-                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
-                        'else torch)')
+    add_backend(parser)
     parser.add_argument('--out', help='write one grid PNG per frame here (simulator occupancy format)')
     add_png_dir(parser, 'draw prediction (and truth when known) with the ultrasonic cones and echoes here, '
                 'DIR/<id>.png')

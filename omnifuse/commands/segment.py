@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from omnifuse.commands.vocabulary import add_split, deprecated_alias
+from omnifuse.commands.vocabulary import add_backend, add_split, deprecated_alias
 from omnifuse.defaults import SEGMENTATION
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -47,9 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f'{SEGMENTATION.checkpoint.name} for the default config); "none" = random weights (testing '
                         'only); a model exported by `omnifuse export` (.onnx, OpenVINO .xml) runs without torch and '
                         'needs no --config')
-    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
-                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
-                        'else torch)')
+    add_backend(parser)
     parser.add_argument('--device', default=None, help='torch device (default: cuda when available, else cpu)')
     parser.add_argument('--alpha', type=float, default=0.5, help='opacity of the class colours in --png '
                         '(default: 0.5)')

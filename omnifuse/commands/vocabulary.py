@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ['add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json', 'add_config_options',
+__all__ = ['add_backend', 'add_precision', 'add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json',
+           'add_config_options',
            'deprecated_alias']
 
 
@@ -112,3 +113,17 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                         'train_dataloader.batch_size=1 (data_root=DIR sets every dataloader\'s root)')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='none: one process; pytorch: distributed, started by torchrun (default: none)')
+
+
+def add_backend(parser: argparse.ArgumentParser, *, note: str = '') -> None:
+    """--backend torch|onnxruntime|openvino: None = the checkpoint's file decides (omnifuse.deploy.runtime)."""
+    parser.add_argument('--backend', choices=('torch', 'onnxruntime', 'openvino'),
+                        help='force a backend (default: the checkpoint decides: .onnx onnxruntime, .xml openvino, '
+                        f'else torch){note}')
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """--precision f32|bf16 of an exported detector on OpenVINO."""
+    parser.add_argument('--precision', choices=('f32', 'bf16'), default='f32',
+                        help='arithmetic of an exported detector on OpenVINO: f32 (default, as PyTorch) or bf16 '
+                        '(CPUs with bfloat16 units; faster, no longer equal to PyTorch: docs/deploy.md)')

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import cv2
@@ -28,6 +24,7 @@ from omnifuse.datasets.sim import LidarModel, generate_frame, write_kitti  # noq
 from omnifuse.deploy.export import export_model  # noqa: E402
 from omnifuse.deploy.runtime import ExportedModel, ExportedOccupancy, ExportedSegmentor  # noqa: E402
 from omnifuse.segmentation.rgbx import preprocessed_pair  # noqa: E402
+from tests.no_torch import run_cli_without_torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_OPENVINO = importlib.util.find_spec('openvino') is not None
@@ -147,36 +144,13 @@ def test_the_backend_follows_the_file_unless_forced(exported: dict[str, Path]) -
         FrameSegmenter(checkpoint=exported['occ'])
 
 
-# Runs the CLI with torch (and spconv) unimportable: the exported path must not need them.
-_NO_TORCH = textwrap.dedent('''
-    import importlib.abc, sys
-
-    class _Blocked(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split('.')[0] in ('torch', 'spconv'):
-                raise ImportError(f'{name} is blocked in this test')
-            return None
-
-    sys.meta_path.insert(0, _Blocked())
-    from omnifuse.cli import main
-    code = main(sys.argv[1:])
-    assert 'torch' not in sys.modules, 'torch was imported'
-    sys.exit(code)
-''')
-
-
-def _run_without_torch(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', _NO_TORCH, *args], capture_output=True, text=True, timeout=300,
-                          cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
-
-
 def test_segment_and_occupancy_commands_run_an_export_without_torch(exported: dict[str, Path],
                                                                     tmp_path: Path) -> None:
     frame = generate_frame(424242, scenario='parking', condition='night', lidar=LidarModel(n_azimuth=1000))
     write_kitti([frame], tmp_path / 'sim')
     models = [exported['seg']] + ([exported['seg_xml']] if 'seg_xml' in exported else [])
     for i, model in enumerate(models):
-        done = _run_without_torch('segment', '--kitti-root', str(tmp_path / 'sim'), '--out',
+        done = run_cli_without_torch('segment', '--kitti-root', str(tmp_path / 'sim'), '--out',
                                   str(tmp_path / f'seg{i}'), '--checkpoint', str(model))
         assert done.returncode == 0, done.stderr
     assert main(['segment', '--kitti-root', str(tmp_path / 'sim'), '--out', str(tmp_path / 'seg_torch')]) == 0
@@ -187,11 +161,11 @@ def test_segment_and_occupancy_commands_run_an_export_without_torch(exported: di
 
     rgb_png = tmp_path / 'rgb.png'
     cv2.imwrite(str(rgb_png), cv2.cvtColor(frame.images['image_2'], cv2.COLOR_RGB2BGR))
-    done = _run_without_torch('segment', '--rgb', str(rgb_png), '--labels', str(tmp_path / 'one.png'),
+    done = run_cli_without_torch('segment', '--rgb', str(rgb_png), '--labels', str(tmp_path / 'one.png'),
                               '--checkpoint', str(exported['seg']))  # no --x: thermal missing
     assert done.returncode == 0 and 'X missing' in done.stdout, done.stderr
 
-    done = _run_without_torch('occupancy', '--kitti-root', str(tmp_path / 'sim'), '--out', str(tmp_path / 'occ'),
+    done = run_cli_without_torch('occupancy', '--kitti-root', str(tmp_path / 'sim'), '--out', str(tmp_path / 'occ'),
                               '--checkpoint', str(exported['occ']))
     assert done.returncode == 0, done.stderr
     assert main(['occupancy', '--kitti-root', str(tmp_path / 'sim'), '--out', str(tmp_path / 'occ_torch')]) == 0
@@ -199,5 +173,5 @@ def test_segment_and_occupancy_commands_run_an_export_without_torch(exported: di
     want = cv2.imread(str(tmp_path / 'occ_torch' / '000000.png'), cv2.IMREAD_UNCHANGED)
     assert got.shape == (200, 200) and np.mean(got == want) >= MIN_EQUAL
 
-    done = _run_without_torch('segment', '--rgb', str(rgb_png), '--labels', str(tmp_path / 'x.png'))
+    done = run_cli_without_torch('segment', '--rgb', str(rgb_png), '--labels', str(tmp_path / 'x.png'))
     assert done.returncode != 0  # the torch path really is blocked here

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +25,7 @@ from omnifuse.deploy.sparse_graph import GatherBackbone  # noqa: E402
 from omnifuse.deploy.sparse_plan import SparsePlanner  # noqa: E402
 from omnifuse.deploy.voxels_np import mean_voxels  # noqa: E402
 from omnifuse.encoders.lidar import SecondLidarEncoder  # noqa: E402
+from tests.no_torch import run_cli_without_torch, run_without_torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_OPENVINO = importlib.util.find_spec('openvino') is not None
@@ -129,24 +126,6 @@ def test_exported_detector_on_few_and_no_points(exported: dict[str, Path]) -> No
     assert len(empty[0]) == 0 and len(behind[0]) == 0
 
 
-# Runs the CLI with torch (and spconv) unimportable: the exported path must not need them.
-_NO_TORCH = textwrap.dedent('''
-    import importlib.abc, sys
-
-    class _Blocked(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split('.')[0] in ('torch', 'spconv'):
-                raise ImportError(f'{name} is blocked in this test')
-            return None
-
-    sys.meta_path.insert(0, _Blocked())
-    from omnifuse.cli import main
-    code = main(sys.argv[1:])
-    assert 'torch' not in sys.modules, 'torch was imported'
-    sys.exit(code)
-''')
-
-
 def _rows(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()]
 
@@ -154,9 +133,8 @@ def _rows(path: Path) -> list[list[str]]:
 def test_detect_runs_an_export_without_torch(exported: dict[str, Path], kitti_root: Path, tmp_path: Path) -> None:
     assert main(['detect', '--kitti-root', str(kitti_root), '--out', str(tmp_path / 'torch')]) == 0
     for backend, path in exported.items():
-        done = subprocess.run([sys.executable, '-c', _NO_TORCH, 'detect', '--kitti-root', str(kitti_root), '--out',
-                               str(tmp_path / backend), '--checkpoint', str(path)], capture_output=True, text=True,
-                              timeout=300, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
+        done = run_cli_without_torch('detect', '--kitti-root', str(kitti_root), '--out', str(tmp_path / backend),
+                                     '--checkpoint', str(path))
         assert done.returncode == 0, done.stderr
         for want in sorted((tmp_path / 'torch').glob('*.txt')):
             a, b = _rows(want), _rows(tmp_path / backend / want.name)
@@ -195,17 +173,7 @@ def test_frame_cameras_follow_use_flags(exported: dict[str, Path], kitti_root: P
     assert compare_detections(with_camera, without)[0] > 0  # the camera changes the result
 
 
-_ROS_CORE_NO_TORCH = textwrap.dedent('''
-    import importlib.abc, sys
-
-    class _Blocked(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split('.')[0] in ('torch', 'spconv'):
-                raise ImportError(f'{name} is blocked in this test')
-            return None
-
-    sys.meta_path.insert(0, _Blocked())
-    import dataclasses
+_ROS_CORE = """
     from omnifuse.datasets.kitti import KittiReader
     from omnifuse.ros_nodes.core import PerceptionCore
     from omnifuse.ros_nodes.params import load_params
@@ -218,7 +186,7 @@ _ROS_CORE_NO_TORCH = textwrap.dedent('''
     assert not out.errors, out.errors
     assert 'torch' not in sys.modules, 'torch was imported'
     print(len(out.objects.boxes), ' '.join(f'{s:.4f}' for s in out.objects.scores))
-''')
+"""
 
 
 def test_ros_core_runs_an_exported_detector_without_torch(exported: dict[str, Path], kitti_root: Path) -> None:
@@ -230,9 +198,7 @@ def test_ros_core_runs_an_exported_detector_without_torch(exported: dict[str, Pa
     models = {'detector': {'camera': 'image_2'}, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}
     want = PerceptionCore.from_params(load_params(overrides={'models': models}))(frame).objects
     for path in exported.values():
-        done = subprocess.run([sys.executable, '-c', _ROS_CORE_NO_TORCH, str(path), str(kitti_root)],
-                              capture_output=True, text=True, timeout=300, cwd=REPO,
-                              env=dict(os.environ, OMP_NUM_THREADS='1'))
+        done = run_without_torch(_ROS_CORE, str(path), str(kitti_root))
         assert done.returncode == 0, done.stderr
         count, *scores = done.stdout.split()
         assert int(count) == len(want.boxes) > 0
