@@ -14,6 +14,7 @@ outputs`), the exported sessions here or the PyTorch graphs at export time, so b
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,8 @@ def frame_cameras(frame: Any, camera: str | None = None) -> dict[str, CameraInpu
         return out
     for modality, images, store in (('camera', frame.images, calib.cameras),
                                     ('thermal', getattr(frame, 'thermal', {}) or {}, calib.thermal)):
-        names = [n for n in ([camera] if camera else []) + ['image_2', *images] if n in images and n in store]
-        if modality == 'thermal':
-            names = [n for n in [camera, *images] if n in images and n in store]
+        preferred = [camera, 'image_2'] if modality == 'camera' else [camera]
+        names = [n for n in [*preferred, *images] if n and n in images and n in store]
         if names:
             out[modality] = CameraInput(np.asarray(images[names[0]]), np.asarray(store[names[0]].lidar2img))
     return out
@@ -129,8 +129,6 @@ class DetectorPipeline:
     def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds."""
-        import time
-
         spec = self.spec
         times: dict[str, float] = {}
         clock = time.perf_counter()
