@@ -206,6 +206,39 @@ def test_random_tilt_moves_points_boxes_and_cameras_together(results) -> None:
         RandomTilt(max_deg=-1)
 
 
+def test_random_object_scale_resizes_each_object_with_its_points() -> None:
+    from omnifuse.datasets.transforms import RandomObjectScale
+    from omnifuse.structures.geometry import points_in_boxes
+
+    rng = np.random.default_rng(0)
+    boxes = np.array([[10.0, 2.0, -0.93, 4.0, 1.6, 1.6, 0.5], [20.0, -5.0, -0.6, 0.8, 0.6, 1.75, -1.0]])
+    parts = []
+    for b in boxes:  # points filling each box, in its frame
+        u = rng.uniform(-0.5, 0.5, (400, 3)) * b[3:6]
+        c, s = math.cos(b[6]), math.sin(b[6])
+        parts.append(np.c_[b[0] + c * u[:, 0] - s * u[:, 1], b[1] + s * u[:, 0] + c * u[:, 1], b[2] + u[:, 2]])
+    ground = np.c_[rng.uniform(0, 40, (300, 2)), np.full(300, -1.73)]
+    pts = np.r_[parts[0], parts[1], ground]
+    pts = np.c_[pts, rng.uniform(0, 1, len(pts))].astype(np.float32)
+    out = RandomObjectScale(xy_range=(0.8, 1.2), z_range=(0.8, 1.2), seed=4)({'points': pts.copy(),
+                                                                             'gt_boxes': boxes.copy()})
+    new = out['gt_boxes']
+    assert not np.allclose(new[:, 3:6], boxes[:, 3:6])
+    ratio = new[:, 3:6] / boxes[:, 3:6]
+    assert np.all((ratio >= 0.8 - 1e-9) & (ratio <= 1.2 + 1e-9))
+    np.testing.assert_allclose(ratio[:, 0], ratio[:, 1])  # length and width by one factor
+    np.testing.assert_allclose(new[:, 2] - new[:, 5] / 2, boxes[:, 2] - boxes[:, 5] / 2)  # bottoms stay
+    np.testing.assert_array_equal(new[:, [0, 1, 6]], boxes[:, [0, 1, 6]])
+    inside = points_in_boxes(out['points'], new)
+    assert inside[:400, 0].all() and inside[400:800, 1].all()  # the points went with their object
+    # their extent follows the new size; other points and the intensity are untouched
+    assert np.ptp(out['points'][:400, 2]) == pytest.approx(np.ptp(pts[:400, 2]) * ratio[0, 2], rel=1e-4)
+    np.testing.assert_array_equal(out['points'][800:], pts[800:])
+    np.testing.assert_array_equal(out['points'][:, 3], pts[:, 3])
+    with pytest.raises(ValueError, match='RandomObjectScale'):
+        RandomObjectScale(xy_range=(1.2, 0.8))
+
+
 def test_object_name_filter_renames_before_filtering() -> None:
     res = {'gt_boxes': np.arange(21, dtype=np.float64).reshape(3, 7), 'gt_names': ['Van', 'Car', 'Tram']}
     out = ObjectNameFilter(classes=('Car', 'Pedestrian'), rename={'Van': 'Car'})(res)
