@@ -141,6 +141,7 @@ class RandomTilt:
         return A
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Tilt and lift the points, box centres and camera projections of one sample by one random matrix."""
         A = self.matrix()
         pts = results['points']
         xyz = pts[:, :3].astype(np.float64) @ A[:3, :3].T + A[:3, 3]
@@ -181,6 +182,7 @@ class RandomObjectScale:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
+        """Resize each labelled object of one sample (box and the points inside it only)."""
         from omnifuse.structures.geometry import points_in_boxes
 
         boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7))), dtype=np.float64).reshape(-1, 7).copy()
