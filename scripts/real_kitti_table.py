@@ -5,7 +5,7 @@ every scan of --root, scores the predictions with the default KITTI protocol and
 labels in which Van is renamed Car (KITTI sequence 0000's validation scans hold Vans and no Car: the Car
 class cannot be scored on them as labelled; the copy is for scoring only, never for training), and prints one
 row per run: AP|R40 moderate of Car BEV@0.5 and 3D@0.7, Van-as-Car BEV@0.5, 3D@0.5 and 3D@0.7, Cyclist
-BEV@0.5 and 3D@0.5, Pedestrian 3D@0.5.
+BEV@0.5 and 3D@0.5, Pedestrian 3D@0.5. Levelling is forced on or off per mode, whatever the model's config says.
 
     .venv/bin/python scripts/real_kitti_table.py --root ../shared/data/kitti_real/seq0000_val \
         shipped=omnifuse/checkpoints/fast_lidar_sim.pth tilt=work_dirs/det_fast_lidar_sim-tilt/weights.pth
@@ -66,10 +66,15 @@ def main() -> int:
     """Parse the arguments, run each model and input mode on the scans and print the table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', required=True, help='KITTI-layout root of the labelled real scans')
-    parser.add_argument('--modes', default='plain,align', help='plain, align (--align-ground), or both')
+    parser.add_argument('--modes', default='plain,align',
+                        help='comma-separated: plain (--no-align-ground), align (--align-ground), model (as the '
+                        "model's config says: what `omnifuse detect` does by default)")
     parser.add_argument('--json', default=None, help='write the rows here')
     parser.add_argument('models', nargs='+', metavar='NAME=CHECKPOINT')
     args = parser.parse_args()
+    bad = sorted(set(args.modes.split(',')) - {'plain', 'align', 'model'})
+    if bad:
+        parser.error(f'--modes: unknown mode(s) {bad} (plain, align, model)')
     root = Path(args.root)
     labels = root / 'training' / 'label_2'
     rows = {}
@@ -80,7 +85,7 @@ def main() -> int:
             name, _, ckpt = spec.partition('=')
             for mode in args.modes.split(','):
                 pred = tmp_path / f'{name}_{mode}'
-                extra = ['--align-ground'] if mode == 'align' else []
+                extra = {'align': ['--align-ground'], 'plain': ['--no-align-ground'], 'model': []}[mode]
                 if omnifuse(['detect', '--kitti-root', str(root), '--checkpoint', ckpt, '--out', str(pred),
                              *extra]) != 0:
                     raise SystemExit(f'detect failed for {spec}')

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.errors import FormatError
 from omnifuse.install_paths import CONFIG_DIR
@@ -91,14 +92,20 @@ def inference_pipeline(cfg: Any) -> list[dict]:
 
 
 class Detector:
-    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`."""
+    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`.
 
-    def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2') -> None:
+    `adapter` normalises each scan before the model (levelling on the ground for a sim-trained model;
+    omnifuse.datasets.input_adapt) and maps the boxes back to the sensor frame; None takes the config's
+    `input_adapter` (absent: none)."""
+
+    def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2',
+                 adapter: InputAdapter | None = None) -> None:
         from mmengine.dataset import Compose
 
         from omnifuse.datasets.transforms import BeamSubsample
         from omnifuse.registry import TRANSFORMS
 
+        self.adapter = adapter if adapter is not None else InputAdapter.from_config(cfg.get('input_adapter'))
         self.model = model
         self.cfg = cfg
         self.class_names = list(model.class_names)
@@ -134,6 +141,9 @@ class Detector:
         from omnifuse.datasets.det_dataset import frame_to_results
 
         use_thermal = use_camera if use_thermal is None else use_thermal
+        T = None
+        if self.adapter.active:
+            frame, T = self.adapter.adapt_frame(frame)
         res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
                                use_thermal=use_thermal and self.model.thermal_encoder is not None,
                                main_camera=self.main_camera)
@@ -143,7 +153,8 @@ class Detector:
         boxes, scores, labels = (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
                                  out['labels_3d'].cpu().numpy())
         keep = scores >= score_threshold
-        return boxes[keep], scores[keep], labels[keep]
+        boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
+        return boxes, scores[keep], labels[keep]
 
 
 class FrameDetector:

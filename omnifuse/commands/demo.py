@@ -115,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     real_seq = shared.parent / 'kitti_real' / 'seq0000_val'
     if _available('detect') and (real_seq / 'training' / 'velodyne').is_dir():
         frames = ['--frame', '000000', '--frame', '000040', '--frame', '000076']
-        _step('detect on real KITTI scans (sequence 0000, no images: LiDAR only; each scan levelled on its ground '
-              'first, --align-ground); predictions green, labels red',
-              ['detect', '--kitti-root', str(real_seq), *frames, '--align-ground', '--score-thr', '0.3',
+        _step('detect on real KITTI scans (sequence 0000, no images: LiDAR only; the shipped model levels each scan '
+              'on its ground first); predictions green, labels red',
+              ['detect', '--kitti-root', str(real_seq), *frames, '--score-thr', '0.3',
                '--out', str(out / 'real_pred'),
                '--png-dir', str(out / 'real_png')])
         pictures.extend(sorted((out / 'real_png').glob('*.png')))

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_precision, add_split
+from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.install_paths import CONFIG_DIR
 
@@ -63,11 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='KITTI: image size [px] to assume for frames with no image and no size in their calib; '
                         'the 2D boxes of the label files (which set the KITTI difficulty) are cut to it '
                         '(default: KITTI\'s image_2, 1242 375; a note on stderr says when it is assumed)')
-    adapt = parser.add_argument_group('input normalisation for sim-trained models on real scans (opt-in, '
-                                      'see docs/results.md "Sim-to-real: the gap, measured")')
-    adapt.add_argument('--align-ground', nargs='?', type=float, const=1.73, default=None, metavar='HEIGHT',
+    adapt = parser.add_argument_group('input normalisation for sim-trained models on real scans (the model\'s config '
+                                      'chooses, see docs/results.md "Sim-to-real"; these override it)')
+    align = adapt.add_mutually_exclusive_group()
+    align.add_argument('--align-ground', nargs='?', type=float, const=1.73, default=None, metavar='HEIGHT',
                        help='level each scan on its fitted ground plane, HEIGHT metres below the LiDAR (default '
-                       '1.73, the simulator\'s), detect, and map the boxes back to the sensor frame')
+                       '1.73, the simulator\'s), detect, and map the boxes back to the sensor frame (the shipped '
+                       '64-beam detectors do this by default)')
+    align.add_argument('--no-align-ground', action='store_true',
+                       help='detect on the scan as it is, even when the model\'s config levels it')
     adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
                        help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
@@ -85,17 +90,36 @@ def _fallback_image_size(image_size: list[int] | None) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _adapter_override(args: argparse.Namespace, model_adapter: InputAdapter) -> InputAdapter:
+    """The model's input adapter with --align-ground / --no-align-ground / --intensity-scale applied."""
+    import dataclasses
+
+    changes: dict[str, Any] = {}
+    if args.no_align_ground:
+        changes['align_ground'] = False
+    elif args.align_ground is not None:
+        changes.update(align_ground=True, sensor_height=args.align_ground)
+    if args.intensity_scale is not None:
+        changes['intensity_scale'] = args.intensity_scale
+    return dataclasses.replace(model_adapter, **changes)
+
+
 def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
-    """The detector of --config/--checkpoint on `backend` (the exported path imports no torch)."""
+    """The detector of --config/--checkpoint on `backend` (the exported path imports no torch), with the input
+    normalisation of its config overridden by the command's options."""
     if backend != 'torch':
         from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
-        return ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera, precision=args.precision)
-    from omnifuse.apis.detection import Detector, load_detector
-    from omnifuse.ops.device import resolve_device
+        det: Any = ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera,
+                                         precision=args.precision)
+    else:
+        from omnifuse.apis.detection import Detector, load_detector
+        from omnifuse.ops.device import resolve_device
 
-    model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
-    return Detector(model, cfg, main_camera=camera)
+        model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
+        det = Detector(model, cfg, main_camera=camera)
+    det.adapter = _adapter_override(args, det.adapter)
+    return det
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,10 +157,6 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
     detector = _load(args, backend, camera)
-    from omnifuse.apis.input_adapt import SIM_SENSOR_HEIGHT, InputAdapter
-    adapter = InputAdapter(align_ground=args.align_ground is not None,
-                           sensor_height=SIM_SENSOR_HEIGHT if args.align_ground is None else args.align_ground,
-                           intensity_scale=args.intensity_scale)
     warned_size = False
     out = Path(args.out) if args.out else None
     png = Path(args.png_dir) if args.png_dir else None
@@ -166,15 +186,7 @@ def run(args: argparse.Namespace) -> int:
             calib_file = frame.meta.get('paths', {}).get('calib', f'calib of frame {frame_id}')
             raise OmnifuseError(f'{calib_file}: no camera {camera} (P2, R0_rect, Tr_velo_to_cam): KITTI label files '
                                 'are written in that camera\'s frame')
-        if adapter.active:
-            import dataclasses
-
-            adapted, T = adapter(frame.points)
-            boxes, scores, labels = detector(dataclasses.replace(frame, points=adapted),
-                                             **use, score_threshold=args.score_thr)
-            boxes = adapter.boxes_to_sensor(boxes, T)
-        else:
-            boxes, scores, labels = detector(frame, **use, score_threshold=args.score_thr)
+        boxes, scores, labels = detector(frame, **use, score_threshold=args.score_thr)
         names = [detector.class_names[int(i)] for i in labels]
         total += len(boxes)
         if out and args.kitti_root:

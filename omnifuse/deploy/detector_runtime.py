@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy import detector_np as dnp
 from omnifuse.deploy.sparse_plan import SparsePlanner
 from omnifuse.deploy.voxels_np import mean_voxels
@@ -241,11 +242,15 @@ class ExportedFrameDetector:
         num_threads: intra-op threads (None: the backend's default).
         main_camera: the colour camera fused (its thermal twin of the same name, else the first thermal one).
         precision: 'f32' or 'bf16' (OpenVINO only).
+        adapter: input normalisation (omnifuse.datasets.input_adapt); None: the one the exported model carries
+            (`input_adapter` of its config, stored in the file).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
-                 main_camera: str = 'image_2', precision: str = 'f32') -> None:
+                 main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None) -> None:
         self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision)
+        self.adapter = adapter if adapter is not None else InputAdapter.from_config(
+            self.exported.spec.get('input_adapter'), source=str(path))
         self.class_names = self.exported.class_names
         self.main_camera = main_camera
 
@@ -266,9 +271,13 @@ class ExportedFrameDetector:
         if frame.points is None:
             raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
         use_thermal = use_camera if use_thermal is None else use_thermal
+        T = None
+        if self.adapter.active:
+            frame, T = self.adapter.adapt_frame(frame)
         cameras = frame_cameras(frame, self.main_camera)
         wanted = {'camera': use_camera, 'thermal': use_thermal}
         cameras = {m: c for m, c in cameras.items() if wanted.get(m)}
         boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras)
         keep = scores >= score_threshold
-        return boxes[keep], scores[keep], labels[keep]
+        boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
+        return boxes, scores[keep], labels[keep]

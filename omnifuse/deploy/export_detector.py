@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from omnifuse import __version__
+from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy.detector_graphs import FirstStageGraph, ImageGraph, RoIGraph, check_exportable, detector_spec
 from omnifuse.deploy.detector_runtime import CameraInput, DetectorPipeline, ExportedDetector, frame_cameras, stage_files
 from omnifuse.deploy.runtime import FORMAT_KEY, FORMAT_VERSION
@@ -71,6 +72,8 @@ def detector_stages(model: Any, cfg: Any) -> tuple[dict[str, Any], dict[str, Tor
     check_exportable(model)
     spec = detector_spec(model)
     spec['image_preprocess'] = _image_preprocess(model, cfg)
+    # the runtime applies it before the graphs, as apis.detection.Detector does before the model
+    spec['input_adapter'] = InputAdapter.from_config(cfg.get('input_adapter')).as_dict()
     first = FirstStageGraph(model)
     stages = {'first': TorchStage(first, ['features', *first.backbone.table_names, 'bev_rows'],
                                   ['boxes', 'scores', 'labels', 'bev', *(f'{n}_features' for n in first.level_names)])}
