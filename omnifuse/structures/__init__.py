@@ -2,8 +2,9 @@
 
 from omnifuse.structures.boxes3d import Boxes3D, kitti_camera_to_lidar, lidar_to_kitti_camera
 from omnifuse.structures.calibration import Calibration, CameraModel, UltrasonicSensor
+from omnifuse.structures.det_sample import CameraInput, DetPredictions, DetSample
 from omnifuse.structures.frame import ObjectLabels, SensorFrame
 from omnifuse.structures.kitti_labels import KittiLabels
 
-__all__ = ['Boxes3D', 'Calibration', 'CameraModel', 'KittiLabels', 'ObjectLabels', 'SensorFrame',
-           'UltrasonicSensor', 'kitti_camera_to_lidar', 'lidar_to_kitti_camera']
+__all__ = ['Boxes3D', 'Calibration', 'CameraInput', 'CameraModel', 'DetPredictions', 'DetSample', 'KittiLabels',
+           'ObjectLabels', 'SensorFrame', 'UltrasonicSensor', 'kitti_camera_to_lidar', 'lidar_to_kitti_camera']
