@@ -149,9 +149,8 @@ class Detector:
                                main_camera=self.main_camera)
         batch = pseudo_collate([self.pipeline(res)])
         with torch.no_grad():
-            out = self.model.test_step(batch)[0].pred_instances_3d
-        boxes, scores, labels = (out['bboxes_3d'].cpu().numpy().astype(np.float64), out['scores_3d'].cpu().numpy(),
-                                 out['labels_3d'].cpu().numpy())
+            pred = self.model.test_step(batch)[0].pred  # DetPredictions (omnifuse.structures.det_sample)
+        boxes, scores, labels = pred.numpy()
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         return boxes, scores[keep], labels[keep]

@@ -234,6 +234,7 @@ def make_writer_hook(out_dir: str | Path, class_names: list[str]) -> Any:
     """An mmengine hook writing each test sample's predictions as a KITTI label file in `out_dir`."""
     from mmengine.hooks import Hook
 
+    from omnifuse.errors import FormatError
     from omnifuse.evaluation.kitti_convert import write_kitti_predictions
 
     out = Path(out_dir)
@@ -243,9 +244,12 @@ def make_writer_hook(out_dir: str | Path, class_names: list[str]) -> Any:
         priority = 'LOW'
 
         def after_test_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
-            for sample in outputs or []:
-                pred = sample.pred_instances_3d
-                write_kitti_predictions(out / f'{sample.frame_id}.txt', pred, class_names, sample.T_cam_lidar,
-                                        sample.P, (int(sample.image_size[0]), int(sample.image_size[1])))
+            for sample in outputs or []:  # DetSample (omnifuse.structures.det_sample)
+                cam = sample.main_camera
+                if sample.pred is None or cam is None:
+                    raise FormatError(f'frame {sample.frame_id}: KITTI label files need the predictions and the '
+                                      'main camera (T_cam_lidar, P, image size)')
+                write_kitti_predictions(out / f'{sample.frame_id}.txt', sample.pred, class_names, cam.T_cam_lidar,
+                                        cam.P, (cam.width, cam.height))
 
     return KittiWriterHook()

@@ -24,7 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.errors import FormatError
 from omnifuse.registry import TRANSFORMS
+from omnifuse.structures.calibration import CameraModel
+from omnifuse.structures.det_sample import MODALITIES, CameraInput, DetSample
+from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'RandomObjectScale', 'RandomTilt', 'PointRangeFilter',
            'ObjectRangeFilter', 'ObjectNameFilter',
@@ -465,43 +469,58 @@ class ExtrinsicNoise:
 
 @TRANSFORMS.register_module()
 class PackDetInputs:
-    """Pack a results dict into {'inputs': {'points'}, 'data_samples': BaseDataElement} for the detector.
+    """Pack a results dict into {'inputs': {'points': (N, C) float32}, 'data_samples': DetSample}.
 
-    The data sample holds gt_boxes (M, 7) float32, gt_labels (M,) int64, images {name: (3, H, W) uint8},
-    thermal {name: (1, H, W) float32}, semantics {name: (H, W) int64 class ids, 255 = ignore} (only when the
-    results have semantics, and only for cameras whose image is still there), gt_kitti (for KittiMetric)
-    and metainfo: frame_id, cams ({modality: {name: ...}}), aug_matrix,
-    condition, and the KITTI-metric calibration T_cam_lidar, P, image_size of the main camera when known.
+    The `DetSample` (omnifuse.structures.det_sample) gets gt_boxes (M, 7) float32 and gt_labels (M,) int64
+    (-1 for every box when no `ObjectNameFilter` set labels), one `CameraInput` per kept image under its
+    modality and name (`images` -> 'camera' as (3, H, W) uint8, `thermal` -> 'thermal' as (1, H, W) float32,
+    each with its `lidar2img` from `cams` and its semantics (H, W) int64 when the results have them),
+    aug_matrix, the condition, the main camera's calibration for the KITTI metric (T_cam_lidar, P,
+    image_size) when known, and gt_kitti as `KittiLabels`.
+
+    Args:
+        main_camera: name of the camera whose calibration the results' T_cam_lidar / P / image_size are
+            (informational: frame_to_results picks it).
     """
 
     def __init__(self, *, main_camera: str = 'image_2') -> None:
         self.main_camera = main_camera
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
-        """Pack one sample: {'inputs': {...}, 'data_samples': BaseDataElement}."""
+        """Pack one sample: {'inputs': {'points'}, 'data_samples': DetSample}."""
         import torch
-        from mmengine.structures import BaseDataElement
 
-        meta = {'frame_id': results.get('frame_id', ''), 'cams': results.get('cams', {}),
-                'aug_matrix': np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64),
-                'condition': (results.get('meta') or {}).get('condition', 'unknown')}
-        for key in ('T_cam_lidar', 'P', 'image_size'):
-            if key in results:
-                meta[key] = results[key]
-        sample = BaseDataElement(metainfo=meta)
+        frame_id = str(results.get('frame_id', ''))
         boxes = np.asarray(results.get('gt_boxes', np.zeros((0, 7))), dtype=np.float32).reshape(-1, 7)
-        sample.gt_boxes = torch.from_numpy(boxes)
-        sample.gt_labels = torch.from_numpy(np.asarray(results.get('gt_labels', np.zeros(0)), dtype=np.int64))
-        sample.images = {n: torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))
-                         for n, im in results.get('images', {}).items()}
-        sample.thermal = {n: torch.from_numpy(np.asarray(im, dtype=np.float32)[None].copy())
-                          for n, im in results.get('thermal', {}).items()}
+        labels = np.asarray(results['gt_labels'] if 'gt_labels' in results else np.full(len(boxes), -1),
+                            dtype=np.int64)
         sems = results.get('semantics') or {}
-        if sems:
-            kept = set(results.get('images', {})) | set(results.get('thermal', {}))
-            sample.semantics = {n: torch.from_numpy(np.asarray(m, dtype=np.int64))
-                                for n, m in sems.items() if n in kept}
-        if 'gt_kitti' in results:
-            sample.gt_kitti = results['gt_kitti']
+        cameras: dict[str, dict[str, CameraInput]] = {m: {} for m in MODALITIES}
+        for field, modality in CAMS_OF_FIELD.items():
+            for name, im in (results.get(field) or {}).items():
+                if field == 'images':
+                    image = torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1)))  # (3, H, W)
+                else:
+                    image = torch.from_numpy(np.asarray(im, dtype=np.float32)[None].copy())  # (1, H, W)
+                cam = (results.get('cams') or {}).get(modality, {}).get(name)
+                if cam is None:
+                    raise FormatError(f'frame {frame_id}: {field}[{name!r}] has no calibration '
+                                      f"cams[{modality!r}][{name!r}]")
+                sem = sems.get(name)
+                cameras[modality][name] = CameraInput(
+                    image, cam['lidar2img'],
+                    None if sem is None else torch.from_numpy(np.asarray(sem, dtype=np.int64)))
+        main = None
+        if all(k in results for k in ('T_cam_lidar', 'P', 'image_size')):
+            w, h = (int(v) for v in np.asarray(results['image_size']).reshape(-1)[:2])
+            main = CameraModel(results['P'], results['T_cam_lidar'], w, h)
+        gt_kitti = results.get('gt_kitti')
+        if gt_kitti is not None and not isinstance(gt_kitti, KittiLabels):
+            gt_kitti = KittiLabels.from_mapping(gt_kitti, source=f'frame {frame_id} gt_kitti')
+        sample = DetSample(frame_id=frame_id, gt_boxes=torch.from_numpy(boxes), gt_labels=torch.from_numpy(labels),
+                           cameras=cameras,
+                           aug_matrix=np.asarray(results.get('aug_matrix', np.eye(4)), dtype=np.float64),
+                           condition=str((results.get('meta') or {}).get('condition', 'unknown')),
+                           main_camera=main, gt_kitti=gt_kitti)
         points = torch.from_numpy(np.ascontiguousarray(results['points'], dtype=np.float32))
         return {'inputs': {'points': points}, 'data_samples': sample}

@@ -1,10 +1,10 @@
 """Batch the packed samples for the detector: points stay a list, images are padded and normalised per camera.
 
 A packed sample (omnifuse.datasets.transforms.PackDetInputs) is
-    {'inputs': {'points': (N, C) float32 tensor}, 'data_samples': BaseDataElement}
-with data_sample fields `images` ({camera name: (3, H, W) uint8 tensor}), `thermal` ({name: (1, H, W)
-float32}), optionally `semantics` ({name: (H, W) int64 class ids, 255 = ignore}) and metainfo `cams`
-({name: {'lidar2img': (4, 4), 'img_hw': (h, w), 'modality': 'camera'|'thermal'}}).
+    {'inputs': {'points': (N, C) float32 tensor}, 'data_samples': DetSample}
+whose `cameras` hold one `CameraInput` per image, by modality and name: 'camera' (3, H, W) uint8, 'thermal'
+(1, H, W) float32, each with its `lidar2img` (4, 4) and optionally `semantics` (H, W) int64 class ids
+(255 = ignore); omnifuse.structures.det_sample.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from omnifuse.registry import MODELS
+from omnifuse.structures.det_sample import MODALITIES, DetSample
 
 __all__ = ['DetDataPreprocessor']
 
@@ -47,56 +48,49 @@ class DetDataPreprocessor(BaseDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
         """See the class docstring."""
-        samples = list(data.get('data_samples') or [])
+        samples: list[DetSample] = list(data.get('data_samples') or [])
         points = [p.to(self.device, non_blocking=True).float() for p in data['inputs']['points']]
         samples = [s.to(self.device) for s in samples]
         images: dict[str, dict[str, dict[str, Tensor]]] = {}
-        for modality, field in (('camera', 'images'), ('thermal', 'thermal')):
-            names = sorted({n for s in samples for n in (s.get(field) or {})})
+        for modality in MODALITIES:
+            names = sorted({n for s in samples for n in s.camera_names(modality)})
             if names:
-                images[modality] = {n: self._batch(samples, field, n, modality) for n in names}
+                images[modality] = {n: self._batch(samples, n, modality) for n in names}
         return {'inputs': {'points': points, 'images': images}, 'data_samples': samples}
 
-    def _batch(self, samples: list, field: str, name: str, modality: str) -> dict[str, Tensor]:
-        imgs = [(s.get(field) or {}).get(name) for s in samples]
-        present = [im for im in imgs if im is not None]
+    def _batch(self, samples: list[DetSample], name: str, modality: str) -> dict[str, Tensor]:
+        views = [s.cameras.get(modality, {}).get(name) for s in samples]
+        present = [v.image for v in views if v is not None]
         C = present[0].shape[0]
         d = self.pad_divisor
         H = max(im.shape[1] for im in present)
         W = max(im.shape[2] for im in present)
         H, W = -(-H // d) * d, -(-W // d) * d
-        batch = torch.zeros((len(imgs), C, H, W), device=self.device)
-        l2i = torch.zeros((len(imgs), 4, 4), device=self.device)
-        hw = torch.zeros((len(imgs), 2), device=self.device)
-        valid = torch.zeros(len(imgs), dtype=torch.bool, device=self.device)
-        for b, (im, s) in enumerate(zip(imgs, samples, strict=True)):
-            if im is None:
+        B = len(views)
+        batch = torch.zeros((B, C, H, W), device=self.device)
+        l2i = torch.zeros((B, 4, 4), device=self.device)
+        hw = torch.zeros((B, 2), device=self.device)
+        valid = torch.zeros(B, dtype=torch.bool, device=self.device)
+        for b, view in enumerate(views):
+            if view is None:
                 l2i[b] = torch.eye(4)
                 continue
-            x = im.to(self.device).float().unsqueeze(0)
+            x = view.image.to(self.device).float().unsqueeze(0)  # (1, C, h, w)
             if modality == 'camera':
                 x = (x - self.mean) / self.std
             else:  # thermal units differ between sources: standardise each image
                 x = (x - x.mean()) / x.std().clamp(min=1e-3)
             batch[b, :, :x.shape[2], :x.shape[3]] = x[0]
-            cam = s.metainfo['cams'][modality][name]
-            l2i[b] = torch.as_tensor(np.asarray(cam['lidar2img'], dtype=np.float32), device=self.device)
+            l2i[b] = torch.as_tensor(np.asarray(view.lidar2img, dtype=np.float32), device=self.device)
             hw[b] = torch.tensor([float(x.shape[2]), float(x.shape[3])])
             valid[b] = True
         out = {'img': batch, 'lidar2img': l2i, 'img_hw': hw, 'valid': valid}
-        sems = [(s.get('semantics') or {}).get(name) if im is not None else None
-                for im, s in zip(imgs, samples, strict=True)]
+        sems = [None if v is None else v.semantics for v in views]
         if any(m is not None for m in sems):
-            labels = torch.full((len(imgs), H, W), self.SEMANTIC_IGNORE, dtype=torch.long, device=self.device)
-            for b, (m, im) in enumerate(zip(sems, imgs, strict=True)):
+            labels = torch.full((B, H, W), self.SEMANTIC_IGNORE, dtype=torch.long, device=self.device)
+            for b, m in enumerate(sems):
                 if m is None:
                     continue
-                assert im is not None  # sems has None where the image is missing
-                if tuple(m.shape) != tuple(im.shape[1:]):
-                    from omnifuse.errors import FormatError
-                    frame = samples[b].metainfo.get('frame_id', b)
-                    raise FormatError(f'frame {frame}: semantics of camera {name!r} are {tuple(m.shape)}, '
-                                      f'its image is {tuple(im.shape[1:])} (resize them together)')
                 labels[b, :m.shape[0], :m.shape[1]] = m.to(self.device).long()
             out['semantics'] = labels
         return out

@@ -31,6 +31,7 @@ from omnifuse.detectors.centre_head import Proposals
 from omnifuse.ops.features import ImageFeatures
 from omnifuse.ops.timing import stage
 from omnifuse.registry import MODELS
+from omnifuse.structures.det_sample import DetPredictions, DetSample
 
 __all__ = ['LoGoNetDetector']
 
@@ -57,8 +58,10 @@ class LoGoNetDetector(BaseModel):
             (inputs['images'][modality][name]['semantics'], (B, H, W) int64). Without labels the loss is
             zero (heads kept in the graph). Never run at inference.
 
-    Predictions are set on each data sample as `pred_instances_3d` = {'bboxes_3d': (K, 7) LiDAR frame,
-    'scores_3d': (K,), 'labels_3d': (K,) int64 indices into class_names} (mmdet3d's names; KittiMetric reads them).
+    `forward(inputs, data_samples, mode)` takes the batch of `DetDataPreprocessor` (data_samples: B `DetSample`s,
+    omnifuse.structures.det_sample). Mode 'predict' returns the B samples, each with `pred` = `DetPredictions`
+    (boxes (K, 7) LiDAR frame, scores (K,), labels (K,) int64 indices into class_names); without data_samples,
+    B new `DetSample`s that hold only `pred`.
     """
 
     def __init__(self, *, class_names: Sequence[str], lidar_encoder: dict, bev_neck: dict, dense_head: dict,
@@ -212,7 +215,7 @@ class LoGoNetDetector(BaseModel):
         return flat, batch
 
     # ---- BaseModel API ----
-    def forward(self, inputs: dict, data_samples: list | None = None, mode: str = 'tensor') -> Any:
+    def forward(self, inputs: dict, data_samples: Sequence[DetSample] | None = None, mode: str = 'tensor') -> Any:
         """mode 'loss' -> dict of losses; 'predict' -> data samples with predictions; 'tensor' -> raw maps."""
         points = inputs['points']
         with stage('image_backbone'):
@@ -223,8 +226,13 @@ class LoGoNetDetector(BaseModel):
         if mode == 'loss':
             if data_samples is None:
                 raise ValueError("LoGoNetDetector.forward: mode 'loss' needs data_samples")
-            gt_boxes = [s.gt_boxes.to(reg.dtype) for s in data_samples]
-            gt_labels = [s.gt_labels.long() for s in data_samples]
+            gt_boxes, gt_labels = [], []
+            for s in data_samples:
+                if s.gt_boxes is None or s.gt_labels is None:
+                    raise ValueError(f"LoGoNetDetector.forward: mode 'loss' needs ground truth; frame "
+                                     f'{s.frame_id!r} has no gt_boxes')
+                gt_boxes.append(s.gt_boxes.to(reg.dtype))
+                gt_labels.append(s.gt_labels.long())
             with stage('dense_loss'):
                 losses = self.dense_head.loss(heat, reg, gt_boxes, gt_labels)
             if self.image_aux_heads is not None:
@@ -266,16 +274,17 @@ class LoGoNetDetector(BaseModel):
         out[first.coords[:, 0].long()] = True
         return out
 
-    def _attach(self, proposals: Proposals, data_samples: list | None, batch_size: int,
-                has_voxels: Tensor | None = None) -> list:
-        if data_samples is None:
-            from mmengine.structures import BaseDataElement
-            data_samples = [BaseDataElement() for _ in range(batch_size)]
-        for b, sample in enumerate(data_samples):
+    @staticmethod
+    def _attach(proposals: Proposals, data_samples: Sequence[DetSample] | None, batch_size: int,
+                has_voxels: Tensor | None = None) -> list[DetSample]:
+        """The B samples with their predictions (`DetSample.pred`)."""
+        samples = list(data_samples) if data_samples is not None else [DetSample() for _ in range(batch_size)]
+        out = []
+        for b, sample in enumerate(samples):
             sel = proposals.batch == b
             if has_voxels is not None and not bool(has_voxels[b]):
                 sel = torch.zeros_like(sel)
-            sample.pred_instances_3d = {'bboxes_3d': proposals.boxes[sel].detach(),
-                                        'scores_3d': proposals.scores[sel].detach(),
-                                        'labels_3d': proposals.labels[sel].detach()}
-        return data_samples
+            out.append(sample.with_predictions(DetPredictions(proposals.boxes[sel].detach(),
+                                                              proposals.scores[sel].detach(),
+                                                              proposals.labels[sel].detach())))
+        return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from omnifuse.errors import ShapeError
 from omnifuse.structures.boxes3d import lidar_to_kitti_camera
+from omnifuse.structures.det_sample import DetPredictions
 from omnifuse.structures.geometry import box_corners, check_boxes
 from omnifuse.structures.kitti_labels import KittiLabels, write_kitti_label
 
@@ -73,14 +74,15 @@ def lidar_detections_to_kitti(boxes: np.ndarray, scores: np.ndarray, names: Sequ
                        rotation_y=cam[keep, 6], score=scores[keep])
 
 
-def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_names: Sequence[str],
+def write_kitti_predictions(path: str | Path, pred: DetPredictions | Mapping[str, Any], class_names: Sequence[str],
                             T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> int:
     """Write one frame's LiDAR-frame detections as a 16-column KITTI result file.
 
     Args:
         path: the label file to write.
-        pred: {'bboxes_3d': (N, 7) LiDAR-frame boxes, 'scores_3d': (N,), 'labels_3d': (N,) class indices}
-            (numpy arrays or tensors on any device).
+        pred: the detector's `DetPredictions` (boxes (N, 7) LiDAR frame, scores (N,), labels (N,) class
+            indices), or the same as a mapping {'bboxes_3d', 'scores_3d', 'labels_3d'} of numpy arrays or
+            tensors (what a torch-free runtime gives).
         class_names: names of the class indices.
         T_cam_lidar: (4, 4) LiDAR -> rectified camera.
         P: (3, 4) projection of the rectified camera (KITTI P2).
@@ -94,10 +96,14 @@ def write_kitti_predictions(path: str | Path, pred: Mapping[str, Any], class_nam
     def arr(v: Any) -> np.ndarray:
         return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)
 
-    boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
-    scores = arr(pred['scores_3d']).reshape(-1)
-    names = [class_names[int(i)] for i in arr(pred['labels_3d']).reshape(-1)]
-    labels = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
-                                       P=np.asarray(P), image_size=image_size)
-    write_kitti_label(path, labels, with_score=True)
-    return len(labels)
+    if isinstance(pred, DetPredictions):
+        boxes, scores, labels = pred.numpy()
+    else:
+        boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
+        scores = arr(pred['scores_3d']).reshape(-1)
+        labels = arr(pred['labels_3d']).reshape(-1)
+    names = [class_names[int(i)] for i in labels]
+    labels_kitti = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
+                                             P=np.asarray(P), image_size=image_size)
+    write_kitti_label(path, labels_kitti, with_score=True)
+    return len(labels_kitti)

@@ -1,14 +1,14 @@
 """mmengine Metric: the official KITTI 3D detection AP (omnifuse.evaluation.kitti) inside a runner.
 
-Each data sample handed to `process` (a dict or an mmengine data element) carries its ground truth as
-'gt_kitti' and its detections in one of two forms:
+Each data sample handed to `process` is one of:
 
-- 'pred_kitti': detections already in KITTI camera-label form (a `KittiLabels` or a mapping with the
-  fields name, truncated, occluded, alpha, bbox, dimensions (h, w, l), location, rotation_y, score);
-- 'pred_instances_3d': {'bboxes_3d': (N, 7) LiDAR boxes (x, y, z, dx, dy, dz, yaw), geometric centre,
-  'scores_3d': (N,), 'labels_3d': (N,) class indices} together with the calibration 'T_cam_lidar'
-  (4, 4), 'P' (3, 4) (KITTI P2) and 'image_size' (width, height); these are converted with
-  `lidar_detections_to_kitti` (2D box from the projected corners, as mmdet3d does).
+- a `DetSample` (omnifuse.structures.det_sample) after the detector: its `gt_kitti` is the ground truth, its
+  `pred` (`DetPredictions`: (N, 7) LiDAR boxes, (N,) scores, (N,) class indices) is converted to KITTI labels
+  with its `main_camera` (T_cam_lidar, P, image size) by `lidar_detections_to_kitti` (2D box from the
+  projected corners, as mmdet3d does);
+- a mapping {'gt_kitti': ..., 'pred_kitti': ...} of detections already in KITTI camera-label form (each a
+  `KittiLabels` or a mapping with the fields name, truncated, occluded, alpha, bbox, dimensions (h, w, l),
+  location, rotation_y, score).
 
 `process` keeps only small numpy records on the CPU; `compute_metrics` evaluates them all.
 """
@@ -27,6 +27,7 @@ from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
 from omnifuse.evaluation.kitti_convert import DEFAULT_LIDAR_RANGE, lidar_detections_to_kitti
 from omnifuse.evaluation.kitti_result import KittiResult
 from omnifuse.registry import METRICS
+from omnifuse.structures.det_sample import DetSample
 from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['KittiMetric']
@@ -35,15 +36,7 @@ __all__ = ['KittiMetric']
 def _numpy(value: Any) -> np.ndarray:
     if hasattr(value, 'detach'):
         value = value.detach().cpu().numpy()
-    elif hasattr(value, 'tensor'):  # box structures that wrap a tensor
-        return _numpy(value.tensor)
     return np.asarray(value)
-
-
-def _get(sample: Any, key: str) -> Any:
-    if isinstance(sample, Mapping):
-        return sample.get(key)
-    return getattr(sample, key, None)
 
 
 def _labels(value: Any, where: str) -> KittiLabels:
@@ -64,7 +57,7 @@ class KittiMetric(BaseMetric):  # type: ignore[misc]
     Args:
         classes: classes to score (Car, Pedestrian, Cyclist, Van, Person_sitting). Defaults to
             ('Car', 'Pedestrian', 'Cyclist').
-        label_names: names of the predicted class indices ('labels_3d'); defaults to
+        label_names: names of the predicted class indices (`DetPredictions.labels`); defaults to
             `dataset_meta['classes']` when set, else `classes`.
         lidar_range: (xmin, ymin, zmin, xmax, ymax, zmax) LiDAR range of kept LiDAR-frame detections.
         collect_device: as in mmengine's BaseMetric. Defaults to 'cpu'.
@@ -98,38 +91,38 @@ class KittiMetric(BaseMetric):  # type: ignore[misc]
         names = meta.get('classes') or meta.get('CLASSES')
         return tuple(names) if names else self.classes
 
-    def _pred_from_lidar(self, sample: Any, where: str) -> KittiLabels:
-        inst = _get(sample, 'pred_instances_3d')
-        boxes = _numpy(_get(inst, 'bboxes_3d')).reshape(-1, 7)
-        scores = _numpy(_get(inst, 'scores_3d')).reshape(-1)
-        labels = _numpy(_get(inst, 'labels_3d')).reshape(-1).astype(np.int64)
+    def _pred_from_lidar(self, sample: DetSample, where: str) -> KittiLabels:
+        if sample.pred is None:
+            raise FormatError(f'{where}: no predictions (DetSample.pred is None: the detector has not run)')
+        boxes, scores, labels = sample.pred.numpy()
         names = self._names()
         if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
-            raise FormatError(f'{where}.labels_3d: class index {int(labels.max())} outside the {len(names)} '
+            raise FormatError(f'{where}.pred.labels: class index {int(labels.max())} outside the {len(names)} '
                               f'label names {list(names)}')
-        calib = {k: _get(sample, k) for k in ('T_cam_lidar', 'P', 'image_size')}
-        missing = [k for k, v in calib.items() if v is None]
-        if missing:
-            raise FormatError(f'{where}: LiDAR-frame predictions need {", ".join(missing)} '
-                              'to become KITTI labels')
-        size = tuple(int(v) for v in _numpy(calib['image_size']).reshape(-1)[:2])
-        return lidar_detections_to_kitti(boxes, scores, [names[i] for i in labels],
-                                         T_cam_lidar=_numpy(calib['T_cam_lidar']), P=_numpy(calib['P']),
-                                         image_size=(size[0], size[1]), lidar_range=self.lidar_range)
+        cam = sample.main_camera
+        if cam is None:
+            raise FormatError(f'{where}: LiDAR-frame predictions need the main camera (T_cam_lidar, P, image '
+                              'size) to become KITTI labels; DetSample.main_camera is None')
+        return lidar_detections_to_kitti(boxes, scores, [names[i] for i in labels], T_cam_lidar=cam.T_cam_lidar,
+                                         P=cam.P, image_size=(cam.width, cam.height), lidar_range=self.lidar_range)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep one small CPU record per sample: {'gt': fields, 'pred': fields} as numpy arrays."""
         for i, sample in enumerate(data_samples):
             where = f'KittiMetric sample {len(self.results) + i}'
-            gt = _get(sample, 'gt_kitti')
+            if isinstance(sample, DetSample):
+                gt, pred = sample.gt_kitti, self._pred_from_lidar(sample, where)
+            elif isinstance(sample, Mapping):
+                gt = sample.get('gt_kitti')
+                if sample.get('pred_kitti') is None:
+                    raise FormatError(f'{where}: a mapping sample needs "pred_kitti" (KITTI labels); LiDAR-frame '
+                                      'predictions come in a DetSample')
+                pred = _labels(sample['pred_kitti'], f'{where}.pred_kitti')
+            else:
+                raise FormatError(f'{where}: expected a DetSample or a mapping with "gt_kitti" and "pred_kitti", '
+                                  f'got {type(sample).__name__}')
             if gt is None:
                 raise FormatError(f'{where}: no "gt_kitti" ground truth')
-            if _get(sample, 'pred_kitti') is not None:
-                pred = _labels(_get(sample, 'pred_kitti'), f'{where}.pred_kitti')
-            elif _get(sample, 'pred_instances_3d') is not None:
-                pred = self._pred_from_lidar(sample, where)
-            else:
-                raise FormatError(f'{where}: neither "pred_kitti" nor "pred_instances_3d"')
             self.results.append({'gt': _labels(gt, f'{where}.gt_kitti').as_dict(), 'pred': pred.as_dict()})
 
     def compute_metrics(self, results: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, float]:

@@ -17,6 +17,7 @@ from mmengine.evaluator import BaseMetric
 from omnifuse.errors import OmnifuseError, ShapeError
 from omnifuse.evaluation.waymo import LEVELS, RANGE_NAMES, TYPES, WaymoObjects, evaluate_waymo
 from omnifuse.registry import METRICS
+from omnifuse.structures.det_sample import DetSample
 
 __all__ = ['WaymoMetric', 'CLASS_TO_WAYMO_TYPE']
 
@@ -51,7 +52,9 @@ def _numpy(value: Any, dtype: type) -> np.ndarray:
 class WaymoMetric(BaseMetric):  # type: ignore[misc]
     """Waymo Open Dataset 3D detection metric (official AP / APH definitions, no TensorFlow).
 
-    Each data sample given to `process` is a Mapping (or an object with the same attributes) holding:
+    Each data sample given to `process` is either a `DetSample` after the detector (omnifuse.structures.det_sample:
+    its `frame_id`, its `pred` and, as ground truth, its `gt_boxes` / `gt_labels`, with no point counts and
+    difficulty level 1), or an mmdet3d-style Mapping (or an object with the same attributes) holding:
 
     - a frame id under 'frame_id', 'sample_idx', 'token' or 'frame' (str or int; frames are
       matched per id, so ids must be unique),
@@ -87,31 +90,53 @@ class WaymoMetric(BaseMetric):  # type: ignore[misc]
         self.label_to_type = np.array([TYPES.index(CLASS_TO_WAYMO_TYPE[c]) for c in self.classes], np.int64)
         self.iou_thresholds = None if iou_thresholds is None else dict(iou_thresholds)
 
-    def _objects(self, instances: Any, *, gt: bool, where: str) -> dict[str, np.ndarray]:
-        prefix = 'gt_' if gt and _get(instances, 'gt_bboxes_3d') is not None else ''
-        boxes = _numpy(_get(instances, f'{prefix}bboxes_3d'), np.float64)
+    def _objects(self, boxes: np.ndarray, labels: np.ndarray, *, where: str, scores: Any = None,
+                 num_points: Any = None, difficulty: Any = None, gt: bool) -> dict[str, np.ndarray]:
+        """One frame's record of boxes (N, 7), labels (N,) and scores (predictions) or point counts and
+        difficulty levels (ground truth; None: -1 and 0)."""
         boxes = boxes.reshape(0, 7) if boxes.size == 0 else boxes
-        labels = _numpy(_get(instances, f'{prefix}labels_3d'), np.int64).reshape(-1)
+        labels = labels.reshape(-1)
         if boxes.ndim != 2 or boxes.shape[1] != 7 or len(labels) != len(boxes):
             raise ShapeError(f'WaymoMetric: {where} needs (N, 7) boxes and N labels, got {boxes.shape} '
                              f'and {labels.shape}')
         known = (labels >= 0) & (labels < len(self.classes))
         out = {'boxes': boxes[known], 'types': self.label_to_type[labels[known]]}
         if gt:
-            points = _get(instances, 'num_lidar_points')
-            points = _get(instances, 'num_lidar_pts') if points is None else points
-            level = _get(instances, 'difficulty')
-            out['num_points'] = (np.full(len(boxes), -1, np.int64) if points is None
-                                 else _numpy(points, np.int64).reshape(-1))[known]
-            out['difficulty'] = (np.zeros(len(boxes), np.int64) if level is None
-                                 else _numpy(level, np.int64).reshape(-1))[known]
+            out['num_points'] = (np.full(len(boxes), -1, np.int64) if num_points is None
+                                 else _numpy(num_points, np.int64).reshape(-1))[known]
+            out['difficulty'] = (np.zeros(len(boxes), np.int64) if difficulty is None
+                                 else _numpy(difficulty, np.int64).reshape(-1))[known]
         else:
-            out['scores'] = _numpy(_get(instances, 'scores_3d'), np.float32).reshape(-1)[known]
+            out['scores'] = _numpy(scores, np.float32).reshape(-1)[known]
         return out
+
+    def _mapping_objects(self, instances: Any, *, gt: bool, where: str) -> dict[str, np.ndarray]:
+        """An mmdet3d-style instances mapping (see the class docstring) -> `_objects`."""
+        prefix = 'gt_' if gt and _get(instances, 'gt_bboxes_3d') is not None else ''
+        points = _get(instances, 'num_lidar_points')
+        return self._objects(_numpy(_get(instances, f'{prefix}bboxes_3d'), np.float64),
+                             _numpy(_get(instances, f'{prefix}labels_3d'), np.int64), where=where,
+                             scores=None if gt else _get(instances, 'scores_3d'),
+                             num_points=_get(instances, 'num_lidar_pts') if points is None else points,
+                             difficulty=_get(instances, 'difficulty'), gt=gt)
+
+    def _sample_record(self, sample: DetSample) -> dict[str, Any]:
+        frame = sample.frame_id or f'#{len(self.results)}'
+        if sample.pred is None:
+            raise OmnifuseError(f'WaymoMetric: frame {frame} has no predictions (DetSample.pred is None)')
+        boxes, scores, labels = sample.pred.numpy()
+        gt_boxes = np.zeros((0, 7)) if sample.gt_boxes is None else _numpy(sample.gt_boxes, np.float64)
+        gt_labels = np.zeros(0, np.int64) if sample.gt_labels is None else _numpy(sample.gt_labels, np.int64)
+        return {'frame': frame,
+                'pred': self._objects(boxes, labels, scores=scores, gt=False, where=f'frame {frame} pred'),
+                'gt': self._objects(gt_boxes, gt_labels, gt=True, where=f'frame {frame} gt_boxes')}
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep one CPU record per sample (see the class docstring for the expected fields)."""
         for sample in data_samples:
+            if isinstance(sample, DetSample):
+                self.results.append(self._sample_record(sample))
+                continue
             frame = next((_get(sample, k) for k in _FRAME_KEYS if _get(sample, k) is not None), None)
             if frame is None:
                 frame = f'#{len(self.results)}'
@@ -120,9 +145,9 @@ class WaymoMetric(BaseMetric):  # type: ignore[misc]
             gt = _get(sample, 'eval_ann_info') if gt is None else gt
             self.results.append({
                 'frame': str(frame),
-                'pred': self._objects({} if pred is None else pred, gt=False,
-                                      where=f'frame {frame} pred_instances_3d'),
-                'gt': self._objects({} if gt is None else gt, gt=True, where=f'frame {frame} ground truth'),
+                'pred': self._mapping_objects({} if pred is None else pred, gt=False,
+                                              where=f'frame {frame} pred_instances_3d'),
+                'gt': self._mapping_objects({} if gt is None else gt, gt=True, where=f'frame {frame} ground truth'),
             })
 
     def compute_metrics(self, results: list[dict[str, Any]]) -> dict[str, float]:

@@ -59,8 +59,8 @@ def _one_step_and_predict(cfg: Config, root: Path, *, image_set_none: bool, trai
         losses = model.train_step(batch, _Wrapper(opt))
         assert all(torch.isfinite(v) for v in losses.values())
     model.eval()
-    out = model.test_step(batch)[0].pred_instances_3d
-    assert out['bboxes_3d'].shape[1] == 7 and len(out['bboxes_3d']) > 0
+    pred = model.test_step(batch)[0].pred
+    assert pred.boxes.shape[1] == 7 and len(pred) > 0
 
 
 class _Wrapper:

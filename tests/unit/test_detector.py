@@ -15,6 +15,7 @@ import omnifuse.detectors  # noqa: F401
 from omnifuse.detectors import CentreHead, decode_residual, encode_residual, load_weights, save_weights
 from omnifuse.errors import FormatError
 from omnifuse.registry import MODELS
+from omnifuse.structures.det_sample import CameraInput, DetSample
 
 RANGE = [0.0, -8.0, -3.0, 16.0, 8.0, 1.0]
 L2I = [[32.0, -32.0, 0.0, 0.0], [16.0, 0.0, -32.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
@@ -50,13 +51,10 @@ def synthetic_batch(seed: int = 0, *, with_image: bool = True) -> dict:
             objs.append(torch.cat([xy + box[:2], local[:, 2:3] + box[2]], 1))
         xyz = torch.cat([ground] + objs)
         points.append(torch.cat([xyz, torch.rand(len(xyz), 1, generator=g)], 1))
-        cams = {'camera': {'cam': dict(lidar2img=L2I, img_hw=(32, 64))}}
-        s = BaseDataElement(metainfo=dict(frame_id=f'{b:06d}', cams=cams))
-        s.gt_boxes = boxes.clone()
-        s.gt_labels = torch.tensor([0, 1])
-        s.images = {'cam': torch.randint(0, 255, (3, 32, 64), dtype=torch.uint8, generator=g)} if with_image else {}
-        s.thermal = {}
-        samples.append(s)
+        image = torch.randint(0, 255, (3, 32, 64), dtype=torch.uint8, generator=g)
+        cameras = {'camera': {'cam': CameraInput(image, L2I)} if with_image else {}, 'thermal': {}}
+        samples.append(DetSample(frame_id=f'{b:06d}', gt_boxes=boxes.clone(), gt_labels=torch.tensor([0, 1]),
+                                 cameras=cameras))
     return {'inputs': {'points': points}, 'data_samples': samples}
 
 
@@ -106,12 +104,12 @@ def test_predict_with_and_without_camera(model) -> None:
             out = model(**data, mode='predict')
         assert len(out) == 2
         for s in out:
-            pred = s.pred_instances_3d
-            k = pred['bboxes_3d'].shape[0]
-            assert pred['bboxes_3d'].shape == (k, 7) and pred['scores_3d'].shape == (k,)
-            assert 0 < k <= 8 and torch.isfinite(pred['bboxes_3d']).all()
-            assert set(pred['labels_3d'].tolist()) <= {0, 1}
-            assert bool((pred['bboxes_3d'][:, 3:6] > 0).all())
+            pred = s.pred
+            k = len(pred)
+            assert pred.boxes.shape == (k, 7) and pred.scores.shape == (k,)
+            assert 0 < k <= 8 and torch.isfinite(pred.boxes).all()
+            assert set(pred.labels.tolist()) <= {0, 1}
+            assert bool((pred.boxes[:, 3:6] > 0).all())
 
 
 def test_fusion_blocks_switch_off_from_config() -> None:

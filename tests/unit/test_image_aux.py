@@ -4,6 +4,7 @@ detector's per-modality aux loss (finite, positive, trainable, absent unless con
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,7 @@ def test_drop_removes_only_the_dropped_images_labels(sim_root) -> None:
     res = RandomDropModality(thermal_prob=1.0, seed=0)(_copy(src))
     assert res['thermal'] == {} and set(res['semantics']) == {'image_2'}
     packed = PackDetInputs()(RandomDropModality(camera_prob=1.0, thermal_prob=1.0, seed=0)(_copy(src)))
-    assert not (packed['data_samples'].get('semantics') or {})
+    assert packed['data_samples'].cameras == {'camera': {}, 'thermal': {}}
 
 
 def test_pack_and_pad_with_ignore(sim_root) -> None:
@@ -112,28 +113,33 @@ def test_pack_and_pad_with_ignore(sim_root) -> None:
     ds = _dataset(root, pipeline=[dict(type='ImageResize', scale=0.25), dict(type='PackDetInputs')])
     a, b = ds[0], ds[1]
     sa = a['data_samples']
-    assert set(sa.semantics) == {'image_2', 'thermal'}
-    for name, sem in sa.semantics.items():
-        assert sem.dtype == torch.int64 and sem.ndim == 2
-        img = sa.images.get(name, sa.thermal.get(name))
-        assert tuple(sem.shape) == tuple(img.shape[1:])
+    assert {(m, n) for m, views in sa.cameras.items() for n in views} == {('camera', 'image_2'),
+                                                                           ('thermal', 'thermal')}
+    for views in sa.cameras.values():
+        for view in views.values():
+            assert view.semantics.dtype == torch.int64 and view.semantics.ndim == 2
+            assert tuple(view.semantics.shape) == tuple(view.image.shape[1:])
     # give the second sample a smaller camera image so that padding differs between the two
     sb = b['data_samples']
-    sb.images['image_2'] = sb.images['image_2'][:, :20, :50].contiguous()
-    sb.semantics['image_2'] = sb.semantics['image_2'][:20, :50].contiguous()
+    cam_b = sb.cameras['camera']['image_2']
+    small = replace(cam_b, image=cam_b.image[:, :20, :50].contiguous(),
+                    semantics=cam_b.semantics[:20, :50].contiguous())
+    sb = replace(sb, cameras={**sb.cameras, 'camera': {'image_2': small}})
+    b = {**b, 'data_samples': sb}
     pre = DetDataPreprocessor(pad_divisor=32)
     out = pre(pseudo_collate([a, b]), True)['inputs']['images']
     cam, th = out['camera']['image_2'], out['thermal']['thermal']
     for entry in (cam, th):
         assert entry['semantics'].dtype == torch.int64
         assert entry['semantics'].shape == (2, *entry['img'].shape[-2:])
-    h, w = sa.semantics['image_2'].shape
-    assert torch.equal(cam['semantics'][0, :h, :w], sa.semantics['image_2'])
+    sem_a = sa.cameras['camera']['image_2'].semantics
+    h, w = sem_a.shape
+    assert torch.equal(cam['semantics'][0, :h, :w], sem_a)
     assert (cam['semantics'][0, h:] == 255).all() and (cam['semantics'][0, :, w:] == 255).all()
-    assert torch.equal(cam['semantics'][1, :20, :50], sb.semantics['image_2'])
+    assert torch.equal(cam['semantics'][1, :20, :50], small.semantics)
     assert (cam['semantics'][1, 20:] == 255).all() and (cam['semantics'][1, :, 50:] == 255).all()
     # sample 1 has a thermal image but no thermal labels: all ignore
-    assert 'thermal' not in sb.semantics and (th['semantics'][1] == 255).all()
+    assert sb.cameras['thermal']['thermal'].semantics is None and (th['semantics'][1] == 255).all()
     assert (th['semantics'][0] != 255).any()
 
 
@@ -196,9 +202,10 @@ def test_no_labels_gives_a_zero_loss_in_the_graph(batch, tiny_detector_cfg) -> N
     torch.manual_seed(0)
     model = MODELS.build(_model_cfg(tiny_detector_cfg, image_aux=dict(num_classes=NUM_SEM, loss_weight=0.5)))
     model.train()
-    unlabelled = {'inputs': batch['inputs'], 'data_samples': [s.clone() for s in batch['data_samples']]}
-    for s in unlabelled['data_samples']:
-        s.semantics = {}
+    unlabelled = {'inputs': batch['inputs'], 'data_samples': [
+        replace(s, cameras={m: {n: replace(v, semantics=None) for n, v in views.items()}
+                            for m, views in s.cameras.items()})
+        for s in batch['data_samples']]}
     data = model.data_preprocessor(unlabelled, True)
     assert all('semantics' not in cam for mod in data['inputs']['images'].values() for cam in mod.values())
     losses = model(**data, mode='loss')
@@ -231,7 +238,7 @@ def test_without_image_aux_no_head_and_inference_skips_it(batch, tiny_detector_c
         p2 = aux.test_step(batch)
     assert calls == []
     for s1, s2 in zip(p1, p2, strict=True):
-        torch.testing.assert_close(s1.pred_instances_3d['bboxes_3d'], s2.pred_instances_3d['bboxes_3d'])
+        torch.testing.assert_close(s1.pred.boxes, s2.pred.boxes)
 
 
 def test_image_aux_config_errors(tiny_detector_cfg) -> None:

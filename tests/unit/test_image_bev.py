@@ -135,7 +135,7 @@ def test_detector_proposals_use_the_image_and_survive_a_dropped_camera(batch, ti
         heat_none, _ = model(_drop_camera(data['inputs']), mode='tensor')
         assert not torch.allclose(heat_cam, heat_none)  # the proposal heatmap sees the camera
         preds = model(_drop_camera(data['inputs']), data['data_samples'], mode='predict')
-    assert all(p.pred_instances_3d['bboxes_3d'].shape[1] == 7 for p in preds)
+    assert all(p.pred.boxes.shape[1] == 7 for p in preds)
     with pytest.raises(ValueError, match='image_bev needs'):
         cfg = tiny_detector_cfg(point_range=RANGE, roi=False, image_bev=dict(out_channels=8))
         del cfg['image_encoder']

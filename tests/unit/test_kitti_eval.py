@@ -16,6 +16,8 @@ from omnifuse.evaluation.kitti_convert import lidar_detections_to_kitti
 from omnifuse.evaluation.kitti_metric import KittiMetric
 from omnifuse.evaluation.kitti_overlaps import bev_3d_overlap
 from omnifuse.registry import METRICS
+from omnifuse.structures.calibration import CameraModel
+from omnifuse.structures.det_sample import DetPredictions, DetSample
 from omnifuse.structures.kitti_labels import KittiLabels, format_kitti_label, parse_kitti_label
 
 CLASSES3 = ('Pedestrian', 'Cyclist', 'Car')  # the order of mmdet3d's tests (current_classes [1, 2, 0])
@@ -126,11 +128,11 @@ def _ped_prediction_sample(names, sample):
     cam = sample['images']['CAM2']
     centre = MM_PED_BOTTOM.copy()
     centre[2] += centre[5] / 2
-    return dict(gt_kitti=_gt_from_info(names, sample),
-                pred_instances_3d=dict(bboxes_3d=torch.tensor(centre[None], dtype=torch.float32),
-                                       scores_3d=torch.tensor([0.9]), labels_3d=torch.tensor([0])),
-                T_cam_lidar=np.array(cam['lidar2cam']), P=np.array(cam['cam2img'])[:3],
-                image_size=(int(cam['width']), int(cam['height'])))
+    return DetSample(gt_kitti=_gt_from_info(names, sample),
+                     pred=DetPredictions(torch.tensor(centre[None], dtype=torch.float32), torch.tensor([0.9]),
+                                         torch.tensor([0])),
+                     main_camera=CameraModel(np.array(cam['cam2img'])[:3], np.array(cam['lidar2cam']),
+                                             int(cam['width']), int(cam['height'])))
 
 
 def test_mmdet3d_kitti_metric_pedestrian_figures(shared_data):
@@ -188,6 +190,17 @@ def test_kitti_metric_compute_metrics_on_hand_made_records():
     assert flat2['Car_bbox_moderate_AP40'] == pytest.approx(100.0)  # the image boxes did not move
     with pytest.raises(FormatError, match='gt_kitti'):
         metric2.process({}, [{'pred_kitti': pred}])
+
+
+def test_kitti_metric_says_what_a_detection_sample_lacks():
+    pred = DetPredictions(torch.zeros(1, 7), torch.tensor([0.5]), torch.tensor([0]))
+    metric = KittiMetric(classes=('Car',))
+    with pytest.raises(FormatError, match='main camera'):
+        metric.process({}, [DetSample(gt_kitti=_grid_cars(1), pred=pred)])
+    with pytest.raises(FormatError, match='pred is None'):
+        metric.process({}, [DetSample(gt_kitti=_grid_cars(1))])
+    with pytest.raises(FormatError, match='pred_kitti'):
+        metric.process({}, [{'gt_kitti': _grid_cars(1), 'pred_instances_3d': {}}])
 
 
 # ------------------------------------------------------------------------------------------------

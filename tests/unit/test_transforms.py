@@ -153,13 +153,18 @@ def test_pack_and_dataset_give_tensors_and_metric_fields(kitti_root) -> None:
     sample = item['data_samples']
     assert item['inputs']['points'].dtype == torch.float32 and item['inputs']['points'].shape[1] == 4
     assert sample.gt_boxes.shape == (1, 7) and sample.gt_labels.tolist() == [1]  # frame 000000: one pedestrian
-    h, w = sample.images['image_2'].shape[1:]
-    assert sample.images['image_2'].shape[0] == 3 and sample.images['image_2'].dtype == torch.uint8
-    assert sample.gt_kitti['name'].tolist() == ['Pedestrian']
-    assert sample.frame_id == '000000' and tuple(sample.image_size) == (w, h)
-    assert sample.T_cam_lidar.shape == (4, 4) and sample.P.shape == (3, 4)
+    image = sample.cameras['camera']['image_2'].image
+    h, w = image.shape[1:]
+    assert image.shape[0] == 3 and image.dtype == torch.uint8
+    assert sample.gt_kitti.name.tolist() == ['Pedestrian']
+    cam = sample.main_camera
+    assert sample.frame_id == '000000' and (cam.width, cam.height) == (w, h)
+    assert cam.T_cam_lidar.shape == (4, 4) and cam.P.shape == (3, 4)
     packed = PackDetInputs()(dict(points=np.zeros((3, 4), np.float32)))
-    assert packed['data_samples'].gt_boxes.shape == (0, 7)
+    assert packed['data_samples'].gt_boxes.shape == (0, 7) and packed['data_samples'].main_camera is None
+    # boxes without an ObjectNameFilter get the label -1 (a class the model does not detect)
+    packed = PackDetInputs()(dict(points=np.zeros((3, 4), np.float32), gt_boxes=np.zeros((2, 7))))
+    assert packed['data_samples'].gt_labels.tolist() == [-1, -1]
 
 
 def test_beam_subsample_partitions_a_real_kitti_scan(results) -> None:
@@ -272,3 +277,8 @@ def test_a_colour_and_a_thermal_camera_with_the_same_name_keep_their_own_calibra
     S = np.diag([0.5, 0.5, 1.0, 1.0])
     np.testing.assert_allclose(out['cams']['camera']['front']['lidar2img'], S @ colour.lidar2img)
     np.testing.assert_allclose(out['cams']['thermal']['front']['lidar2img'], S @ thermal_cam.lidar2img)
+    # packed, they are two cameras: ('camera', 'front') and ('thermal', 'front'), each with its own projection
+    views = PackDetInputs()(out)['data_samples'].cameras
+    assert views['camera']['front'].image.shape[0] == 3 and views['thermal']['front'].image.shape[0] == 1
+    np.testing.assert_allclose(views['camera']['front'].lidar2img, S @ colour.lidar2img)
+    np.testing.assert_allclose(views['thermal']['front'].lidar2img, S @ thermal_cam.lidar2img)

@@ -388,3 +388,18 @@ def test_waymo_metric_reads_mmdet3d_eval_ann_info_and_rejects_unknown_classes() 
     assert 'VEHICLE_LEVEL_1_AP' not in flat  # 3 points: LEVEL_2
     with pytest.raises(Exception, match='no Waymo type'):
         WaymoMetric(classes=('Car', 'Truck'))
+
+
+def test_waymo_metric_reads_a_detection_sample_by_attribute() -> None:
+    from omnifuse.structures.det_sample import DetPredictions, DetSample
+
+    boxes = torch.tensor([_bar(0, 4), _bar(20, 24)], dtype=torch.float32)
+    pred = DetPredictions(boxes, torch.tensor([0.9, 0.3]), torch.tensor([0, 0]))
+    sample = DetSample(frame_id='000007', gt_boxes=boxes[:1], gt_labels=torch.tensor([0]), pred=pred)
+    metric = WaymoMetric(classes=('Car',))
+    metric.process({}, [sample])
+    assert metric.results[0]['frame'] == '000007' and len(metric.results[0]['gt']['boxes']) == 1
+    flat = metric.compute_metrics(metric.results)
+    assert flat['VEHICLE_LEVEL_1_AP'] == pytest.approx(1.0, abs=1e-6)  # no point counts: LEVEL_1
+    with pytest.raises(Exception, match='no predictions'):
+        metric.process({}, [DetSample(frame_id='8')])
