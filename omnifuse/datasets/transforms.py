@@ -199,8 +199,8 @@ class RandomObjectScale:
         for j in range(len(boxes)):
             if self.rng.random() >= self.prob:
                 continue
-            s_xy = self.rng.uniform(*self.xy_range)
-            s_z = self.rng.uniform(*self.z_range)
+            s_xy = float(self.rng.uniform(self.xy_range[0], self.xy_range[1]))
+            s_z = float(self.rng.uniform(self.z_range[0], self.z_range[1]))
             x, y, z, dx, dy, dz, yaw = boxes[j]
             bottom = z - dz / 2
             m = inside[:, j] & owned
