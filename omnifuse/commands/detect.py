@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
     from omnifuse.evaluation.kitti_convert import write_kitti_predictions
+    from omnifuse.structures.det_sample import DetPredictions
     from omnifuse.viz.detections import TrackPictures, detection_picture, track_picture
 
     backend = choose_backend(args.checkpoint, args.backend)
@@ -203,9 +204,8 @@ def run(args: argparse.Namespace) -> int:
                           f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
                           file=sys.stderr)
                     warned_size = True
-            pred = {'bboxes_3d': boxes, 'scores_3d': scores, 'labels_3d': labels}
-            n_written += write_kitti_predictions(out / f'{frame_id}.txt', pred, detector.class_names,
-                                                 cam.T_cam_lidar, cam.P, size)
+            n_written += write_kitti_predictions(out / f'{frame_id}.txt', DetPredictions(boxes, scores, labels),
+                                                 detector.class_names, cam.T_cam_lidar, cam.P, size)
         elif args.waymo_root:
             key = str(frame.meta.get('waymo_frame', frame_id))
             for b, s, n in zip(boxes, scores, names, strict=True):

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from mmengine.dataset import BaseDataset
 
-from omnifuse.datasets import transforms as _transforms  # noqa: F401  (registers the transforms)
 from omnifuse.datasets.labels_io import object_labels_to_kitti
+from omnifuse.datasets.transforms import CAMS_OF_FIELD  # importing the module registers the transforms
 from omnifuse.registry import DATASETS, TRANSFORMS
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.label_image import read_label_png
@@ -121,12 +121,13 @@ class KittiDetDataset(_FrameDataset):
         load_semantics: also read the simulator's per-pixel class ids of each loaded image
             (`<split>/semantic_2/<id>.png` for image_2, `<split>/semantic_thermal/<id>.png` for thermal;
             uint8 ids of omnifuse.datasets.sim.classes, 255 = ignore) into results['semantics'] =
-            {camera name: (H, W) uint8}. A missing label file gives no entry.
+            {modality: {camera name: (H, W) uint8}}, keyed as `cams`. A missing label file gives no entry.
         test_mode: mmengine's flag (no effect on loading).
     """
 
-    # camera name -> folder of its per-pixel class ids (the simulator's KITTI writer)
-    SEMANTIC_FOLDERS: dict[str, str] = {'image_2': 'semantic_2', 'thermal': 'semantic_thermal'}
+    # (modality, camera name) -> folder of its per-pixel class ids (the simulator's KITTI writer)
+    SEMANTIC_FOLDERS: dict[tuple[str, str], str] = {('camera', 'image_2'): 'semantic_2',
+                                                    ('thermal', 'thermal'): 'semantic_thermal'}
 
     def __init__(self, *, data_root: str, split: str = 'training', image_set: str | None = None,
                  conditions: Sequence[str] | None = None, load_semantics: bool = False,
@@ -138,14 +139,14 @@ class KittiDetDataset(_FrameDataset):
         self.load_semantics = bool(load_semantics)
         super().__init__(**kwargs)
 
-    def _semantics(self, frame_id: str, results: dict[str, Any]) -> dict[str, np.ndarray]:
-        """{camera name: (H, W) uint8 class ids} of the loaded images whose label file exists."""
+    def _semantics(self, frame_id: str, results: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+        """{modality: {camera name: (H, W) uint8 class ids}} of the loaded images whose label file exists."""
         from omnifuse.errors import FormatError
 
-        out: dict[str, np.ndarray] = {}
-        for field in ('images', 'thermal'):
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for field, modality in CAMS_OF_FIELD.items():
             for name, img in results.get(field, {}).items():
-                folder = self.SEMANTIC_FOLDERS.get(name)
+                folder = self.SEMANTIC_FOLDERS.get((modality, name))
                 if folder is None:
                     continue
                 path = Path(self.reader.data_dir) / folder / f'{frame_id}.png'
@@ -158,7 +159,7 @@ class KittiDetDataset(_FrameDataset):
                 if sem.shape != img.shape[:2]:
                     raise FormatError(f'{path}: size {sem.shape[1]}x{sem.shape[0]} differs from its image '
                                       f'{name!r} ({img.shape[1]}x{img.shape[0]})')
-                out[name] = sem
+                out.setdefault(modality, {})[name] = sem
         return out
 
     def _frame_meta(self, frame_id: str) -> dict:

@@ -4,7 +4,8 @@ The results dict of one frame (made by omnifuse.datasets.det_dataset.frame_to_re
     points      (N, C) float32, LiDAR frame (x y z intensity ...)
     gt_boxes    (M, 7) float64 boxes, LiDAR frame;  gt_names: M class names;  gt_labels: (M,) int64 (-1 unknown)
     images      {camera name: (H, W, 3) uint8 RGB};  thermal: {name: (H, W) float32/uint16}
-    semantics   optional {camera name: (H, W) uint8 class ids, 255 = ignore}, same size as that camera's image
+    semantics   optional {'camera' | 'thermal': {name: (H, W) uint8 class ids, 255 = ignore}}, keyed as `cams`
+                 (modality + name), same size as that camera's image
     cams        {'camera' | 'thermal': {name: {'lidar2img': (4, 4) LiDAR -> pixels, 'P': (3, 4) projection,
                  'img_hw': (h, w)}}}: a camera is its modality and its name (the ROS contract calls the colour
                  and the thermal camera both 'front'); `images` go with cams['camera'], `thermal` with
@@ -378,10 +379,9 @@ class RandomDropModality:
         """Drop the camera and / or thermal images of this sample at random."""
         for field, prob in (('images', self.camera_prob), ('thermal', self.thermal_prob)):
             if results.get(field) and self.rng.random() < prob:
-                dropped = set(results[field])
                 results[field] = {}
                 if results.get('semantics'):  # the labels of a dropped image go with it
-                    results['semantics'] = {n: m for n, m in results['semantics'].items() if n not in dropped}
+                    results['semantics'] = {m: v for m, v in results['semantics'].items() if m != CAMS_OF_FIELD[field]}
         return results
 
 
@@ -389,7 +389,7 @@ class RandomDropModality:
 class ImageResize:
     """Resize every colour (and thermal) image by `scale`; lidar2img is scaled to match.
 
-    An image's semantic labels (results['semantics'][name]) are resized with it, nearest neighbour, to exactly
+    An image's semantic labels (results['semantics'][modality][name]) are resized with it, nearest neighbour, to exactly
     the image's new size (so only ids of the source appear).
     """
 
@@ -405,17 +405,21 @@ class ImageResize:
             return results
         fields = ('images', 'thermal') if self.thermal else ('images',)
         S = np.diag([self.scale, self.scale, 1.0, 1.0])
+        if results.get('semantics'):  # resized into new dicts: the caller's label maps stay as they were
+            results['semantics'] = {m: dict(v) for m, v in results['semantics'].items()}
         for field in fields:
+            modality = CAMS_OF_FIELD[field]
+            sems = (results.get('semantics') or {}).get(modality) or {}
             for name, img in list(results.get(field, {}).items()):
                 h, w = img.shape[:2]
                 size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
                 results[field][name] = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
-                sem = (results.get('semantics') or {}).get(name)
+                sem = sems.get(name)
                 if sem is not None:
                     # nearest with pixel-centre alignment, as the image's INTER_LINEAR (INTER_NEAREST is
                     # top-left aligned: up to half a pixel off the image)
-                    results['semantics'][name] = cv2.resize(sem, size, interpolation=cv2.INTER_NEAREST_EXACT)
-                cam = results['cams'][CAMS_OF_FIELD[field]][name]
+                    sems[name] = cv2.resize(sem, size, interpolation=cv2.INTER_NEAREST_EXACT)
+                cam = results['cams'][modality][name]
                 cam['lidar2img'] = S @ np.asarray(cam['lidar2img'], dtype=np.float64)
                 cam['P'] = S[:3, :3] @ np.asarray(cam['P'], dtype=np.float64)
                 cam['img_hw'] = (size[1], size[0])
@@ -506,7 +510,7 @@ class PackDetInputs:
                 if cam is None:
                     raise FormatError(f'frame {frame_id}: {field}[{name!r}] has no calibration '
                                       f"cams[{modality!r}][{name!r}]")
-                sem = sems.get(name)
+                sem = (sems.get(modality) or {}).get(name)
                 cameras[modality][name] = CameraInput(
                     image, cam['lidar2img'],
                     None if sem is None else torch.from_numpy(np.asarray(sem, dtype=np.int64)))

@@ -9,9 +9,8 @@ image or whose bottom centre lies outside the LiDAR range are dropped, as in mmd
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -74,15 +73,14 @@ def lidar_detections_to_kitti(boxes: np.ndarray, scores: np.ndarray, names: Sequ
                        rotation_y=cam[keep, 6], score=scores[keep])
 
 
-def write_kitti_predictions(path: str | Path, pred: DetPredictions | Mapping[str, Any], class_names: Sequence[str],
+def write_kitti_predictions(path: str | Path, pred: DetPredictions, class_names: Sequence[str],
                             T_cam_lidar: np.ndarray, P: np.ndarray, image_size: tuple[int, int]) -> int:
     """Write one frame's LiDAR-frame detections as a 16-column KITTI result file.
 
     Args:
         path: the label file to write.
         pred: the detector's `DetPredictions` (boxes (N, 7) LiDAR frame, scores (N,), labels (N,) class
-            indices), or the same as a mapping {'bboxes_3d', 'scores_3d', 'labels_3d'} of numpy arrays or
-            tensors (what a torch-free runtime gives).
+            indices; tensors, or numpy arrays from the torch-free runtime).
         class_names: names of the class indices.
         T_cam_lidar: (4, 4) LiDAR -> rectified camera.
         P: (3, 4) projection of the rectified camera (KITTI P2).
@@ -93,15 +91,7 @@ def write_kitti_predictions(path: str | Path, pred: DetPredictions | Mapping[str
         the LiDAR range (`lidar_detections_to_kitti`, as mmdet3d writes KITTI results); the caller says how
         many were left out.
     """
-    def arr(v: Any) -> np.ndarray:
-        return v.detach().cpu().numpy() if hasattr(v, 'detach') else np.asarray(v)
-
-    if isinstance(pred, DetPredictions):
-        boxes, scores, labels = pred.numpy()
-    else:
-        boxes = arr(pred['bboxes_3d']).reshape(-1, 7).astype(np.float64)
-        scores = arr(pred['scores_3d']).reshape(-1)
-        labels = arr(pred['labels_3d']).reshape(-1)
+    boxes, scores, labels = pred.numpy()
     names = [class_names[int(i)] for i in labels]
     labels_kitti = lidar_detections_to_kitti(boxes, scores, names, T_cam_lidar=np.asarray(T_cam_lidar),
                                              P=np.asarray(P), image_size=image_size)

@@ -39,13 +39,20 @@ __all__ = ['MODALITIES', 'CameraInput', 'DetPredictions', 'DetSample']
 MODALITIES = ('camera', 'thermal')
 
 
-def _shape(value: Any) -> tuple[int, ...]:
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of a tensor or an array as a tuple of ints."""
     return tuple(int(d) for d in value.shape)
 
 
-def _check(owner: str, name: str, value: Any, expected: str, ok: bool) -> None:
+def _to_numpy(value: Any) -> np.ndarray:
+    """A tensor (any device) or an array as a numpy array."""
+    return value.detach().cpu().numpy() if hasattr(value, 'detach') else np.asarray(value)
+
+
+def check_field(owner: str, name: str, value: Any, expected: str, ok: bool) -> None:
+    """Raise ShapeError '`owner`.`name`: expected `expected`, got (shape)' unless `ok`."""
     if not ok:
-        raise ShapeError(f'{owner}.{name}: expected {expected}, got {_shape(value)}')
+        raise ShapeError(f'{owner}.{name}: expected {expected}, got {shape_of(value)}')
 
 
 @dataclass(frozen=True)
@@ -64,19 +71,21 @@ class CameraInput:
     semantics: Tensor | None = None
 
     def __post_init__(self) -> None:
-        _check('CameraInput', 'image', self.image, '(C, H, W) with C 1 or 3',
-               self.image.ndim == 3 and self.image.shape[0] in (1, 3))
+        check_field('CameraInput', 'image', self.image, '(C, H, W) with C 1 or 3',
+                    self.image.ndim == 3 and self.image.shape[0] in (1, 3))
         l2i = np.asarray(self.lidar2img, dtype=np.float64)
-        _check('CameraInput', 'lidar2img', l2i, '(4, 4)', l2i.shape == (4, 4))
+        check_field('CameraInput', 'lidar2img', l2i, '(4, 4)', l2i.shape == (4, 4))
         object.__setattr__(self, 'lidar2img', l2i)
         if self.semantics is not None:
-            _check('CameraInput', 'semantics', self.semantics, f'(H, W) = {_shape(self.image)[1:]} as the image',
-                   _shape(self.semantics) == _shape(self.image)[1:])
+            expected = f'(H, W) = {shape_of(self.image)[1:]} as the image'
+            check_field('CameraInput', 'semantics', self.semantics, expected,
+                        shape_of(self.semantics) == shape_of(self.image)[1:])
 
 
 @dataclass(frozen=True)
 class DetPredictions:
-    """The detections of one frame, as the detector returns them (tensors on the model's device).
+    """The detections of one frame, as the detector returns them: tensors on the model's device, or numpy
+    arrays (the torch-free runtime, `apis.Detector`'s output).
 
     Attributes:
         boxes: (K, 7) float rows (x, y, z, dx, dy, dz, yaw), LiDAR frame of the input points.
@@ -89,17 +98,18 @@ class DetPredictions:
     labels: Tensor
 
     def __post_init__(self) -> None:
-        _check('DetPredictions', 'boxes', self.boxes, '(K, 7)', self.boxes.ndim == 2 and self.boxes.shape[1] == 7)
+        check_field('DetPredictions', 'boxes', self.boxes, '(K, 7)',
+                    self.boxes.ndim == 2 and self.boxes.shape[1] == 7)
         k = int(self.boxes.shape[0])
-        _check('DetPredictions', 'scores', self.scores, f'({k},) as boxes', _shape(self.scores) == (k,))
-        _check('DetPredictions', 'labels', self.labels, f'({k},) as boxes', _shape(self.labels) == (k,))
+        check_field('DetPredictions', 'scores', self.scores, f'({k},) as boxes', shape_of(self.scores) == (k,))
+        check_field('DetPredictions', 'labels', self.labels, f'({k},) as boxes', shape_of(self.labels) == (k,))
 
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """On the CPU: (boxes (K, 7) float64, scores (K,) as computed (float32), labels (K,) int64)."""
-        boxes, scores, labels = (t.detach().cpu().numpy() for t in (self.boxes, self.scores, self.labels))
+        boxes, scores, labels = (_to_numpy(t) for t in (self.boxes, self.scores, self.labels))
         return boxes.astype(np.float64), scores, labels.astype(np.int64)
 
     def boxes3d(self) -> Boxes3D:
@@ -142,19 +152,20 @@ class DetSample:
 
     def __post_init__(self) -> None:
         if self.gt_boxes is not None:
-            _check('DetSample', 'gt_boxes', self.gt_boxes, '(M, 7)',
-                   self.gt_boxes.ndim == 2 and self.gt_boxes.shape[1] == 7)
+            check_field('DetSample', 'gt_boxes', self.gt_boxes, '(M, 7)',
+                        self.gt_boxes.ndim == 2 and self.gt_boxes.shape[1] == 7)
         if (self.gt_boxes is None) != (self.gt_labels is None):
             raise ShapeError('DetSample: gt_boxes and gt_labels go together (both or neither), got '
                              f'{"gt_boxes" if self.gt_labels is None else "gt_labels"} alone')
         if self.gt_labels is not None and self.gt_boxes is not None:
             m = int(self.gt_boxes.shape[0])
-            _check('DetSample', 'gt_labels', self.gt_labels, f'({m},) as gt_boxes', _shape(self.gt_labels) == (m,))
+            check_field('DetSample', 'gt_labels', self.gt_labels, f'({m},) as gt_boxes',
+                        shape_of(self.gt_labels) == (m,))
         unknown = sorted(set(self.cameras) - set(MODALITIES))
         if unknown:
             raise ShapeError(f'DetSample.cameras: modalities are {list(MODALITIES)}, got {unknown}')
         aug = np.asarray(self.aug_matrix, dtype=np.float64)
-        _check('DetSample', 'aug_matrix', aug, '(4, 4)', aug.shape == (4, 4))
+        check_field('DetSample', 'aug_matrix', aug, '(4, 4)', aug.shape == (4, 4))
         object.__setattr__(self, 'aug_matrix', aug)
 
     def camera_names(self, modality: str) -> list[str]:

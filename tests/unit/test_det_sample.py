@@ -34,6 +34,13 @@ def test_predictions_to_numpy_and_boxes3d() -> None:
     assert isinstance(b3, Boxes3D) and b3.frame == 'lidar' and len(b3) == 3
 
 
+def test_predictions_of_the_torch_free_runtime_are_numpy_arrays() -> None:
+    pred = DetPredictions(np.ones((2, 7), np.float32), np.array([0.5, 0.25], np.float32), np.array([1, 0]))
+    boxes, scores, labels = pred.numpy()
+    assert boxes.dtype == np.float64 and scores.dtype == np.float32 and labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, [1, 0])
+
+
 def test_sample_checks_ground_truth_and_modalities() -> None:
     with pytest.raises(ShapeError, match=r'DetSample\.gt_boxes: expected \(M, 7\)'):
         DetSample(gt_boxes=torch.zeros(2, 8), gt_labels=torch.zeros(2, dtype=torch.long))

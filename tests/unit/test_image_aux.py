@@ -60,19 +60,21 @@ def test_semantics_are_loaded_per_camera(sim_root) -> None:
     root, frames = sim_root
     ds = _dataset(root)
     res = ds.get_data_info(0)
-    assert set(res['semantics']) == {'image_2', 'thermal'}
-    np.testing.assert_array_equal(res['semantics']['image_2'], frames[0].semantic_2)
-    np.testing.assert_array_equal(res['semantics']['thermal'], frames[0].semantic_thermal)
-    assert res['semantics']['image_2'].shape == res['images']['image_2'].shape[:2]
-    assert res['semantics']['thermal'].shape == res['thermal']['thermal'].shape[:2]
-    assert all(m.dtype == np.uint8 for m in res['semantics'].values())
+    assert res['semantics'].keys() == {'camera', 'thermal'}
+    assert set(res['semantics']['camera']) == {'image_2'} and set(res['semantics']['thermal']) == {'thermal'}
+    np.testing.assert_array_equal(res['semantics']['camera']['image_2'], frames[0].semantic_2)
+    np.testing.assert_array_equal(res['semantics']['thermal']['thermal'], frames[0].semantic_thermal)
+    assert res['semantics']['camera']['image_2'].shape == res['images']['image_2'].shape[:2]
+    assert res['semantics']['thermal']['thermal'].shape == res['thermal']['thermal'].shape[:2]
+    assert all(m.dtype == np.uint8 for store in res['semantics'].values() for m in store.values())
     # a missing label file is no entry, not an error
-    assert set(ds.get_data_info(1)['semantics']) == {'image_2'}
+    second = ds.get_data_info(1)['semantics']
+    assert set(second) == {'camera'} and set(second['camera']) == {'image_2'}
     # off by default; and no label for an image that is not loaded
     assert 'semantics' not in _dataset(root, load_semantics=False).get_data_info(0)
     no_thermal = KittiDetDataset(data_root=str(root), class_names=CLASSES, use_thermal=False,
                                  load_semantics=True)
-    assert set(no_thermal.get_data_info(0)['semantics']) == {'image_2'}
+    assert set(no_thermal.get_data_info(0)['semantics']) == {'camera'}
 
 
 @pytest.mark.parametrize('scale', [0.5, 0.37])
@@ -81,7 +83,8 @@ def test_resize_keeps_labels_aligned_and_nearest(sim_root, scale: float) -> None
     src = _dataset(root).get_data_info(0)
     res = ImageResize(scale=scale)(_copy(src))
     for field, name in (('images', 'image_2'), ('thermal', 'thermal')):
-        sem, img, orig = res['semantics'][name], res[field][name], src['semantics'][name]
+        modality = CAMS_OF_FIELD[field]
+        sem, img, orig = res['semantics'][modality][name], res[field][name], src['semantics'][modality][name]
         assert sem.shape == img.shape[:2] == tuple(res['cams'][CAMS_OF_FIELD[field]][name]['img_hw'])
         assert sem.dtype == np.uint8
         assert set(np.unique(sem)) <= set(np.unique(orig))  # nearest: no blended ids
@@ -103,9 +106,26 @@ def test_drop_removes_only_the_dropped_images_labels(sim_root) -> None:
     res = RandomDropModality(camera_prob=1.0, seed=0)(_copy(src))
     assert res['images'] == {} and set(res['semantics']) == {'thermal'}
     res = RandomDropModality(thermal_prob=1.0, seed=0)(_copy(src))
-    assert res['thermal'] == {} and set(res['semantics']) == {'image_2'}
+    assert res['thermal'] == {} and set(res['semantics']) == {'camera'}
     packed = PackDetInputs()(RandomDropModality(camera_prob=1.0, thermal_prob=1.0, seed=0)(_copy(src)))
     assert packed['data_samples'].cameras == {'camera': {}, 'thermal': {}}
+
+
+def test_colour_and_thermal_cameras_of_one_name_keep_their_own_labels() -> None:
+    cams = {m: {'front': {'lidar2img': np.eye(4), 'P': np.eye(4)[:3], 'img_hw': hw}}
+            for m, hw in (('camera', (40, 60)), ('thermal', (20, 30)))}
+    res = {'images': {'front': np.zeros((40, 60, 3), np.uint8)}, 'thermal': {'front': np.zeros((20, 30), np.float32)},
+           'semantics': {'camera': {'front': np.full((40, 60), 1, np.uint8)},
+                         'thermal': {'front': np.full((20, 30), 2, np.uint8)}},
+           'cams': cams, 'points': np.zeros((1, 4), np.float32)}
+    res = ImageResize(scale=0.5)(res)
+    assert res['semantics']['camera']['front'].shape == (20, 30)
+    assert res['semantics']['thermal']['front'].shape == (10, 15)
+    sample = PackDetInputs()(res)['data_samples']
+    assert set(sample.cameras['camera']['front'].semantics.unique().tolist()) == {1}
+    assert set(sample.cameras['thermal']['front'].semantics.unique().tolist()) == {2}
+    dropped = RandomDropModality(thermal_prob=1.0, seed=0)(res)
+    assert set(dropped['semantics']) == {'camera'}
 
 
 def test_pack_and_pad_with_ignore(sim_root) -> None:
