@@ -24,6 +24,7 @@ from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import SensorFrame
 from omnifuse.structures.label_image import read_label_png
+from omnifuse.structures.seg_sample import SegSample
 
 __all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_batch', 'rgbx_frame_inputs', 'scale_rgbx']
 
@@ -202,8 +203,8 @@ class RGBXSegDataset:
         seed: seed of the augmentation's random generator.
 
     Item: {'inputs': {'rgb': (3, H, W) uint8 tensor, 'x': (1, H, W) float32 tensor},
-           'data_samples': {'gt_sem_seg': (H, W) int64 tensor, 'x_valid': bool, 'frame_id': str,
-                            'condition': str or None}}.
+           'data_samples': SegSample (omnifuse.structures.seg_sample: frame_id, condition, x_valid and
+           gt_sem_seg (H, W) int64 when the dataset has labels)}.
     """
 
     def __init__(self, data_root: str, *, modality: str = 'thermal', class_names: Sequence[str] = (),
@@ -275,10 +276,8 @@ class RGBXSegDataset:
             y0, x0 = int(self.rng.integers(0, h - ch + 1)), int(self.rng.integers(0, w - cw + 1))
             rgb, x = rgb[y0:y0 + ch, x0:x0 + cw], x[:, y0:y0 + ch, x0:x0 + cw]
             label = None if label is None else label[y0:y0 + ch, x0:x0 + cw]
-        sample: dict[str, Any] = {'x_valid': item['x_valid'], 'frame_id': item['frame_id'],
-                                  'condition': item['condition']}
-        if label is not None:
-            sample['gt_sem_seg'] = torch.from_numpy(label.astype(np.int64))
+        sample = SegSample(frame_id=item['frame_id'], condition=item['condition'], x_valid=item['x_valid'],
+                           gt_sem_seg=None if label is None else torch.from_numpy(label.astype(np.int64)))
         return {'inputs': {'rgb': torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
                            'x': torch.from_numpy(np.ascontiguousarray(x))},
                 'data_samples': sample}

@@ -1,8 +1,8 @@
 """mmengine Metric for semantic segmentation: confusion-matrix mIoU, overall and per condition.
 
-Each prediction the segmentor returns in 'predict' mode is a dict (or a data element) with
-'pred_sem_seg' (H, W) and 'gt_sem_seg' (H, W) class ids, and optionally 'condition' ('day', 'night',
-...). `process` keeps one (K, K) confusion matrix per image on the CPU; `compute_metrics` sums them.
+Each sample the segmentor returns in 'predict' mode is a `SegSample` (omnifuse.structures.seg_sample) with
+`pred.sem_seg` (H, W) and `gt_sem_seg` (H, W) class ids, and its `condition` ('day', 'night', ... or None).
+`process` keeps one (K, K) confusion matrix per image on the CPU; `compute_metrics` sums them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from mmengine.evaluator import BaseMetric
 
 from omnifuse.evaluation.segmentation import confusion_matrix, scores_from_confusion
 from omnifuse.registry import METRICS
+from omnifuse.structures.seg_sample import SegSample
 
 __all__ = ['SegMetric']
 
@@ -22,8 +23,6 @@ __all__ = ['SegMetric']
 def _to_numpy(value: Any) -> np.ndarray:
     if hasattr(value, 'detach'):
         value = value.detach().cpu().numpy()
-    if isinstance(value, dict) and 'data' in value:  # mmseg-style PixelData as dict
-        return _to_numpy(value['data'])
     arr = np.asarray(value)
     return arr[0] if arr.ndim == 3 and arr.shape[0] == 1 else arr
 
@@ -35,8 +34,8 @@ class SegMetric(BaseMetric):
     Args:
         class_names: the K class names, in id order.
         ignore_index: ground-truth id that is not scored. Defaults to 255.
-        condition_key: data-sample key whose value splits the scores (e.g. 'condition' -> also
-            'miou_day', 'miou_night'); None disables the split.
+        condition_key: `SegSample` field whose value splits the scores ('condition' -> also 'miou_day',
+            'miou_night'); None disables the split.
         collect_device, prefix: as in mmengine's BaseMetric.
 
     Output keys (with the 'seg/' prefix): 'miou', 'pixel_accuracy', 'iou_<class>' and per condition
@@ -53,17 +52,17 @@ class SegMetric(BaseMetric):
         self.ignore_index = ignore_index
         self.condition_key = condition_key
 
-    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+    def process(self, data_batch: Any, data_samples: Sequence[SegSample]) -> None:
         """Append one record per image: its confusion matrix and condition."""
         for sample in data_samples:
-            if not isinstance(sample, dict):
-                sample = sample.to_dict()
-            if 'gt_sem_seg' not in sample:
-                raise KeyError('SegMetric: a prediction has no "gt_sem_seg" (does the dataset give labels?)')
-            pred = _to_numpy(sample['pred_sem_seg'])
-            gt = _to_numpy(sample['gt_sem_seg'])
+            if sample.gt_sem_seg is None:
+                raise KeyError('SegMetric: a sample has no gt_sem_seg (does the dataset give labels?)')
+            if sample.pred is None:
+                raise KeyError(f'SegMetric: sample {sample.frame_id!r} has no prediction (pred)')
+            pred = _to_numpy(sample.pred.sem_seg)
+            gt = _to_numpy(sample.gt_sem_seg)
             cm = confusion_matrix(gt, pred, len(self.class_names), ignore_index=self.ignore_index)
-            condition = sample.get(self.condition_key) if self.condition_key else None
+            condition = getattr(sample, self.condition_key) if self.condition_key else None
             self.results.append({'cm': cm, 'condition': None if condition is None else str(condition)})
 
     def compute_metrics(self, results: list) -> dict[str, float]:

@@ -1,15 +1,16 @@
 """Batching and normalisation of RGB-X segmentation inputs (an mmengine data preprocessor).
 
 A dataset item is `{'inputs': {'rgb': (3, H, W) uint8, 'x': (C_x, H, W) float32 in [0, 1]},
-'data_samples': {'gt_sem_seg': (H, W) int64 (optional), 'x_valid': bool, ...meta}}`; mmengine's
-`pseudo_collate` turns a batch of them into lists. The preprocessor pads every sample to the largest
-(H, W) of the batch (labels with `ignore_index`), normalises RGB with mean/std, moves everything to the
-model's device and returns per-sample dicts as `data_samples` (each with its 'img_shape' (h, w)).
+'data_samples': SegSample}` (omnifuse.structures.seg_sample); mmengine's `pseudo_collate` turns a batch of
+them into lists. The preprocessor pads every sample to the largest (H, W) of the batch (labels with
+`ignore_index`), normalises RGB with mean/std, moves everything to the model's device and returns the
+`SegSample`s with their `img_shape` (h, w), `x_valid` and padded `gt_sem_seg`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from omnifuse.registry import MODELS
+from omnifuse.structures.seg_sample import SegSample
 
 __all__ = ['RGBXDataPreprocessor']
 
@@ -41,7 +43,7 @@ class RGBXDataPreprocessor(BaseDataPreprocessor):
 
     Shapes (output):
         inputs['rgb']: (B, 3, H, W) float32; inputs['x']: (B, C_x, H, W) float32;
-        inputs['x_valid']: (B,) bool; data_samples: B dicts, 'gt_sem_seg' (H, W) int64 if given.
+        inputs['x_valid']: (B,) bool; data_samples: B `SegSample`s, gt_sem_seg (H, W) int64 if given.
     """
 
     def __init__(self, *, mean: Sequence[float] = (123.675, 116.28, 103.53),
@@ -61,12 +63,7 @@ class RGBXDataPreprocessor(BaseDataPreprocessor):
         n = len(rgb_list)
         x_list = _as_list(inputs.get('x'), n)
         samples = data.get('data_samples')
-        if samples is None:
-            sample_list: list[dict] = [{} for _ in range(n)]
-        elif isinstance(samples, Mapping):
-            sample_list = [{k: _as_list(v, n)[i] for k, v in samples.items()} for i in range(n)]
-        else:
-            sample_list = [dict(s) if isinstance(s, Mapping) else s.to_dict() for s in samples]
+        sample_list: list[SegSample] = [SegSample() for _ in range(n)] if samples is None else list(samples)
         h = max(int(r.shape[-2]) for r in rgb_list)
         w = max(int(r.shape[-1]) for r in rgb_list)
         device = self.mean.device
@@ -77,7 +74,7 @@ class RGBXDataPreprocessor(BaseDataPreprocessor):
             pad = (0, w - rw, 0, h - rh)
             rgbs.append(F.pad((r.float() - self.mean) / self.std, pad))
             xi = x_list[i]
-            ok = xi is not None and bool(sample_list[i].get('x_valid', True))
+            ok = xi is not None and bool(sample_list[i].x_valid)
             if xi is None:
                 xi = torch.zeros(self.x_channels, rh, rw)
             xi = torch.as_tensor(xi).to(device=device, dtype=torch.float32)
@@ -85,11 +82,11 @@ class RGBXDataPreprocessor(BaseDataPreprocessor):
                 xi = xi[None]
             xs.append(F.pad(xi, pad))
             valid.append(ok)
-            sample_list[i]['img_shape'] = (int(rh), int(rw))
-            sample_list[i]['x_valid'] = ok
-            if sample_list[i].get('gt_sem_seg') is not None:
-                gt = torch.as_tensor(sample_list[i]['gt_sem_seg']).to(device=device, dtype=torch.int64)
-                sample_list[i]['gt_sem_seg'] = F.pad(gt, pad, value=self.ignore_index)
+            gt = sample_list[i].gt_sem_seg
+            if gt is not None:
+                gt = F.pad(torch.as_tensor(gt).to(device=device, dtype=torch.int64), pad, value=self.ignore_index)
+            sample_list[i] = dataclasses.replace(sample_list[i], img_shape=(int(rh), int(rw)), x_valid=ok,
+                                                 gt_sem_seg=gt)
         return {'inputs': {'rgb': torch.stack(rgbs), 'x': torch.stack(xs),
                            'x_valid': torch.tensor(valid, dtype=torch.bool, device=device)},
                 'data_samples': sample_list}

@@ -7,12 +7,13 @@ decoder. A sample whose X is missing (`x_valid` False) gets a learned fill value
 input; `x_drop_prob` drops X at random during training so that this path is learned.
 
 mmengine protocol: `forward(inputs, data_samples, mode)` with mode 'loss' (dict of losses),
-'predict' (one dict per sample: 'pred_sem_seg' (h, w) int64, plus 'gt_sem_seg' and the sample's
-meta when given) or 'tensor' ((B, K, H, W) logits).
+'predict' (the `SegSample`s with `pred` = SegPredictions, sem_seg (h, w) int64, and gt_sem_seg cut to the
+same (h, w); omnifuse.structures.seg_sample) or 'tensor' ((B, K, H, W) logits).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from omnifuse.fusion.cmx import CMFRM, FFM
 from omnifuse.registry import MODELS
 from omnifuse.segmentation.data_preprocessor import RGBXDataPreprocessor  # noqa: F401  (registers it)
 from omnifuse.segmentation.mlp_decoder import AllMLPDecoder
+from omnifuse.structures.seg_sample import SegPredictions, SegSample
 
 __all__ = ['CMXSegmentor', 'predict_labels', 'preprocessed_pair']
 
@@ -133,31 +135,28 @@ class CMXSegmentor(BaseModel):
         return F.interpolate(logits, size=rgb.shape[-2:], mode='bilinear', align_corners=False)  # (B, K, H, W)
 
     # ---- mmengine entry point ----
-    def forward(self, inputs: Mapping[str, Tensor], data_samples: Sequence[dict] | None = None,
+    def forward(self, inputs: Mapping[str, Tensor], data_samples: Sequence[SegSample] | None = None,
                 mode: str = 'tensor') -> Any:
         """See the module docstring for the three modes."""
         if mode not in ('loss', 'predict', 'tensor'):
             raise ValueError(f'CMXSegmentor: unknown mode {mode!r} (loss, predict or tensor)')
-        if mode == 'loss' and (not data_samples or any(s.get('gt_sem_seg') is None for s in data_samples)):
+        if mode == 'loss' and (not data_samples or any(s.gt_sem_seg is None for s in data_samples)):
             raise ValueError('CMXSegmentor: mode="loss" needs a gt_sem_seg in every data sample')
         logits = self._logits(inputs)
         if mode == 'tensor':
             return logits
         if mode == 'loss':
             assert data_samples is not None  # checked above
-            gt = torch.stack([torch.as_tensor(s['gt_sem_seg']).to(logits.device) for s in data_samples])
+            gt = torch.stack([torch.as_tensor(s.gt_sem_seg).to(logits.device) for s in data_samples])
             loss = F.cross_entropy(logits, gt.long(), weight=self.class_weight, ignore_index=self.ignore_index)
             return {'loss_ce': loss}
         pred = logits.argmax(dim=1)  # (B, H, W)
         out = []
-        samples = data_samples or [{} for _ in range(len(pred))]
+        samples = data_samples or [SegSample() for _ in range(len(pred))]
         for i, sample in enumerate(samples):
-            h, w = sample.get('img_shape', tuple(pred.shape[-2:]))
-            record = {k: v for k, v in sample.items() if k != 'gt_sem_seg'}
-            record['pred_sem_seg'] = pred[i, :h, :w]
-            if sample.get('gt_sem_seg') is not None:
-                record['gt_sem_seg'] = torch.as_tensor(sample['gt_sem_seg'])[:h, :w]
-            out.append(record)
+            h, w = sample.img_shape or tuple(pred.shape[-2:])
+            gt_crop = None if sample.gt_sem_seg is None else torch.as_tensor(sample.gt_sem_seg)[:h, :w]
+            out.append(dataclasses.replace(sample, gt_sem_seg=gt_crop, pred=SegPredictions(pred[i, :h, :w])))
         return out
 
 
@@ -175,7 +174,7 @@ def predict_labels(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None = 
     model.eval()
     with torch.no_grad():
         result = model(**preprocessed_pair(model, rgb, x), mode='predict')
-    return result[0]['pred_sem_seg'].cpu().numpy().astype(np.int64)
+    return result[0].pred.sem_seg.cpu().numpy().astype(np.int64)
 
 
 def preprocessed_pair(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None = None) -> dict:
@@ -187,5 +186,5 @@ def preprocessed_pair(model: CMXSegmentor, rgb: np.ndarray, x: np.ndarray | None
     valid = bool(batch['x_valid'][0])
     data = {'inputs': {'rgb': [torch.from_numpy(batch['rgb'][0])],
                        'x': [torch.from_numpy(batch['x'][0]) if valid else None]},
-            'data_samples': [{'x_valid': valid}]}
+            'data_samples': [SegSample(x_valid=valid)]}
     return model.data_preprocessor(data, False)

@@ -5,6 +5,8 @@ from omnifuse.structures.calibration import Calibration, CameraModel, Ultrasonic
 from omnifuse.structures.det_sample import CameraInput, DetPredictions, DetSample
 from omnifuse.structures.frame import ObjectLabels, SensorFrame
 from omnifuse.structures.kitti_labels import KittiLabels
+from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample, SegPredictions, SegSample
 
 __all__ = ['Boxes3D', 'Calibration', 'CameraInput', 'CameraModel', 'DetPredictions', 'DetSample', 'KittiLabels',
-           'ObjectLabels', 'SensorFrame', 'UltrasonicSensor', 'kitti_camera_to_lidar', 'lidar_to_kitti_camera']
+           'ObjectLabels', 'PointSegPredictions', 'PointSegSample', 'SegPredictions', 'SegSample', 'SensorFrame',
+           'UltrasonicSensor', 'kitti_camera_to_lidar', 'lidar_to_kitti_camera']

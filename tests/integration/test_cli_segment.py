@@ -193,11 +193,11 @@ def test_dataset_registers_thermal_and_depth_into_camera(layout: Path) -> None:
     item = thermal[0]
     x = item['inputs']['x'].numpy()[0]
     assert item['inputs']['rgb'].shape == (3, H, W) and x.shape == (H, W)
-    assert item['data_samples']['x_valid'] and set(np.unique(item['data_samples']['gt_sem_seg'])) <= {0, 1, 2, 255}
+    assert item['data_samples'].x_valid and set(np.unique(item['data_samples'].gt_sem_seg)) <= {0, 1, 2, 255}
     # The warm thermal blob is seen at the red object's place in the camera (label 2 at rows 20..44).
-    label = item['data_samples']['gt_sem_seg'].numpy()
+    label = item['data_samples'].gt_sem_seg.numpy()
     assert x[label == 2].mean() > x[label == 0].mean() + 0.3
     depth = RGBXSegDataset(str(layout), modality='depth', class_names=('a',), scale=0.5)[1]
     d = depth['inputs']['x'].numpy()[0]
     assert d.shape == (H // 2, W // 2) and (d > 0).any() and d.max() <= 1.0
-    assert depth['data_samples']['gt_sem_seg'].shape == (H // 2, W // 2)
+    assert depth['data_samples'].gt_sem_seg.shape == (H // 2, W // 2)

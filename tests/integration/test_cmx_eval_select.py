@@ -117,13 +117,13 @@ def test_dataset_crop_keeps_rgb_x_label_aligned(tmp_path: Path) -> None:
     for _ in range(6):
         item = data[0]
         img = item['inputs']['rgb'].numpy()
-        gt = item['data_samples']['gt_sem_seg'].numpy()
+        gt = item['data_samples'].gt_sem_seg.numpy()
         assert img.shape == (3, 32, 50) and gt.shape == (32, 50) and item['inputs']['x'].shape == (1, 32, 50)
         assert np.array_equal(img[0].astype(np.int64), gt)
         seen.add(int(gt[0, 0]))
     assert len(seen) > 1  # the crop moves
     whole = RGBXSegDataset(str(root), modality='depth', crop_size=(400, 400))[0]
-    assert whole['data_samples']['gt_sem_seg'].shape == (h, w)  # a crop larger than the image keeps it whole
+    assert whole['data_samples'].gt_sem_seg.shape == (h, w)  # a crop larger than the image keeps it whole
     with pytest.raises(FormatError, match='crop_size'):
         RGBXSegDataset(str(root), modality='depth', crop_size=(0, 5))
 

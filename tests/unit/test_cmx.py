@@ -15,6 +15,7 @@ from omnifuse.datasets.rgbt import normalize_thermal, read_pst900
 from omnifuse.encoders.image_seg import SegEncoder
 from omnifuse.fusion.cmx import CMFRM, FFM, EfficientCrossAttention, efficient_context
 from omnifuse.segmentation.rgbx import CMXSegmentor, predict_labels
+from omnifuse.structures.seg_sample import SegSample
 
 SMALL = dict(type='SegEncoder', channels=(8, 16, 16, 32), depths=(1, 1, 1, 1), kernel_size=3)
 
@@ -134,15 +135,16 @@ def test_predict_crops_padding_of_mixed_size_batch() -> None:
     model = _model().eval()
     data = {'inputs': {'rgb': [torch.zeros(3, 20, 30, dtype=torch.uint8), torch.zeros(3, 24, 18, dtype=torch.uint8)],
                        'x': [torch.rand(1, 20, 30), None]},
-            'data_samples': [{'gt_sem_seg': torch.ones(20, 30, dtype=torch.int64)}, {}]}
+            'data_samples': [SegSample(gt_sem_seg=torch.ones(20, 30, dtype=torch.int64)), SegSample()]}
     batch = model.data_preprocessor(data, False)
     assert batch['inputs']['rgb'].shape == (2, 3, 24, 30)
     assert batch['inputs']['x_valid'].tolist() == [True, False]
-    assert (batch['data_samples'][0]['gt_sem_seg'][20:] == 255).all()
+    assert (batch['data_samples'][0].gt_sem_seg[20:] == 255).all()
+    assert [s.img_shape for s in batch['data_samples']] == [(20, 30), (24, 18)]
     with torch.no_grad():
         out = model(**batch, mode='predict')
-    assert out[0]['pred_sem_seg'].shape == (20, 30) and out[0]['gt_sem_seg'].shape == (20, 30)
-    assert out[1]['pred_sem_seg'].shape == (24, 18) and 'gt_sem_seg' not in out[1]
+    assert out[0].pred.sem_seg.shape == (20, 30) and out[0].gt_sem_seg.shape == (20, 30)
+    assert out[1].pred.sem_seg.shape == (24, 18) and out[1].gt_sem_seg is None and not out[1].x_valid
 
 
 def test_loss_decreases_on_two_real_pst900_crops(shared_data: Path) -> None:
@@ -155,7 +157,7 @@ def test_loss_decreases_on_two_real_pst900_crops(shared_data: Path) -> None:
     model = _model(x_drop_prob=0.0)
     data = {'inputs': {'rgb': [torch.from_numpy(r.transpose(2, 0, 1).copy()) for r, _, _ in items],
                        'x': [torch.from_numpy(t[None].copy()) for _, t, _ in items]},
-            'data_samples': [{'gt_sem_seg': torch.from_numpy(lb.astype(np.int64).copy())} for _, _, lb in items]}
+            'data_samples': [SegSample(gt_sem_seg=torch.from_numpy(lb.astype(np.int64).copy())) for _, _, lb in items]}
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
     losses = []
@@ -171,4 +173,4 @@ def test_loss_decreases_on_two_real_pst900_crops(shared_data: Path) -> None:
 def test_loss_mode_requires_labels() -> None:
     model = _model()
     with pytest.raises(ValueError, match='gt_sem_seg'):
-        model({'rgb': torch.randn(1, 3, 16, 16)}, [{}], mode='loss')
+        model({'rgb': torch.randn(1, 3, 16, 16)}, [SegSample()], mode='loss')

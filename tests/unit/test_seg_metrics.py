@@ -20,6 +20,7 @@ from omnifuse.evaluation.segmentation import (
     iou_from_confusion,
     scores_from_confusion,
 )
+from omnifuse.structures.seg_sample import SegPredictions, SegSample
 
 GT = np.array([[0, 0, 1, 1],
                [0, 2, 2, 255],
@@ -85,15 +86,17 @@ def test_confusion_matrix_properties(k: int, n: int, seed: int) -> None:
     assert perfect['miou'] in (None, 1.0)
 
 
+def _sample(pred: torch.Tensor, gt: torch.Tensor, *, condition: str | None = None) -> SegSample:
+    return SegSample(condition=condition, gt_sem_seg=gt, pred=SegPredictions(pred))
+
+
 def test_seg_metric_sums_images_and_splits_by_condition() -> None:
     metric = SegMetric(class_names=('a', 'b', 'c'))
-    day = {'pred_sem_seg': torch.from_numpy(PRED), 'gt_sem_seg': torch.from_numpy(GT), 'condition': 'day'}
-    night = {'pred_sem_seg': torch.zeros(2, 2, dtype=torch.int64), 'gt_sem_seg': torch.tensor([[0, 1], [0, 255]]),
-             'condition': 'night'}
+    day = _sample(torch.from_numpy(PRED), torch.from_numpy(GT), condition='day')
+    night = _sample(torch.zeros(2, 2, dtype=torch.int64), torch.tensor([[0, 1], [0, 255]]), condition='night')
     metric.process({}, [day, night])
     out = metric.compute_metrics(metric.results)
-    total = confusion_matrix(GT, PRED, 3) + confusion_matrix(night['gt_sem_seg'].numpy(),
-                                                             night['pred_sem_seg'].numpy(), 3)
+    total = confusion_matrix(GT, PRED, 3) + confusion_matrix(night.gt_sem_seg.numpy(), night.pred.sem_seg.numpy(), 3)
     expect = scores_from_confusion(total, ('a', 'b', 'c'))
     assert out['miou'] == pytest.approx(expect['miou'])
     assert out['iou_b'] == pytest.approx(expect['per_class_iou']['b'])
@@ -107,7 +110,7 @@ def test_seg_metric_through_the_mmengine_evaluator_prefixes_keys() -> None:
     from mmengine.evaluator import Evaluator
 
     evaluator = Evaluator(SegMetric(class_names=('a', 'b', 'c')))
-    evaluator.process([{'pred_sem_seg': torch.from_numpy(PRED), 'gt_sem_seg': torch.from_numpy(GT)}])
+    evaluator.process([_sample(torch.from_numpy(PRED), torch.from_numpy(GT))])
     out = evaluator.evaluate(1)
     assert out['seg/miou'] == pytest.approx(scores_from_confusion(confusion_matrix(GT, PRED, 3), 'abc')['miou'])
 
