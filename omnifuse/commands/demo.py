@@ -121,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
                '--out', str(out / 'real_pred'),
                '--png-dir', str(out / 'real_png')])
         pictures.extend(sorted((out / 'real_png').glob('*.png')))
+    highway = shared.parent / 'kitti_real' / 'highway_2011_09_26'
+    if _available('detect') and (highway / 'training' / 'image_2').is_dir():
+        _step('detect on a real KITTI highway jam, camera + LiDAR fused (no labels: pictures only)',
+              ['detect', '--kitti-root', str(highway), '--frame', '000036', '--score-thr', '0.3',
+               '--png-dir', str(out / 'highway_png')])
+        pictures.extend(sorted((out / 'highway_png').glob('*.png')))
 
     park = out / 'sim_parking_night'
     wants_night = (_available('occupancy') and OCCUPANCY.checkpoint.is_file()) or (
