@@ -32,6 +32,7 @@ from omnifuse.datasets.rgbx_seg import frame_condition
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import CameraModel, SensorFrame
+from omnifuse.structures.seg_sample import PointSegSample
 
 __all__ = ['PointSegDataset', 'perturb_extrinsics', 'scaled_lidar2img', 'read_point_labels']
 
@@ -103,8 +104,8 @@ class PointSegDataset:
         seed: seed of the augmentation and subsampling generator.
 
     Item: {'inputs': {'points': (N, 4) float32, 'img': (3, H, W) uint8 (when loaded), 'lidar2img': (4, 4)
-    float32 of the resized image}, 'data_samples': {'gt_pts_seg': (N,) int64, 'in_fov': (N,) bool,
-    'frame_id': str, 'condition': str or None}}.
+    float32 of the resized image}, 'data_samples': PointSegSample (omnifuse.structures.seg_sample: frame_id,
+    condition, gt_pts_seg (N,) int64, in_fov (N,) bool)}.
     """
 
     def __init__(self, data_root: str, *, split: str = 'training', image_set: str | None = None,
@@ -228,6 +229,6 @@ class PointSegDataset:
                                   'lidar2img': torch.from_numpy(item['lidar2img'].astype(np.float32))}
         if item['image'] is not None:
             inputs['img'] = torch.from_numpy(np.ascontiguousarray(item['image'].transpose(2, 0, 1)))
-        sample = {'gt_pts_seg': torch.from_numpy(item['labels']), 'in_fov': torch.from_numpy(item['in_fov']),
-                  'frame_id': item['frame_id'], 'condition': item['condition']}
+        sample = PointSegSample(frame_id=item['frame_id'], condition=item['condition'],
+                                gt_pts_seg=torch.from_numpy(item['labels']), in_fov=torch.from_numpy(item['in_fov']))
         return {'inputs': inputs, 'data_samples': sample}

@@ -1,10 +1,11 @@
 """mmengine Metric for per-point semantic segmentation: mIoU overall, in and out of the camera's view.
 
-Each prediction the segmentor returns in 'predict' mode is a dict with 'pred_pts_seg' (N,) and
-'gt_pts_seg' (N,) class ids, optionally 'in_fov' (N,) bool (the point projects into the camera image)
-and 'condition' ('day', 'night', ...). `process` keeps two (K, K) confusion matrices per frame (points
-in the view, points outside it) on the CPU; `compute_metrics` sums them (see evaluation/segmentation.py
-for the IoU conventions: ignore index, classes absent from both sides left out of the mean).
+Each sample the segmentor returns in 'predict' mode is a `PointSegSample` (omnifuse.structures.seg_sample)
+with `pred` (labels (N,), labels_2d) and gt_pts_seg (N,) class ids, optionally in_fov (N,) bool (the point
+projects into the camera image) and its condition ('day', 'night', ...). `process` keeps two (K, K)
+confusion matrices per frame (points in the view, points outside it) on the CPU; `compute_metrics` sums
+them (see evaluation/segmentation.py for the IoU conventions: ignore index, classes absent from both
+sides left out of the mean).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from mmengine.evaluator import BaseMetric
 
 from omnifuse.evaluation.segmentation import confusion_matrix, scores_from_confusion
 from omnifuse.registry import METRICS
+from omnifuse.structures.seg_sample import PointSegSample
 
 __all__ = ['PointSegMetric']
+
+# pred_key -> the PointSegPredictions field it scores
+PRED_FIELDS = {'pred_pts_seg': 'labels', 'pred_pts_seg_2d': 'labels_2d'}
 
 
 def _np(value: Any) -> np.ndarray:
@@ -34,8 +39,9 @@ class PointSegMetric(BaseMetric):
     Args:
         class_names: the K class names, in id order.
         ignore_index: ground-truth id that is not scored. Defaults to 255.
-        condition_key: data-sample key splitting the scores (-> 'miou_<condition>'); None disables it.
-        pred_key: prediction field scored. Defaults to 'pred_pts_seg'.
+        condition_key: `PointSegSample` field splitting the scores (-> 'miou_<condition>'); None disables it.
+        pred_key: prediction scored: 'pred_pts_seg' (`pred.labels`, the default) or 'pred_pts_seg_2d'
+            (`pred.labels_2d`, the image head).
         collect_device, prefix: as in mmengine's BaseMetric.
 
     Output keys (with the 'pointseg/' prefix): 'miou', 'miou_fov', 'miou_out_fov', 'accuracy',
@@ -51,28 +57,30 @@ class PointSegMetric(BaseMetric):
         self.class_names = tuple(class_names)
         self.ignore_index = ignore_index
         self.condition_key = condition_key
+        if pred_key not in PRED_FIELDS:
+            raise ValueError(f'PointSegMetric: pred_key must be one of {sorted(PRED_FIELDS)}, got {pred_key!r}')
         self.pred_key = pred_key
 
-    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+    def process(self, data_batch: Any, data_samples: Sequence[PointSegSample]) -> None:
         """Append one record per frame: confusion matrices in and out of the view, and its condition."""
         k = len(self.class_names)
         for sample in data_samples:
-            if not isinstance(sample, dict):
-                sample = sample.to_dict()
-            if sample.get('gt_pts_seg') is None:
-                raise KeyError('PointSegMetric: a prediction has no "gt_pts_seg" '
-                               '(does the dataset give labels?)')
-            pred = _np(sample[self.pred_key]).astype(np.int64)
-            gt = _np(sample['gt_pts_seg']).astype(np.int64)
+            if sample.gt_pts_seg is None:
+                raise KeyError('PointSegMetric: a sample has no gt_pts_seg (does the dataset give labels?)')
+            scored = None if sample.pred is None else getattr(sample.pred, PRED_FIELDS[self.pred_key])
+            if scored is None:
+                raise KeyError(f'PointSegMetric: frame {sample.frame_id!r} has no {self.pred_key} prediction')
+            pred = _np(scored).astype(np.int64)
+            gt = _np(sample.gt_pts_seg).astype(np.int64)
             if pred.shape != gt.shape:
                 raise ValueError(f'PointSegMetric: {pred.shape[0]} predictions for {gt.shape[0]} labels '
-                                 f'(frame {sample.get("frame_id")})')
+                                 f'(frame {sample.frame_id})')
             fov = np.ones(gt.shape, bool)
-            if sample.get('in_fov') is not None:
-                fov = _np(sample['in_fov']).astype(bool)
+            if sample.in_fov is not None:
+                fov = _np(sample.in_fov).astype(bool)
             cm_in = confusion_matrix(gt[fov], pred[fov], k, ignore_index=self.ignore_index)
             cm_out = confusion_matrix(gt[~fov], pred[~fov], k, ignore_index=self.ignore_index)
-            condition = sample.get(self.condition_key) if self.condition_key else None
+            condition = getattr(sample, self.condition_key) if self.condition_key else None
             self.results.append({'cm_fov': cm_in, 'cm_out': cm_out,
                                  'condition': None if condition is None else str(condition)})
 

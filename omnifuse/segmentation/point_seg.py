@@ -15,9 +15,9 @@ the default: it sees every point, inside or outside the camera's view, and does 
 point-pixel pair), or the mean of both heads' probabilities inside the view (`predict_head='mean'`).
 Points outside the view get zero 2D features and are segmented by the 3D head like the others.
 
-mmengine protocol: `forward(inputs, data_samples, mode)` with mode 'loss' (dict of losses), 'predict' (one
-dict per sample: 'pred_pts_seg' (N_b,) int64 plus the sample's fields) or 'tensor' ((N, K) 3D logits of all
-points of the batch, concatenated in sample order).
+mmengine protocol: `forward(inputs, data_samples, mode)` with mode 'loss' (dict of losses), 'predict' (the
+`PointSegSample`s with `pred` = PointSegPredictions: labels (N_b,) int64, labels_2d of the image head) or
+'tensor' ((N, K) 3D logits of all points of the batch, concatenated in sample order).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from omnifuse.ops.projection import sample_image_features
 from omnifuse.ops.spconv_compat import import_spconv
 from omnifuse.ops.voxelize import grid_shape, scatter_mean, unique_voxels
 from omnifuse.registry import MODELS
+from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample
 
 __all__ = ['PointSegDataPreprocessor', 'SparseUNet', 'PointSegmentor', 'FUSIONS']
 
@@ -64,7 +65,7 @@ class PointSegDataPreprocessor(BaseDataPreprocessor):
     Shapes (output):
         inputs['points']: list of B (N_b, C) float32; inputs['img']: (B, 3, H, W) float32 or None;
         inputs['img_hw']: (B, 2) valid (h, w) of each image; inputs['lidar2img']: (B, 4, 4) float32.
-        data_samples: B dicts ('gt_pts_seg' (N_b,) int64, 'in_fov' (N_b,) bool, meta).
+        data_samples: B `PointSegSample`s (gt_pts_seg (N_b,) int64, in_fov (N_b,) bool) on the device.
     """
 
     def __init__(self, *, mean: Sequence[float] = (123.675, 116.28, 103.53),
@@ -97,17 +98,7 @@ class PointSegDataPreprocessor(BaseDataPreprocessor):
                 batch.append(F.pad((im.float() - self.mean) / self.std, pad))
             img = torch.stack(batch)
         samples = data.get('data_samples')
-        if samples is None:
-            samples = [{} for _ in range(n)]
-        elif isinstance(samples, Mapping):  # pseudo_collate turns a list of dicts into a dict of lists
-            samples = [{k: v[i] for k, v in samples.items()} for i in range(n)]
-        out_samples = []
-        for s in samples:
-            s = dict(s) if isinstance(s, Mapping) else s.to_dict()
-            for key in ('gt_pts_seg', 'in_fov'):
-                if s.get(key) is not None:
-                    s[key] = torch.as_tensor(s[key]).to(device)
-            out_samples.append(s)
+        out_samples = [PointSegSample() for _ in range(n)] if samples is None else [s.to(device) for s in samples]
         return {'inputs': {'points': points, 'img': img, 'img_hw': img_hw, 'lidar2img': lidar2img},
                 'data_samples': out_samples}
 
@@ -308,16 +299,16 @@ class PointSegmentor(BaseModel):
         return self.head_3d(fused), logits_2d, vis, batch_idx
 
     # ---- mmengine entry point ----
-    def forward(self, inputs: Mapping[str, Any], data_samples: Sequence[dict] | None = None,
+    def forward(self, inputs: Mapping[str, Any], data_samples: Sequence[PointSegSample] | None = None,
                 mode: str = 'tensor') -> Any:
         """See the module docstring for the three modes."""
         logits_3d, logits_2d, vis, batch_idx = self.logits(inputs)
         if mode == 'tensor':
             return logits_3d
         if mode == 'loss':
-            if not data_samples or any(s.get('gt_pts_seg') is None for s in data_samples):
+            if not data_samples or any(s.gt_pts_seg is None for s in data_samples):
                 raise ValueError('PointSegmentor: mode="loss" needs a gt_pts_seg in every data sample')
-            gt = torch.cat([torch.as_tensor(s['gt_pts_seg']).to(logits_3d.device).long()
+            gt = torch.cat([torch.as_tensor(s.gt_pts_seg).to(logits_3d.device).long()
                             for s in data_samples])
             if gt.shape[0] != logits_3d.shape[0]:
                 raise ValueError(f'PointSegmentor: {gt.shape[0]} labels for {logits_3d.shape[0]} points')
@@ -335,15 +326,14 @@ class PointSegmentor(BaseModel):
                 probs = torch.where(vis.unsqueeze(1), 0.5 * (probs + logits_2d.softmax(1)), probs)
             pred = probs.argmax(1)
             out = []
-            samples = data_samples or [{} for _ in range(int(batch_idx.max()) + 1 if len(batch_idx) else 0)]
+            samples = data_samples or [PointSegSample()
+                                       for _ in range(int(batch_idx.max()) + 1 if len(batch_idx) else 0)]
             for b, sample in enumerate(samples):
                 sel = batch_idx == b
-                record = dict(sample)
-                record['pred_pts_seg'] = pred[sel]
+                labels_2d = None
                 if logits_2d is not None:
-                    record['pred_pts_seg_2d'] = torch.where(vis[sel], logits_2d[sel].argmax(1),
-                                                            torch.full_like(pred[sel], -1))
-                out.append(record)
+                    labels_2d = torch.where(vis[sel], logits_2d[sel].argmax(1), torch.full_like(pred[sel], -1))
+                out.append(sample.with_predictions(PointSegPredictions(pred[sel], labels_2d)))
             return out
         raise ValueError(f'PointSegmentor: unknown mode {mode!r} (loss, predict or tensor)')
 

@@ -14,6 +14,7 @@ from omnifuse.datasets.point_seg_dataset import PointSegDataset, perturb_extrins
 from omnifuse.errors import FormatError
 from omnifuse.evaluation.point_seg_metric import PointSegMetric
 from omnifuse.segmentation.point_seg import PointSegmentor
+from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample
 
 RANGE = (-20.0, -20.0, -3.0, 40.0, 20.0, 3.0)
 TINY = dict(num_classes=13, point_range=RANGE, voxel_size=(0.4, 0.4, 0.4), unet_channels=(8, 16),
@@ -127,7 +128,7 @@ def _batch(seed: int = 0, img: bool = True) -> dict:
     inputs = {'points': [pts], 'lidar2img': [l2i]}
     if img:
         inputs['img'] = [torch.randint(0, 256, (3, 94, 310), generator=g, dtype=torch.uint8)]
-    return {'inputs': inputs, 'data_samples': [{'gt_pts_seg': torch.randint(1, 13, (1500,), generator=g)}]}
+    return {'inputs': inputs, 'data_samples': [PointSegSample(gt_pts_seg=torch.randint(1, 13, (1500,), generator=g))]}
 
 
 def _logits(model: PointSegmentor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,10 +183,10 @@ def test_points_outside_the_view_and_a_missing_camera_are_still_segmented():
         data = model.data_preprocessor(batch, False)
         with torch.no_grad():
             out = model(**data, mode='predict')
-        pred = out[0]['pred_pts_seg']
+        pred = out[0].pred.labels
         assert pred.shape == (1500,) and int(pred.min()) >= 0 and int(pred.max()) < 13
     # Without an image nothing is visible: the 2D head predicts nothing (-1) and the 2D features are zero.
-    assert torch.all(out[0]['pred_pts_seg_2d'] == -1)
+    assert torch.all(out[0].pred.labels_2d == -1)
     f2d, vis = model.point_features_2d({'img': None}, torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
     assert not vis.any() and not f2d.any()
 
@@ -217,7 +218,7 @@ def test_point_seg_metric_scores_in_and_out_of_the_view():
     gt = torch.tensor([0, 0, 1, 1, 2, 255])
     pred = torch.tensor([0, 1, 1, 1, 0, 2])
     fov = torch.tensor([True, True, True, False, False, False])
-    metric.process({}, [{'gt_pts_seg': gt, 'pred_pts_seg': pred, 'in_fov': fov, 'condition': 'night'}])
+    metric.process({}, [PointSegSample(condition='night', gt_pts_seg=gt, in_fov=fov, pred=PointSegPredictions(pred))])
     out = metric.compute_metrics(metric.results)
     # overall: a IoU 1/3 (TP 1, FN 1, FP 1), b 2/3, c 0 -> mean 1/3
     assert out['iou_a'] == pytest.approx(1 / 3) and out['iou_b'] == pytest.approx(2 / 3) and out['iou_c'] == 0
