@@ -58,30 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='also write the AP values as JSON to OUT (shape below; folders are created)')
 
 
-def _frame_ids(gt_dir: Path, split: str | None) -> list[str]:
-    from omnifuse.errors import FormatError
-
-    if not gt_dir.is_dir():
-        raise NotADirectoryError(20, 'not a folder of ground-truth label files', str(gt_dir))
-    if split is None:
-        ids = sorted(p.stem for p in gt_dir.glob('*.txt'))
-        if not ids:
-            raise FormatError(f'{gt_dir}: no ground-truth label files (*.txt)')
-        return ids
-    path = Path(split)
-    ids = [line.strip() for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
-    if not ids:
-        raise FormatError(f'{path}: the split lists no frame')
-    bad = [i for i in ids if len(i.split()) != 1]
-    if bad:
-        raise FormatError(f'{path}: a line must hold one frame id, got {bad[0]!r}')
-    return ids
-
-
 def run(args: argparse.Namespace) -> int:
     """Read the label files, evaluate, print the table and optionally write the JSON."""
     from tqdm import tqdm
 
+    from omnifuse.datasets.frame_selection import label_frame_ids
     from omnifuse.errors import FormatError
     from omnifuse.evaluation.kitti import CLASS_MIN_OVERLAPS, evaluate_kitti
     from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
@@ -95,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     gt_dir, pred_dir = Path(args.gt), Path(args.pred)
     if not pred_dir.is_dir():
         raise NotADirectoryError(20, 'not a folder of prediction label files', str(pred_dir))
-    ids = _frame_ids(gt_dir, args.split)
+    ids = label_frame_ids(gt_dir, image_set=args.split, suffix='.txt')
     gts, preds = [], []
     missing_pred = 0
     for frame in tqdm(ids, desc='reading labels', unit='frame', leave=False):

@@ -1,6 +1,7 @@
 """Which frames of a label folder to score: those of a frame list and/or of one recorded condition (day, night).
 
-Used by `omnifuse eval seg` (--split, --condition); the meta files are the simulator's meta/<id>.json.
+Used by `omnifuse eval seg` (--split, --condition: label PNGs) and `omnifuse eval kitti` (--split: label .txt
+files); the meta files are the simulator's meta/<id>.json.
 """
 
 from __future__ import annotations
@@ -10,7 +11,30 @@ from pathlib import Path
 from omnifuse.datasets.kitti import read_frame_meta, read_image_set
 from omnifuse.errors import FormatError
 
-__all__ = ['select_frames']
+__all__ = ['label_frame_ids', 'select_frames']
+
+
+def label_frame_ids(gt_dir: str | Path, *, image_set: str | None = None, suffix: str = '.txt') -> list[str]:
+    """Frame ids to score: those of the `image_set` file (one id a line), else every `<id><suffix>` in `gt_dir`.
+
+    Raises:
+        NotADirectoryError: `gt_dir` is not a folder.  FileNotFoundError: the image set file is missing.
+        FormatError naming the folder or file: no label file, an empty list, a line with more than one id.
+    """
+    gt_dir = Path(gt_dir)
+    if not gt_dir.is_dir():
+        raise NotADirectoryError(20, 'not a folder of ground-truth label files', str(gt_dir))
+    if image_set is None:
+        ids = sorted(p.stem for p in gt_dir.glob(f'*{suffix}'))
+        if not ids:
+            raise FormatError(f'{gt_dir}: no ground-truth label files (*{suffix})')
+        return ids
+    if not Path(image_set).is_file():
+        raise FileNotFoundError(2, 'No such image set file', str(image_set))
+    ids = read_image_set(image_set)
+    if not ids:
+        raise FormatError(f'{image_set}: the split lists no frame')
+    return ids
 
 
 def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
@@ -31,12 +55,7 @@ def select_frames(gt_dir: str | Path, *, image_set: str | None = None,
     if image_set is None and condition is None:
         return None
     gt_dir = Path(gt_dir)
-    if image_set is not None:
-        if not Path(image_set).is_file():
-            raise FileNotFoundError(2, 'No such image set file', str(image_set))
-        ids = read_image_set(image_set)
-    else:
-        ids = sorted(p.stem for p in gt_dir.glob('*.png'))
+    ids = label_frame_ids(gt_dir, image_set=image_set, suffix='.png')
     if condition is not None:
         meta_dir = gt_dir.parent / 'meta'
         if not meta_dir.is_dir():
