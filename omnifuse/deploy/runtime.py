@@ -155,6 +155,7 @@ class ExportedModel:
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             raise FormatError(f'{self.path}: ONNX Runtime cannot load it: {str(exc).splitlines()[0][:200]}') from None
         self.input_names = tuple(i.name for i in self._session.get_inputs())
+        self._int64_inputs = tuple(i.name for i in self._session.get_inputs() if i.type == 'tensor(int64)')
         self.output_names = tuple(o.name for o in self._session.get_outputs())
         return dict(self._session.get_modelmeta().custom_metadata_map)
 
@@ -175,6 +176,8 @@ class ExportedModel:
         self._compiled = core.compile_model(model, 'CPU', config)
         self._request = self._compiled.create_infer_request()
         self.input_names = tuple(i.get_any_name() for i in self._compiled.inputs)
+        self._int64_inputs = tuple(i.get_any_name() for i in self._compiled.inputs
+                                   if i.get_element_type() == ov.Type.i64)
         self.output_names = tuple(o.get_any_name() for o in self._compiled.outputs)
         return _openvino_metadata(model)
 
@@ -184,6 +187,9 @@ class ExportedModel:
         if missing:
             raise ValueError(f'{self.path}: inputs {missing} not given (the graph takes {list(self.input_names)})')
         data = {n: np.ascontiguousarray(feeds[n]) for n in self.input_names}
+        for n in self._int64_inputs:  # index tables: int32 now, int64 in older detector exports
+            if data[n].dtype == np.int32:
+                data[n] = data[n].astype(np.int64)
         if self.backend == 'onnxruntime':
             return dict(zip(self.output_names, self._session.run(None, data), strict=True))
         result = self._request.infer(data)

@@ -81,8 +81,10 @@ class GatherBackbone(nn.Module):
 
     forward(features, tables..., bev_rows):
         features: (M0, C_in) float32 mean voxel features (site set 0).
-        tables: one (M_out, K) int64 table per name in `table_names`, entries M_in for "no input".
-        bev_rows: (D'·H'·W',) int64 row of the last site set at each cell of the dense grid (M_last if empty).
+        tables: one (M_out, K) int32 table per name in `table_names`, entries -1 (or M_in) for "no input":
+            both index the zero row appended to the features (int64 tables, as older exports take, work alike).
+        bev_rows: (D'·H'·W',) int32 row of the last site set at each cell of the dense grid (-1 or M_last if
+            empty).
     returns (bev, *levels): bev (1, C·D', H', W') and the features of each name in `level_names`.
     """
 

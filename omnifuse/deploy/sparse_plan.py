@@ -25,8 +25,8 @@ class SparsePlan:
     """Index tables of one scan.
 
     Attributes:
-        tables: per table name (`subm<s>`, `down<s>`), (M_out, K) int64.
-        bev_rows: (D'·H'·W',) int64 row of the last site set at each dense cell (its size where empty).
+        tables: per table name (`subm<s>`, `down<s>`), (M_out, K) int32 (-1: no input, see `conv_rules`).
+        bev_rows: (D'·H'·W',) int32 row of the last site set at each dense cell (-1 where empty).
         sites: per site set, (M_s, 3) int64 (z, y, x) active sites (row order of its features).
         shapes: per site set, its grid (D, H, W).
     """
@@ -68,13 +68,13 @@ class SparsePlanner:
                 if src not in filled:
                     self.grids[src].fill(sites[src])
                     filled.add(src)
-                tables[conv['table']] = conv_rules(self.grids[src], sites[src].shape[0], sites[dst], k, s, p)
+                tables[conv['table']] = conv_rules(self.grids[src], sites[dst], k, s, p)
         finally:
             for s in filled:
                 self.grids[s].clear()
         last = self.spec['bev_set']
         D, H, W = self.shapes[last]
-        cells = np.full(D * H * W, sites[last].shape[0], np.int64)
+        cells = np.full(D * H * W, -1, np.int32)
         z, y, x = sites[last].T
-        cells[(z * H + y) * W + x] = np.arange(sites[last].shape[0])
+        cells[(z * H + y) * W + x] = np.arange(sites[last].shape[0], dtype=np.int32)
         return SparsePlan(tables, cells, sites, dict(self.shapes))

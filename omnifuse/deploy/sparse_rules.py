@@ -2,8 +2,8 @@
 
 A sparse convolution over the active sites of a voxel grid is, for every output site `o` and kernel offset
 `k`, a sum of `W[k] @ x[i]` over the input site `i` that offset `k` reads (when it is active). With the
-active input rows followed by one zero row, the table `rules[o, k]` = that input row (or the zero row's
-index, M_in) turns the whole convolution into
+active input rows followed by one zero row, the table `rules[o, k]` = that input row (or -1, the zero row
+counted from the end) turns the whole convolution into
 
     out = x_pad[rules].reshape(M_out, K * C_in) @ W.reshape(K * C_in, C_out)
 
@@ -129,14 +129,14 @@ def strided_sites(zyx: np.ndarray, shape: Sequence[int], kernel: int | Sequence[
     return np.stack([flat // (H * W), (flat // W) % H, flat % W], 1).astype(np.int64)
 
 
-def conv_rules(grid: SiteGrid, num_in: int, out_zyx: np.ndarray, kernel: int | Sequence[int],
-               stride: int | Sequence[int], padding: int | Sequence[int]) -> np.ndarray:
-    """(M_out, K) int64 input row read by each output site and kernel offset; `num_in` where none.
+def conv_rules(grid: SiteGrid, out_zyx: np.ndarray, kernel: int | Sequence[int], stride: int | Sequence[int],
+               padding: int | Sequence[int]) -> np.ndarray:
+    """(M_out, K) int32 input row read by each output site and kernel offset; -1 where none.
 
-    `grid` holds the `num_in` active input sites (`SiteGrid.fill`). A submanifold convolution is the case
-    out_zyx = the input sites, stride 1, padding k_size // 2.
+    `grid` holds the active input sites (`SiteGrid.fill`). A submanifold convolution is the case out_zyx = the
+    input sites, stride 1, padding k_size // 2. -1 is what a Gather (numpy, torch, ONNX) reads as the last
+    row: the zero row appended to the features, so the table needs no second pass to name that row.
     """
     s, p = np.array(triple(stride, 'stride')), np.array(triple(padding, 'padding'))
     base = grid.flat(out_zyx * s - p)  # (M_out,) the cell offset (0, 0, 0) reads
-    rows = np.take(grid.cells, base[:, None] + grid.step(kernel_offsets(kernel))[None, :])
-    return np.where(rows < 0, num_in, rows).astype(np.int64)
+    return np.take(grid.cells, base[:, None] + grid.step(kernel_offsets(kernel))[None, :])
