@@ -28,7 +28,7 @@ import numpy as np
 from omnifuse.errors import FormatError
 from omnifuse.registry import TRANSFORMS
 from omnifuse.structures.calibration import CameraModel
-from omnifuse.structures.det_sample import MODALITIES, CameraInput, DetSample
+from omnifuse.structures.det_sample import MODALITIES, DetSample, SampleCamera
 from omnifuse.structures.kitti_labels import KittiLabels
 
 __all__ = ['BeamSubsample', 'GlobalRotScaleFlip', 'RandomObjectScale', 'RandomTilt', 'PointRangeFilter',
@@ -476,7 +476,7 @@ class PackDetInputs:
     """Pack a results dict into {'inputs': {'points': (N, C) float32}, 'data_samples': DetSample}.
 
     The `DetSample` (omnifuse.structures.det_sample) gets gt_boxes (M, 7) float32 and gt_labels (M,) int64
-    (-1 for every box when no `ObjectNameFilter` set labels), one `CameraInput` per kept image under its
+    (-1 for every box when no `ObjectNameFilter` set labels), one `SampleCamera` per kept image under its
     modality and name (`images` -> 'camera' as (3, H, W) uint8, `thermal` -> 'thermal' as (1, H, W) float32,
     each with its `lidar2img` from `cams` and its semantics (H, W) int64 when the results have them),
     aug_matrix, the condition, the main camera's calibration for the KITTI metric (T_cam_lidar, P,
@@ -499,7 +499,7 @@ class PackDetInputs:
         labels = np.asarray(results['gt_labels'] if 'gt_labels' in results else np.full(len(boxes), -1),
                             dtype=np.int64)
         sems = results.get('semantics') or {}
-        cameras: dict[str, dict[str, CameraInput]] = {m: {} for m in MODALITIES}
+        cameras: dict[str, dict[str, SampleCamera]] = {m: {} for m in MODALITIES}
         for field, modality in CAMS_OF_FIELD.items():
             for name, im in (results.get(field) or {}).items():
                 if field == 'images':
@@ -511,7 +511,7 @@ class PackDetInputs:
                     raise FormatError(f'frame {frame_id}: {field}[{name!r}] has no calibration '
                                       f"cams[{modality!r}][{name!r}]")
                 sem = (sems.get(modality) or {}).get(name)
-                cameras[modality][name] = CameraInput(
+                cameras[modality][name] = SampleCamera(
                     image, cam['lidar2img'],
                     None if sem is None else torch.from_numpy(np.asarray(sem, dtype=np.int64)))
         main = None

@@ -2,7 +2,7 @@
 
 A packed sample (omnifuse.datasets.transforms.PackDetInputs) is
     {'inputs': {'points': (N, C) float32 tensor}, 'data_samples': DetSample}
-whose `cameras` hold one `CameraInput` per image, by modality and name: 'camera' (3, H, W) uint8, 'thermal'
+whose `cameras` hold one `SampleCamera` per image, by modality and name: 'camera' (3, H, W) uint8, 'thermal'
 (1, H, W) float32, each with its `lidar2img` (4, 4) and optionally `semantics` (H, W) int64 class ids
 (255 = ignore); omnifuse.structures.det_sample.
 """

@@ -33,7 +33,7 @@ from omnifuse.structures.kitti_labels import KittiLabels
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ['MODALITIES', 'CameraInput', 'DetPredictions', 'DetSample']
+__all__ = ['MODALITIES', 'SampleCamera', 'DetPredictions', 'DetSample']
 
 # The image modalities of a sample, in the order the detector encodes them.
 MODALITIES = ('camera', 'thermal')
@@ -56,7 +56,7 @@ def check_field(owner: str, name: str, value: Any, expected: str, ok: bool) -> N
 
 
 @dataclass(frozen=True)
-class CameraInput:
+class SampleCamera:
     """One image of a detection sample with its projection.
 
     Attributes:
@@ -71,14 +71,14 @@ class CameraInput:
     semantics: Tensor | None = None
 
     def __post_init__(self) -> None:
-        check_field('CameraInput', 'image', self.image, '(C, H, W) with C 1 or 3',
+        check_field('SampleCamera', 'image', self.image, '(C, H, W) with C 1 or 3',
                     self.image.ndim == 3 and self.image.shape[0] in (1, 3))
         l2i = np.asarray(self.lidar2img, dtype=np.float64)
-        check_field('CameraInput', 'lidar2img', l2i, '(4, 4)', l2i.shape == (4, 4))
+        check_field('SampleCamera', 'lidar2img', l2i, '(4, 4)', l2i.shape == (4, 4))
         object.__setattr__(self, 'lidar2img', l2i)
         if self.semantics is not None:
             expected = f'(H, W) = {shape_of(self.image)[1:]} as the image'
-            check_field('CameraInput', 'semantics', self.semantics, expected,
+            check_field('SampleCamera', 'semantics', self.semantics, expected,
                         shape_of(self.semantics) == shape_of(self.image)[1:])
 
 
@@ -117,7 +117,7 @@ class DetPredictions:
         return Boxes3D(self.numpy()[0], 'lidar')
 
 
-def _empty_cameras() -> dict[str, dict[str, CameraInput]]:
+def _empty_cameras() -> dict[str, dict[str, SampleCamera]]:
     return {m: {} for m in MODALITIES}
 
 
@@ -130,7 +130,7 @@ class DetSample:
         gt_boxes: (M, 7) float32 ground-truth boxes, LiDAR frame (after the pipeline's augmentations), or None
             for a sample without ground truth (training needs them).
         gt_labels: (M,) int64 class indices of `gt_boxes` (-1: a class the model does not detect), or None.
-        cameras: {modality: {name: CameraInput}}, modality 'camera' (colour) or 'thermal'; only the images
+        cameras: {modality: {name: SampleCamera}}, modality 'camera' (colour) or 'thermal'; only the images
             the pipeline kept.
         aug_matrix: (4, 4) float64 global augmentation applied so far (augmented = aug_matrix · original).
         condition: the simulator's condition of the frame ('day', 'night', ...), 'unknown' elsewhere.
@@ -143,7 +143,7 @@ class DetSample:
     frame_id: str = ''
     gt_boxes: Tensor | None = None
     gt_labels: Tensor | None = None
-    cameras: Mapping[str, Mapping[str, CameraInput]] = field(default_factory=_empty_cameras)
+    cameras: Mapping[str, Mapping[str, SampleCamera]] = field(default_factory=_empty_cameras)
     aug_matrix: np.ndarray = field(default_factory=lambda: np.eye(4))
     condition: str = 'unknown'
     main_camera: CameraModel | None = None

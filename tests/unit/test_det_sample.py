@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from omnifuse.errors import ShapeError
-from omnifuse.structures import Boxes3D, CameraInput, DetPredictions, DetSample
+from omnifuse.structures import Boxes3D, DetPredictions, DetSample, SampleCamera
 
 
 def _preds(k: int = 2) -> DetPredictions:
@@ -55,17 +55,17 @@ def test_sample_checks_ground_truth_and_modalities() -> None:
 
 
 def test_camera_input_checks_image_projection_and_semantics() -> None:
-    with pytest.raises(ShapeError, match=r'CameraInput\.image: expected \(C, H, W\)'):
-        CameraInput(torch.zeros(8, 8, 3), np.eye(4))
-    with pytest.raises(ShapeError, match=r'CameraInput\.lidar2img: expected \(4, 4\), got \(3, 4\)'):
-        CameraInput(torch.zeros(3, 8, 8), np.eye(4)[:3])
-    with pytest.raises(ShapeError, match=r'CameraInput\.semantics: expected \(H, W\) = \(8, 8\)'):
-        CameraInput(torch.zeros(3, 8, 8), np.eye(4), torch.zeros(4, 4, dtype=torch.long))
+    with pytest.raises(ShapeError, match=r'SampleCamera\.image: expected \(C, H, W\)'):
+        SampleCamera(torch.zeros(8, 8, 3), np.eye(4))
+    with pytest.raises(ShapeError, match=r'SampleCamera\.lidar2img: expected \(4, 4\), got \(3, 4\)'):
+        SampleCamera(torch.zeros(3, 8, 8), np.eye(4)[:3])
+    with pytest.raises(ShapeError, match=r'SampleCamera\.semantics: expected \(H, W\) = \(8, 8\)'):
+        SampleCamera(torch.zeros(3, 8, 8), np.eye(4), torch.zeros(4, 4, dtype=torch.long))
 
 
 def test_a_colour_and_a_thermal_camera_of_one_name_are_two_cameras() -> None:
-    colour = CameraInput(torch.zeros(3, 8, 8, dtype=torch.uint8), np.eye(4))
-    thermal = CameraInput(torch.zeros(1, 4, 4), 2 * np.eye(4))
+    colour = SampleCamera(torch.zeros(3, 8, 8, dtype=torch.uint8), np.eye(4))
+    thermal = SampleCamera(torch.zeros(1, 4, 4), 2 * np.eye(4))
     s = DetSample(cameras={'camera': {'front': colour}, 'thermal': {'front': thermal}})
     assert s.camera_names('camera') == ['front'] and s.camera_names('thermal') == ['front']
     assert s.cameras['thermal']['front'].lidar2img[0, 0] == 2.0

@@ -15,7 +15,7 @@ import omnifuse.detectors  # noqa: F401
 from omnifuse.detectors import CentreHead, decode_residual, encode_residual, load_weights, save_weights
 from omnifuse.errors import FormatError
 from omnifuse.registry import MODELS
-from omnifuse.structures.det_sample import CameraInput, DetSample
+from omnifuse.structures.det_sample import DetSample, SampleCamera
 
 RANGE = [0.0, -8.0, -3.0, 16.0, 8.0, 1.0]
 L2I = [[32.0, -32.0, 0.0, 0.0], [16.0, 0.0, -32.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
@@ -52,7 +52,7 @@ def synthetic_batch(seed: int = 0, *, with_image: bool = True) -> dict:
         xyz = torch.cat([ground] + objs)
         points.append(torch.cat([xyz, torch.rand(len(xyz), 1, generator=g)], 1))
         image = torch.randint(0, 255, (3, 32, 64), dtype=torch.uint8, generator=g)
-        cameras = {'camera': {'cam': CameraInput(image, L2I)} if with_image else {}, 'thermal': {}}
+        cameras = {'camera': {'cam': SampleCamera(image, L2I)} if with_image else {}, 'thermal': {}}
         samples.append(DetSample(frame_id=f'{b:06d}', gt_boxes=boxes.clone(), gt_labels=torch.tensor([0, 1]),
                                  cameras=cameras))
     return {'inputs': {'points': points}, 'data_samples': samples}
