@@ -38,6 +38,14 @@ def in_range(points: np.ndarray, point_range: Sequence[float]) -> np.ndarray:
     return points[keep]
 
 
+def _in_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(N,) lo <= point <= hi on the first len(lo) columns (column by column: no (N, C) temporaries)."""
+    keep = (points[:, 0] >= lo[0]) & (points[:, 0] <= hi[0])
+    for d in range(1, len(lo)):
+        keep &= (points[:, d] >= lo[d]) & (points[:, d] <= hi[d])
+    return keep
+
+
 def _class_aware_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float,
                      max_out: int | None) -> np.ndarray:
     shifted = boxes.astype(np.float64)
@@ -87,8 +95,12 @@ def _site_keys(zyx: np.ndarray, shape: Sequence[float]) -> np.ndarray:
 def _lookup(sites: np.ndarray, shape: Sequence[float], zyx: np.ndarray) -> np.ndarray:
     """Row of each (..., 3) queried site among (M, 3) `sites`, -1 where absent (a dense grid of rows for the
     coarse levels the RoI head reads, sorted keys for larger grids)."""
+    return _lookup_keys(sites, shape, _site_keys(zyx, shape))
+
+
+def _lookup_keys(sites: np.ndarray, shape: Sequence[float], q: np.ndarray) -> np.ndarray:
+    """`_lookup` of queries given as cell keys ((z * H + y) * W + x; -1 off the grid)."""
     keys = _site_keys(sites, shape)
-    q = _site_keys(zyx, shape)
     cells = int(np.prod([int(v) for v in shape]))
     if cells <= 1_000_000:  # x_conv3/x_conv4 of the shipped grids: 211,200 and 17,600 cells
         grid = np.full(cells + 1, -1, np.int64)  # the last cell answers the off-grid queries (key -1)
@@ -110,17 +122,27 @@ def trilinear_rows(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, x
     origin = np.asarray(geometry['origin'], F32)
     spacing = np.asarray(geometry['spacing'], F32)
     shape = geometry['shape']
+    D, H, W = (int(v) for v in shape)
     rel = (xyz.astype(F32) - origin) / spacing
-    flat = int(shape[0]) == 1
+    flat = D == 1
     if flat:
-        rel = np.concatenate([rel[:, :2], np.zeros_like(rel[:, 2:])], 1)
+        rel[:, 2] = 0
     base = np.floor(rel)
     frac = rel - base
+    b = base.astype(np.int64)
+    # per axis (x, y, z): the weight and the in-grid flag of the lower (0) and upper (1) neighbour; a corner's
+    # weight is their product in x, y, z order, its key the lower corner's plus its step
+    one = F32(1)
+    weight = [(one - frac[:, a], frac[:, a]) for a in range(3)]
+    inside = [((b[:, a] >= 0) & (b[:, a] < n), (b[:, a] >= -1) & (b[:, a] < n - 1)) for a, n in enumerate((W, H, D))]
+    key0 = (b[:, 2] * H + b[:, 1]) * W + b[:, 0]
     corners = [(dx, dy, dz) for dz in ((0,) if flat else (0, 1)) for dy in (0, 1) for dx in (0, 1)]
-    offs = np.asarray(corners, np.int64)  # (K, 3) x y z
-    idx = base.astype(np.int64)[:, None, :] + offs[None]  # (P, K, 3)
-    w = np.where(offs[None].astype(bool), frac[:, None, :], F32(1) - frac[:, None, :]).prod(-1)
-    rows = _lookup(sites, shape, idx[..., ::-1])
+    keys = np.empty((b.shape[0], len(corners)), np.int64)
+    w = np.empty((b.shape[0], len(corners)), F32)
+    for k, (dx, dy, dz) in enumerate(corners):
+        keys[:, k] = np.where(inside[0][dx] & inside[1][dy] & inside[2][dz], key0 + ((dz * H + dy) * W + dx), -1)
+        w[:, k] = weight[0][dx] * weight[1][dy] * weight[2][dz]
+    rows = _lookup_keys(sites, shape, keys)
     return rows, (w * (rows >= 0)).astype(F32)
 
 
@@ -132,10 +154,10 @@ def voxel_centroids(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, 
     centres = sites[:, ::-1].astype(F32) * spacing + origin
     if points.shape[0] == 0 or sites.shape[0] == 0:
         return centres
-    xyz = points[:, :3].astype(F32)
+    pts = points if points.dtype == F32 else points.astype(F32)
     # only points near the sites can fall in them (a cheap box test before rounding and lookups)
     lo, hi = centres.min(0) - spacing, centres.max(0) + spacing
-    xyz = xyz[((xyz >= lo) & (xyz <= hi)).all(1)]
+    xyz = pts[_in_box(pts, lo, hi), :3]
     idx = np.round((xyz - origin) / spacing).astype(np.int64)[:, ::-1]
     rows = _lookup(sites, geometry['shape'], idx)
     hit = rows >= 0
@@ -168,9 +190,9 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
         return count, centroid
     rois = rois.astype(F32)
     reach = np.hypot(rois[:, 3], rois[:, 4]) / 2 + F32(1e-3)
-    xyz = points[:, :3].astype(F32)
+    pts = points if points.dtype == F32 else points.astype(F32)
     lo, hi = (rois[:, :2] - reach[:, None]).min(0), (rois[:, :2] + reach[:, None]).max(0)
-    xyz = xyz[(xyz[:, 0] >= lo[0]) & (xyz[:, 0] <= hi[0]) & (xyz[:, 1] >= lo[1]) & (xyz[:, 1] <= hi[1])]
+    xyz = pts[_in_box(pts, lo, hi), :3]
     # candidate (point, RoI) pairs from 1 m BEV buckets: per RoI, each bucket row of its reach is one
     # contiguous run of the bucket-sorted points (all RoIs at once)
     W = int((hi[0] - lo[0]) // 1.0) + 1
@@ -193,7 +215,8 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
     d = xyz[point_of] - box[:, :3]
     c, s = np.cos(box[:, 6]), np.sin(box[:, 6])
     local = np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], 1) / box[:, 3:6] + F32(0.5)
-    inside = ((local >= 0) & (local < 1)).all(1)
+    inside = ((local[:, 0] >= 0) & (local[:, 0] < 1) & (local[:, 1] >= 0) & (local[:, 1] < 1) & (local[:, 2] >= 0)
+              & (local[:, 2] < 1))
     local, roi_of = local[inside].astype(F32), roi_of[inside]
     cell3 = np.clip(np.floor(local * F32(G)).astype(np.int64), 0, G - 1)
     key = roi_of * G3 + (cell3[:, 0] * G + cell3[:, 1]) * G + cell3[:, 2]

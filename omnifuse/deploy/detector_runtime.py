@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,13 +120,43 @@ class DetectorPipeline:
 
     `pipeline(points, cameras)` -> (boxes (K, 7) LiDAR frame float64, scores (K,), labels (K,) int64); cameras
     maps 'camera' / 'thermal' to a `CameraInput` (absent or None: that modality is missing).
+
+    With `overlap` (default) the image steps (preprocess and image graph, which need only the images) run in a
+    worker thread beside the numpy steps of the LiDAR (voxels, index tables), which hold one core while the
+    other idles; `times` then has their own durations and 'image wait', the time the second stage waited for
+    them (0 when they were done first).
     """
 
-    def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner]) -> None:
+    def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner], *, overlap: bool = True) -> None:
         self.spec = spec
         self.runners = runners
         self.planner = SparsePlanner(spec['backbone'])
         self.times = StageTimes()
+        self.overlap = overlap
+        self._worker: ThreadPoolExecutor | None = None
+
+    def _images(self, cameras: Mapping[str, CameraInput | None] | None) -> tuple[dict[str, dict[str, np.ndarray]],
+                                                                                   dict[str, float]]:
+        """The RoI graph's image inputs per modality (preprocess + image graph; zeros and valid False for a
+        missing image) and the milliseconds of each step."""
+        times: dict[str, float] = {}
+        images: dict[str, dict[str, np.ndarray]] = {}
+        for modality, info in self.spec['image_modalities'].items():
+            cam = (cameras or {}).get(modality)
+            if cam is None:
+                images[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
+                                    'lidar2img': np.eye(4, dtype=np.float32),
+                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array([False])}
+                continue
+            start = time.perf_counter()
+            padded, l2i, hw = _image_feeds(self.spec, modality, cam)
+            mid = time.perf_counter()
+            fmap = self.runners[modality].run({'image': padded})['features']
+            end = time.perf_counter()
+            times['image preprocess'] = times.get('image preprocess', 0.0) + (mid - start) * 1e3
+            times[f'{modality} graph'] = (end - mid) * 1e3
+            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array([True])}
+        return images, times
 
     def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -141,11 +172,20 @@ class DetectorPipeline:
             clock = now
 
         empty = (np.zeros((0, 7)), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        roi = spec.get('roi')
+        pending: Future[tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]] | None = None
+        if roi is not None and self.overlap and any(c is not None for c in (cameras or {}).values()):
+            # the image graphs need only the images: they run beside the numpy steps and the first stage
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix='omnifuse-images')
+            pending = self._worker.submit(self._images, cameras)
         pts = dnp.in_range(np.asarray(points, dtype=np.float32), spec['point_range'])
         feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
                                  max_points=spec['max_points'], max_voxels=spec['max_voxels'])
         lap('voxelise')
         if feats.shape[0] == 0:  # no point in range: no detection (the PyTorch model's rule)
+            if pending is not None:
+                pending.result()
             self.times = StageTimes(times)
             return empty
         plan = self.planner.plan(zyx)
@@ -155,23 +195,18 @@ class DetectorPipeline:
         boxes, scores, labels = dnp.nms_proposals(first['boxes'], first['scores'], first['labels'],
                                                   spec['proposals'])
         lap('proposal NMS')
-        roi = spec.get('roi')
         if roi is None or boxes.shape[0] == 0:
+            if pending is not None:
+                pending.result()
             self.times = StageTimes(times)
             return boxes.astype(np.float64), scores, labels.astype(np.int64)
-        images: dict[str, dict[str, np.ndarray]] = {}
-        for modality, info in spec['image_modalities'].items():
-            cam = (cameras or {}).get(modality)
-            if cam is None:
-                images[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
-                                    'lidar2img': np.eye(4, dtype=np.float32),
-                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array([False])}
-                continue
-            padded, l2i, hw = _image_feeds(spec, modality, cam)
-            lap('image preprocess')
-            fmap = self.runners[modality].run({'image': padded})['features']
-            lap(f'{modality} graph')
-            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array([True])}
+        if pending is not None:  # its steps' times are their own, overlapped; the wait is what is left of them
+            images, image_times = pending.result()
+            lap('image wait')
+        else:
+            images, image_times = self._images(cameras)
+            clock = time.perf_counter()
+        times.update(image_times)
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
         count, centroid = dnp.roi_cell_stats(pts, boxes, roi['grid_size'])

@@ -74,15 +74,19 @@ class SiteGrid:
         self._filled = np.zeros(0, np.int64)
 
     def flat(self, zyx: np.ndarray) -> np.ndarray:
-        """(...,) int64 cell index of (..., 3) (z, y, x) sites (-margin .. n - 1 + margin)."""
+        """(...,) int64 cell index of (..., 3) (z, y, x) sites (-margin .. n - 1 + margin).
+
+        The cells are laid out y, x, z (z fastest): the grids are flat (D of 2-41 against H, W of 100-1600),
+        so a site's 27 neighbours lie in 3 runs of 3 x D cells, not 9 runs over 3 distant z planes (fewer
+        cache and TLB misses in `conv_rules`' lookups)."""
         m = self.margin
-        _, H, W = self.dims
-        return ((zyx[..., 0] + m) * H + (zyx[..., 1] + m)) * W + (zyx[..., 2] + m)
+        D, _, W = self.dims
+        return ((zyx[..., 1] + m) * W + (zyx[..., 2] + m)) * D + (zyx[..., 0] + m)
 
     def step(self, offsets: np.ndarray) -> np.ndarray:
         """(K,) int64 flat step of each (K, 3) (dz, dy, dx) offset."""
-        _, H, W = self.dims
-        return (offsets[:, 0] * H + offsets[:, 1]) * W + offsets[:, 2]
+        D, _, W = self.dims
+        return (offsets[:, 1] * W + offsets[:, 2]) * D + offsets[:, 0]
 
     def fill(self, zyx: np.ndarray) -> None:
         """Make the (M, 3) sites active, site i at row i (clears any previous fill first)."""

@@ -49,8 +49,10 @@ def mean_voxels(points: np.ndarray, voxel_size: Sequence[float], point_range: Se
     lo = np.asarray(point_range[:3], dtype=np.float32)  # float32 arithmetic, as the PyTorch voxeliser
     vs = np.asarray(voxel_size, dtype=np.float32)
     idx = np.floor((pts[:, :3] - lo) / vs).astype(np.int64)  # (N, 3) x y z
-    ok = np.all((idx >= 0) & (idx < np.array([W, H, D])), axis=1)
-    pts, idx = pts[ok], idx[ok]
+    ok = ((idx[:, 0] >= 0) & (idx[:, 0] < W) & (idx[:, 1] >= 0) & (idx[:, 1] < H) & (idx[:, 2] >= 0)
+          & (idx[:, 2] < D))
+    if not ok.all():  # the detector's points are range-filtered already: nothing to drop
+        pts, idx = pts[ok], idx[ok]
     if pts.shape[0] == 0:
         return np.zeros((0, in_channels), np.float32), np.zeros((0, 3), np.int64)
     key = (idx[:, 2] * H + idx[:, 1]) * W + idx[:, 0]
