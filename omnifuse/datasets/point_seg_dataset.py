@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from omnifuse.datasets.kitti import KittiReader, read_rgb_image
-from omnifuse.datasets.rgbx_seg import frame_condition
+from omnifuse.datasets.frame_dataset import FrameFolderDataset
+from omnifuse.datasets.kitti import read_rgb_image
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
-from omnifuse.structures import CameraModel, SensorFrame
+from omnifuse.structures import CameraModel
 from omnifuse.structures.seg_sample import PointSegSample
 
 __all__ = ['PointSegDataset', 'perturb_extrinsics', 'scaled_lidar2img', 'read_point_labels']
@@ -80,7 +80,7 @@ def scaled_lidar2img(camera: CameraModel, scale: float, T_cam_lidar: np.ndarray 
 
 
 @DATASETS.register_module()
-class PointSegDataset:
+class PointSegDataset(FrameFolderDataset):
     """Point clouds with per-point labels, plus the camera image, for LiDAR(-camera) segmentation.
 
     Args:
@@ -117,7 +117,7 @@ class PointSegDataset:
                  calib_error: Sequence[float] | None = None, calib_error_seed: int = 0, augment: bool = False,
                  rot_range: float = math.pi / 4, scale_range: Sequence[float] = (0.95, 1.05),
                  seed: int = 0) -> None:
-        self.reader = KittiReader(data_root, split, image_set=image_set, load_images=False)
+        super().__init__(data_root, split=split, image_set=image_set, class_names=class_names)
         if not (self.reader.data_dir / label_dir).is_dir():
             missing = str(self.reader.data_dir / label_dir)
             raise FileNotFoundError(2, 'No such per-point label directory', missing)
@@ -125,7 +125,6 @@ class PointSegDataset:
             raise FormatError(f'PointSegDataset: point_range needs 6 numbers, got {tuple(point_range)}')
         if calib_error is not None and len(calib_error) != 2:
             raise FormatError(f'PointSegDataset: calib_error must be (degrees, metres), got {calib_error!r}')
-        self.class_names = tuple(class_names)
         self.point_range = tuple(float(v) for v in point_range)
         self.max_points = int(max_points)
         self.camera = camera
@@ -142,19 +141,11 @@ class PointSegDataset:
         self.seed = int(seed)
         self._rng = np.random.default_rng(seed)
 
-    @property
-    def metainfo(self) -> dict[str, Any]:
-        """mmengine dataset meta: {'classes': names}."""
-        return {'classes': self.class_names}
-
-    def __len__(self) -> int:
-        return len(self.reader)
-
     # ---- numpy item ----
     def load(self, index: int) -> dict[str, Any]:
         """Numpy item: 'points' (N, 4) float32, 'labels' (N,) int64, 'in_fov' (N,) bool, 'image' (H, W, 3)
         uint8 or None, 'lidar2img' (4, 4) float64, 'frame_id', 'condition'."""
-        frame_id = self.reader.frame_ids[index]
+        frame_id = self.frame_id(index)
         points = self.reader.read_points(frame_id)[:, :4]
         calib = self.reader.read_calib(frame_id)
         label_path = self.reader.path(self.label_dir, frame_id, '.bin')
@@ -186,11 +177,10 @@ class PointSegDataset:
         keep_idx = np.nonzero(keep)[0]
         if len(keep_idx) > self.max_points:
             keep_idx = np.sort(rng.choice(keep_idx, self.max_points, replace=False))
-        frame = SensorFrame(frame_id=frame_id, points=points, calib=calib)
         return {'points': np.ascontiguousarray(points[keep_idx], dtype=np.float32),
                 'labels': labels[keep_idx],
                 'in_fov': in_fov[keep_idx], 'image': image, 'lidar2img': lidar2img, 'frame_id': frame_id,
-                'condition': frame_condition(frame, self.reader.data_dir)}
+                'condition': self.condition(frame_id)}
 
     def _resize(self, image: np.ndarray) -> np.ndarray:
         if self.image_scale == 1.0:

@@ -13,12 +13,11 @@ depth rendered into image_2; see omnifuse/datasets/rgbt.py) and the label, in th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from omnifuse.datasets.kitti import KittiReader
+from omnifuse.datasets.frame_dataset import FrameFolderDataset, frame_condition
 from omnifuse.datasets.rgbt import normalize_thermal, render_depth_image, scaled_camera, warp_thermal_to_camera
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
@@ -29,16 +28,6 @@ from omnifuse.structures.seg_sample import SegSample
 __all__ = ['RGBXSegDataset', 'frame_condition', 'build_x_image', 'rgbx_batch', 'rgbx_frame_inputs', 'scale_rgbx']
 
 X_MODALITIES = ('thermal', 'depth', 'rgb')
-
-
-def frame_condition(frame: SensorFrame, data_dir: Path) -> str | None:
-    """'day' / 'night' / ... of a frame: frame.meta['condition'], else `meta/<id>.json` 'condition'."""
-    value = frame.meta.get('condition')
-    if value is None:
-        from omnifuse.datasets.kitti import read_frame_meta
-
-        value = read_frame_meta(data_dir / 'meta' / f'{frame.frame_id}.json').get('condition')
-    return None if value is None else str(value)
 
 
 def build_x_image(frame: SensorFrame, modality: str, size: tuple[int, int], *, camera_name: str = 'image_2',
@@ -185,7 +174,7 @@ def rgbx_frame_inputs(frame: SensorFrame, modality: str, *, camera_name: str = '
 
 
 @DATASETS.register_module()
-class RGBXSegDataset:
+class RGBXSegDataset(FrameFolderDataset):
     """RGB + X (+ label) items of a KITTI-layout folder, for CMXSegmentor.
 
     Args:
@@ -214,9 +203,8 @@ class RGBXSegDataset:
                  seed: int = 0) -> None:
         if modality not in X_MODALITIES:
             raise FormatError(f'RGBXSegDataset: modality must be one of {X_MODALITIES}, got {modality!r}')
-        self.reader = KittiReader(data_root, split, image_set=image_set)
+        super().__init__(data_root, split=split, image_set=image_set, class_names=class_names, load_images=True)
         self.modality = modality
-        self.class_names = tuple(class_names)
         self.label_dir = label_dir
         self.scale = scale
         self.flip_prob = flip_prob
@@ -230,20 +218,12 @@ class RGBXSegDataset:
         if label_dir is not None and not (self.reader.data_dir / label_dir).is_dir():
             raise FileNotFoundError(2, 'No such label directory', str(self.reader.data_dir / label_dir))
 
-    @property
-    def metainfo(self) -> dict[str, Any]:
-        """mmengine dataset meta: {'classes': names}."""
-        return {'classes': self.class_names}
-
-    def __len__(self) -> int:
-        return len(self.reader)
-
     def load(self, index: int) -> dict[str, Any]:
         """Numpy item: rgb (H, W, 3) uint8, x (1, H, W) float32, label (H, W) uint8 or None, meta
         ('x_valid', 'frame_id', 'condition', 'orig_shape' (H0, W0) before scaling)."""
         import cv2
 
-        frame_id = self.reader.frame_ids[index]
+        frame_id = self.frame_id(index)
         frame = self.reader.read(frame_id)
         if 'image_2' not in frame.images:
             raise FormatError(f'frame {frame_id}: no image_2 image in {self.reader.data_dir}')
@@ -260,7 +240,7 @@ class RGBXSegDataset:
             if (h, w) != (h0, w0):
                 label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
         return {'rgb': rgb, 'x': x, 'x_valid': valid, 'label': label, 'frame_id': frame_id, 'orig_shape': (h0, w0),
-                'condition': frame_condition(frame, self.reader.data_dir)}
+                'condition': self.condition(frame_id, frame.meta)}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
