@@ -1,4 +1,6 @@
 # Near-field BEV occupancy on simulator data: model, data, schedule. Variants change `model` only.
+# Items are {'inputs': {...}, 'data_samples': OccupancySample}: `pseudo_collate` lists them and the model's
+# OccupancyDataPreprocessor (its default) stacks the inputs (default_collate cannot batch a dataclass).
 _base_ = ['../_base_/default_runtime.py']
 
 data_root = 'data/sim_occupancy'
@@ -11,12 +13,12 @@ model = dict(type='NearFieldOccupancyNet', occupied_classes=occupied_groups[1:],
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='NearFieldOccupancyDataset', data_root=data_root, image_set='train', image_scale=0.4, **grid))
 val_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='NearFieldOccupancyDataset', data_root=data_root, image_set='val', image_scale=0.4, **grid))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='OccupancyMetric', group_names=occupied_groups, max_range=5.0, **grid)

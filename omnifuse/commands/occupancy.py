@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     unused: dict[str, list[str]] = {}
     for index in tqdm(indices, desc='occupancy', unit='frame'):
         item = dataset.sample(index)  # numpy inputs, as the exported and the torch model take them
-        frame_id = item['data_samples']['frame_id']
-        note = item['data_samples'].get('ultrasonic_note')
+        frame_id = item['data_samples'].frame_id
+        note = item['data_samples'].ultrasonic_note
         if note:
             unused.setdefault(note, []).append(frame_id)
         pred, _ = predictor.predict_inputs(item['inputs'])

@@ -7,28 +7,30 @@ predicted and true grids are files of the same format.
 
 No torch at import: `occupancy_inputs` and `NearFieldOccupancyDataset.sample` are the numpy preprocessing that
 the PyTorch path and the exported, torch-free runtime (omnifuse.deploy) share; only `__getitem__` (training)
-turns a sample into tensors.
+turns a sample into tensors. The frame's typed sample is `OccupancySample` (omnifuse.structures.seg_sample).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NotRequired, TypedDict
+from typing import Any, TypedDict
 
 import cv2
 import numpy as np
 
-from omnifuse.datasets.kitti import KittiReader, read_frame_meta, read_rgb_image, read_ultrasonic_file
+from omnifuse.datasets.frame_dataset import FrameFolderDataset
+from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
 from omnifuse.datasets.sim import classes as sim_classes
 from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic, unused_ultrasonic
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import CameraModel, UltrasonicSensor
+from omnifuse.structures.seg_sample import OccupancySample
 
 __all__ = ['OCCUPANCY_GROUPS', 'GROUP_OF_SIM_ID', 'GROUP_TO_SIM_ID', 'NearFieldOccupancyDataset',
-           'OccupancySample', 'OccupancySampleInfo', 'read_occupancy_png', 'write_occupancy_png',
+           'OccupancyItem', 'read_occupancy_png', 'write_occupancy_png',
            'groups_to_sim_ids', 'occupancy_inputs']
 
 # Group 0 is free space; the rest are occupied. Sky and unknown cells are ignored.
@@ -78,25 +80,16 @@ def groups_to_sim_ids(groups: np.ndarray) -> np.ndarray:
     return GROUP_TO_SIM_ID[np.asarray(groups, dtype=np.int64)]
 
 
-class OccupancySampleInfo(TypedDict):
-    """`data_samples` of an occupancy item: the frame, its simulator condition, the note on ultrasonic readings
-    no sensor explains ('' when none) and, when the frame has a truth grid, its grouped labels (H, W) int64."""
-
-    frame_id: str
-    condition: str
-    ultrasonic_note: str
-    labels: NotRequired[np.ndarray]
-
-
-class OccupancySample(TypedDict):
-    """One frame of `NearFieldOccupancyDataset.sample`: the network inputs (`occupancy_inputs`) and the info."""
+class OccupancyItem(TypedDict):
+    """One frame of `NearFieldOccupancyDataset.sample`: the network inputs (`occupancy_inputs`, numpy, no batch
+    dimension) and the frame's `OccupancySample` (gt_labels numpy, None when the frame has no truth grid)."""
 
     inputs: dict[str, np.ndarray]
-    data_samples: OccupancySampleInfo
+    data_samples: OccupancySample
 
 
 @DATASETS.register_module()
-class NearFieldOccupancyDataset:
+class NearFieldOccupancyDataset(FrameFolderDataset):
     """Camera image, ultrasonic raster and grouped occupancy labels of each frame.
 
     Args:
@@ -107,27 +100,22 @@ class NearFieldOccupancyDataset:
         drop_camera: feed no camera (robustness evaluation).
 
     Item: {'inputs': {'image' (3, h, w) float [0, 1], 'lidar2img' (4, 4), 'camera_valid' () bool,
-    'ultrasonic' (3, G, G)}, 'data_samples': {'labels' (G, G) long, 'frame_id', 'condition'}} as torch tensors
-    (`sample(index)`: the same with numpy arrays, and no labels when the frame has no occupancy/ file).
+    'ultrasonic' (3, G, G)} tensors, 'data_samples': OccupancySample (omnifuse.structures.seg_sample: frame_id,
+    condition, ultrasonic_note, gt_labels (G, G) int64 tensor)}; the configs batch it with `pseudo_collate` and the
+    model's `OccupancyDataPreprocessor` stacks the inputs. `sample(index)`: the same with numpy arrays, and
+    gt_labels None when the frame has no occupancy/ file.
     """
 
     def __init__(self, data_root: str, *, image_set: str | None = None, image_scale: float = 0.5,
                  resolution: float = 0.1, extent: float = 10.0, drop_camera: bool = False) -> None:
-        self.reader = KittiReader(data_root, image_set=image_set, load_images=False)
+        super().__init__(data_root, image_set=image_set, class_names=OCCUPANCY_GROUPS)
         self.grid = BEVGrid(resolution, extent)
         self.image_scale = image_scale
         self.drop_camera = drop_camera
 
-    def __len__(self) -> int:
-        return len(self.reader)
-
-    def meta(self, frame_id: str) -> dict[str, object]:
-        """meta/<id>.json of the simulator (condition, faults, ...), {} when absent."""
-        return read_frame_meta(self.reader.path('meta', frame_id, '.json'))
-
-    def sample(self, index: int) -> OccupancySample:
-        """The item of frame `index` with numpy arrays; 'labels' only when the frame has a truth grid."""
-        frame_id = self.reader.frame_ids[index]
+    def sample(self, index: int) -> OccupancyItem:
+        """The item of frame `index` with numpy arrays; gt_labels only when the frame has a truth grid."""
+        frame_id = self.frame_id(index)
         calib = self.reader.read_calib(frame_id)
         meta = self.meta(frame_id)
         faults = meta.get('faults') or {}
@@ -138,25 +126,26 @@ class NearFieldOccupancyDataset:
         camera_valid = not (self.drop_camera or bool(faults.get('camera_dead', False)))
         inputs = occupancy_inputs(image if camera_valid else None, calib.cameras['image_2'], readings,
                                   calib.ultrasonic, self.grid, image_scale=self.image_scale)
-        samples: OccupancySampleInfo = {'frame_id': frame_id, 'condition': str(meta.get('condition', 'unknown')),
-                                      'ultrasonic_note': unused_ultrasonic(readings, calib.ultrasonic) or ''}
+        gt_labels = None
         truth = self.reader.path('occupancy', frame_id, '.png')
         if truth.is_file():
             groups = GROUP_OF_SIM_ID[read_occupancy_png(truth, self.grid)]
-            samples['labels'] = np.where(groups < 0, IGNORE, groups).astype(np.int64)
-        return {'inputs': inputs, 'data_samples': samples}
+            gt_labels = np.where(groups < 0, IGNORE, groups).astype(np.int64)
+        sample = OccupancySample(frame_id=frame_id, condition=self.condition(frame_id, meta),
+                                 ultrasonic_note=unused_ultrasonic(readings, calib.ultrasonic) or '',
+                                 gt_labels=gt_labels)
+        return {'inputs': inputs, 'data_samples': sample}
 
-    def __getitem__(self, index: int) -> dict[str, dict[str, object]]:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
 
         item = self.sample(index)
-        if 'labels' not in item['data_samples']:
-            frame_id = item['data_samples']['frame_id']
-            raise FileNotFoundError(2, 'no occupancy truth for training', str(self.reader.path('occupancy', frame_id,
-                                                                                                '.png')))
-        as_tensor: dict[str, object] = {k: torch.from_numpy(np.asarray(v)) for k, v in item['inputs'].items()}
-        samples = dict(item['data_samples'], labels=torch.from_numpy(item['data_samples']['labels']))
-        return {'inputs': as_tensor, 'data_samples': samples}
+        sample = item['data_samples']
+        if sample.gt_labels is None:
+            raise FileNotFoundError(2, 'no occupancy truth for training',
+                                    str(self.reader.path('occupancy', sample.frame_id, '.png')))
+        inputs = {k: torch.from_numpy(np.asarray(v)) for k, v in item['inputs'].items()}
+        return {'inputs': inputs, 'data_samples': sample.to('cpu')}
 
 
 def occupancy_inputs(image: np.ndarray | None, camera: CameraModel, readings: Mapping[str, float],

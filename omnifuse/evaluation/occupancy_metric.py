@@ -10,8 +10,15 @@ from mmengine.evaluator import BaseMetric
 from omnifuse.evaluation.occupancy import OccupancyScores
 from omnifuse.registry import METRICS
 from omnifuse.structures.bev_grid import BEVGrid
+from omnifuse.structures.seg_sample import OccupancySample
 
 __all__ = ['OccupancyMetric']
+
+
+def _uint8(grid: object) -> np.ndarray:
+    """A (G, G) label tensor (any device) or array as uint8 numpy."""
+    value = grid.detach().cpu().numpy() if hasattr(grid, 'detach') else np.asarray(grid)
+    return value.astype(np.uint8)
 
 
 @METRICS.register_module()
@@ -37,11 +44,13 @@ class OccupancyMetric(BaseMetric):
         self.group_of_id[:len(self.group_names)] = np.arange(len(self.group_names))
         self.group_of_id[ignore_index] = -1
 
-    def process(self, data_batch: object, data_samples: Sequence[dict]) -> None:
-        """Keep (gt, pred) grids as small uint8 arrays on the CPU."""
+    def process(self, data_batch: object, data_samples: Sequence[OccupancySample]) -> None:
+        """Keep (gt_labels, pred.labels) grids of the model's samples as small uint8 arrays on the CPU."""
         for sample in data_samples:
-            self.results.append((sample['gt'].cpu().numpy().astype(np.uint8),
-                                 sample['pred'].cpu().numpy().astype(np.uint8)))
+            if sample.gt_labels is None or sample.pred is None:
+                raise ValueError(f'OccupancyMetric: frame {sample.frame_id!r} has no '
+                                 f"{'gt_labels' if sample.gt_labels is None else 'pred'}")
+            self.results.append((_uint8(sample.gt_labels), _uint8(sample.pred.labels)))
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Flat scores: occupied_iou, miou and iou_<group>."""

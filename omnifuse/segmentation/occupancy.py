@@ -6,15 +6,20 @@
 
 Stage 2 sees the stage-1 probability, and its class is used only where stage 1 says occupied.
 Labels: 0 = free, 1..K = the occupied classes (config order), 255 = ignore.
+
+Data flow (issue 22): `NearFieldOccupancyDataset` items {'inputs': {...}, 'data_samples': OccupancySample} are
+listed by `pseudo_collate`; `OccupancyDataPreprocessor` stacks the inputs and moves inputs and samples to the
+device; 'predict' returns the samples with `OccupancyPredictions` in `pred` (read by `OccupancyMetric`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
+from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
 from omnifuse.encoders.camera_bev import IPMCameraToBEV
@@ -22,8 +27,9 @@ from omnifuse.encoders.image import ImageEncoder
 from omnifuse.encoders.ultrasonic import UltrasonicEncoder
 from omnifuse.fusion.ultrasonic_bev import UltrasonicCameraFusion
 from omnifuse.registry import MODELS
+from omnifuse.structures.seg_sample import OccupancyPredictions, OccupancySample
 
-__all__ = ['NearFieldOccupancyNet', 'IGNORE_INDEX']
+__all__ = ['NearFieldOccupancyNet', 'OccupancyDataPreprocessor', 'IGNORE_INDEX']
 
 IGNORE_INDEX = 255
 
@@ -31,6 +37,28 @@ IGNORE_INDEX = 255
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
                          nn.ReLU(inplace=True))
+
+
+@MODELS.register_module()
+class OccupancyDataPreprocessor(BaseDataPreprocessor):
+    """Batch a `pseudo_collate`d list of occupancy items and move it to the model's device.
+
+    inputs: every key's per-frame tensors stacked to (B, ...) (a key that is already a batched tensor, or None,
+    stays); data_samples: the `OccupancySample`s with their gt_labels on the device (B empty samples when none).
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict:  # noqa: D102 - mmengine API
+        inputs: dict[str, Any] = {}
+        for key, value in data['inputs'].items():
+            if isinstance(value, (list, tuple)):
+                value = None if any(v is None for v in value) else torch.stack([torch.as_tensor(v) for v in value])
+            inputs[key] = value
+        inputs = self.cast_data(inputs)
+        samples = data.get('data_samples')
+        if samples is None:
+            n = next((len(v) for v in inputs.values() if v is not None), 0)
+            samples = [OccupancySample() for _ in range(n)]
+        return {'inputs': inputs, 'data_samples': [s.to(self.device) for s in samples]}
 
 
 @MODELS.register_module()
@@ -45,18 +73,24 @@ class NearFieldOccupancyNet(BaseModel):
         width: channel width of the BEV trunk.
         class_weights: stage-2 cross-entropy weight of each occupied class (rare classes such as
             pedestrians need more, or stage 2 learns to say "vehicle" everywhere); None = equal.
+        data_preprocessor: config or module. Defaults to OccupancyDataPreprocessor.
 
     Shapes (inputs dict):
         image: (B, 3, H, W) float in [0, 1] (optional); lidar2img: (B, 4, 4) for that image size;
         camera_valid: (B,) bool, False where the camera is missing/dead;
         ultrasonic: (B, 3, G, G) raster (see omnifuse.encoders.ultrasonic).
-        labels: (B, G, G) long.  predict returns (B, G, G) long labels.
+    data_samples: B `OccupancySample`s, gt_labels (G, G) long (loss). 'predict' returns them with
+    `pred` = OccupancyPredictions(labels (G, G) long).
     """
 
     def __init__(self, *, occupied_classes: Sequence[str], use_camera: bool = True, use_ultrasonic: bool = True,
                  resolution: float = 0.1, extent: float = 10.0, ground_z: float = -1.73, width: int = 32,
                  image_channels: int = 32, class_weights: Sequence[float] | None = None,
-                 data_preprocessor: dict | None = None) -> None:
+                 data_preprocessor: Mapping[str, Any] | nn.Module | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='OccupancyDataPreprocessor')
+        if isinstance(data_preprocessor, Mapping):
+            data_preprocessor = MODELS.build(dict(data_preprocessor))
         super().__init__(data_preprocessor=data_preprocessor)
         if not (use_camera or use_ultrasonic):
             raise ValueError('NearFieldOccupancyNet needs use_camera or use_ultrasonic')
@@ -107,26 +141,21 @@ class NearFieldOccupancyNet(BaseModel):
         return (F.interpolate(occ, size=size, mode='bilinear', align_corners=False)[:, 0],
                 F.interpolate(cls, size=size, mode='bilinear', align_corners=False))
 
-    def forward(self, inputs: dict[str, Tensor], data_samples: dict[str, Tensor] | None = None,
-                mode: str = 'tensor') -> dict[str, Tensor] | Tensor | list[dict[str, Tensor]]:
-        """mode 'loss' -> dict of losses; 'predict' -> [{'pred', 'gt'}] per sample; 'tensor' -> occupied logits."""
+    def forward(self, inputs: dict[str, Tensor], data_samples: Sequence[OccupancySample] | None = None,
+                mode: str = 'tensor') -> dict[str, Tensor] | Tensor | list[OccupancySample]:
+        """mode 'loss' -> dict of losses; 'predict' -> the samples with `pred`; 'tensor' -> occupied logits."""
         occ, cls = self._logits(inputs)
         if mode == 'tensor':
             return occ
         if mode == 'predict':
             labels = self.predict_labels(occ, cls)
-            out = []
-            for i in range(len(labels)):
-                record = {'pred': labels[i]}
-                if data_samples is not None and 'labels' in data_samples:
-                    record['gt'] = data_samples['labels'][i]
-                out.append(record)
-            return out
+            samples = data_samples if data_samples is not None else [OccupancySample() for _ in range(len(labels))]
+            return [sample.with_predictions(OccupancyPredictions(labels[i])) for i, sample in enumerate(samples)]
         if mode != 'loss':
             raise ValueError(f'unknown mode {mode!r} (expected loss, predict or tensor)')
-        if data_samples is None:
-            raise ValueError("NearFieldOccupancyNet: mode 'loss' needs data_samples with the labels")
-        return self.loss(occ, cls, data_samples['labels'])
+        if not data_samples or any(s.gt_labels is None for s in data_samples):
+            raise ValueError("NearFieldOccupancyNet: mode 'loss' needs data_samples with gt_labels")
+        return self.loss(occ, cls, torch.stack([torch.as_tensor(s.gt_labels) for s in data_samples]))
 
     @staticmethod
     def predict_labels(occ: Tensor, cls: Tensor) -> Tensor:

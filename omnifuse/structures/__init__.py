@@ -5,8 +5,16 @@ from omnifuse.structures.calibration import Calibration, CameraModel, Ultrasonic
 from omnifuse.structures.det_sample import DetPredictions, DetSample, SampleCamera
 from omnifuse.structures.frame import ObjectLabels, SensorFrame
 from omnifuse.structures.kitti_labels import KittiLabels
-from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample, SegPredictions, SegSample
+from omnifuse.structures.seg_sample import (
+    OccupancyPredictions,
+    OccupancySample,
+    PointSegPredictions,
+    PointSegSample,
+    SegPredictions,
+    SegSample,
+)
 
 __all__ = ['Boxes3D', 'Calibration', 'SampleCamera', 'CameraModel', 'DetPredictions', 'DetSample', 'KittiLabels',
-           'ObjectLabels', 'PointSegPredictions', 'PointSegSample', 'SegPredictions', 'SegSample', 'SensorFrame',
+           'ObjectLabels', 'OccupancyPredictions', 'OccupancySample', 'PointSegPredictions', 'PointSegSample',
+           'SegPredictions', 'SegSample', 'SensorFrame',
            'UltrasonicSensor', 'kitti_camera_to_lidar', 'lidar_to_kitti_camera']

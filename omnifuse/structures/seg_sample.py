@@ -8,6 +8,10 @@
         PointSegDataset -> {'inputs': {'points', 'img', 'lidar2img'}, 'data_samples': PointSegSample}
         -> PointSegDataPreprocessor -> PointSegmentor
         -> PointSegSample.pred = PointSegPredictions -> PointSegMetric
+    Near-field BEV occupancy:
+        NearFieldOccupancyDataset -> {'inputs': {'image', 'lidar2img', 'camera_valid', 'ultrasonic'},
+        'data_samples': OccupancySample} -> OccupancyDataPreprocessor (stacks, moves) -> NearFieldOccupancyNet
+        -> OccupancySample.pred = OccupancyPredictions -> OccupancyMetric
 
 mmengine's `pseudo_collate` lists the samples of a batch, its `Evaluator` hands the model's samples to the
 metrics as they are. The model inputs stay tensors in `inputs` (the exported graphs take the same layout).
@@ -21,13 +25,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from omnifuse.errors import ShapeError
 from omnifuse.structures.det_sample import check_field, shape_of
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ['PointSegPredictions', 'PointSegSample', 'SegPredictions', 'SegSample']
+__all__ = ['OccupancyPredictions', 'OccupancySample', 'PointSegPredictions', 'PointSegSample', 'SegPredictions',
+           'SegSample']
 
 
 @dataclass(frozen=True)
@@ -129,5 +136,61 @@ class PointSegSample:
                                    in_fov=None if self.in_fov is None else self.in_fov.to(device))
 
     def with_predictions(self, pred: PointSegPredictions) -> PointSegSample:
+        """The same sample carrying `pred`."""
+        return dataclasses.replace(self, pred=pred)
+
+
+@dataclass(frozen=True)
+class OccupancyPredictions:
+    """The BEV occupancy prediction of one frame.
+
+    Attributes:
+        labels: (G, G) int64 group labels (0 free, 1.. the model's occupied classes), BEVGrid image layout.
+    """
+
+    labels: Tensor | np.ndarray
+
+    def __post_init__(self) -> None:
+        check_field('OccupancyPredictions', 'labels', self.labels, '(G, G)',
+                    self.labels.ndim == 2 and self.labels.shape[0] == self.labels.shape[1])
+
+
+@dataclass(frozen=True)
+class OccupancySample:
+    """One frame of near-field occupancy at the datasets -> model boundary (made by `NearFieldOccupancyDataset`).
+
+    `NearFieldOccupancyDataset.sample` makes it with numpy arrays (the torch-free CLI / deploy path reads it);
+    its `__getitem__` with tensors.
+
+    Attributes:
+        frame_id: the frame's id ('' when unknown).
+        condition: the simulator's condition of the frame ('day', 'night', ...), None when unknown.
+        ultrasonic_note: what no ultrasonic sensor of the calibration explains in the frame's readings ('' when
+            nothing).
+        gt_labels: (G, G) int64 group labels (0 free, 1.. occupied groups, 255 = ignore), or None when the frame
+            has no truth grid.
+        pred: the model's prediction, None before it ran.
+    """
+
+    frame_id: str = ''
+    condition: str | None = None
+    ultrasonic_note: str = ''
+    gt_labels: Tensor | np.ndarray | None = None
+    pred: OccupancyPredictions | None = None
+
+    def __post_init__(self) -> None:
+        if self.gt_labels is not None:
+            check_field('OccupancySample', 'gt_labels', self.gt_labels, '(G, G)',
+                        self.gt_labels.ndim == 2 and self.gt_labels.shape[0] == self.gt_labels.shape[1])
+
+    def to(self, device: Any) -> OccupancySample:
+        """The sample with its truth as a tensor on `device` (a numpy truth is wrapped, not copied)."""
+        if self.gt_labels is None:
+            return self
+        import torch
+
+        return dataclasses.replace(self, gt_labels=torch.as_tensor(self.gt_labels).to(device))
+
+    def with_predictions(self, pred: OccupancyPredictions) -> OccupancySample:
         """The same sample carrying `pred`."""
         return dataclasses.replace(self, pred=pred)

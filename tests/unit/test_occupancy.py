@@ -10,12 +10,14 @@ import torch
 
 from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
 from omnifuse.encoders.camera_bev import IPMCameraToBEV
+from omnifuse.errors import ShapeError
 from omnifuse.evaluation.occupancy import OccupancyScores, occupancy_confusion, scores_from_confusion
 from omnifuse.evaluation.occupancy_metric import OccupancyMetric
 from omnifuse.fusion.ultrasonic_bev import ContentAwareDilatedConv, UltrasonicCameraFusion
-from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+from omnifuse.segmentation.occupancy import NearFieldOccupancyNet, OccupancyDataPreprocessor
 from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import CameraModel, UltrasonicSensor
+from omnifuse.structures.seg_sample import OccupancyPredictions, OccupancySample
 
 GRID = BEVGrid(0.1, 10.0)
 
@@ -101,7 +103,7 @@ def test_ipm_samples_the_pixel_where_a_ground_cell_projects() -> None:
     assert mask[0, 0][_cell(-5.0, 0.0)] == 0  # behind the camera
 
 
-def _toy_batch(camera: bool = True) -> tuple[dict, dict]:
+def _toy_batch(camera: bool = True) -> tuple[dict, list[OccupancySample]]:
     torch.manual_seed(1)
     labels = torch.zeros(2, 200, 200, dtype=torch.long)
     labels[:, 60:80, 90:110] = 1
@@ -113,7 +115,7 @@ def _toy_batch(camera: bool = True) -> tuple[dict, dict]:
     inputs = {'ultrasonic': raster, 'lidar2img': torch.eye(4).repeat(2, 1, 1),
               'image': torch.rand(2, 3, 64, 160) if camera else None,
               'camera_valid': torch.tensor([camera, camera])}
-    return inputs, {'labels': labels}
+    return inputs, [OccupancySample(frame_id=str(i), gt_labels=labels[i]) for i in range(2)]
 
 
 def test_two_stage_model_learns_a_toy_grid_and_ignores_unknown_cells() -> None:
@@ -133,8 +135,10 @@ def test_two_stage_model_learns_a_toy_grid_and_ignores_unknown_cells() -> None:
     model.eval()
     with torch.no_grad():
         pred = model(inputs, samples, mode='predict')
-    assert pred[0]['pred'].shape == (200, 200)
-    occupied = pred[0]['pred'][60:80, 90:110]
+    assert [p.frame_id for p in pred] == ['0', '1']
+    assert pred[0].pred.labels.shape == (200, 200)
+    assert pred[0].gt_labels is samples[0].gt_labels
+    occupied = pred[0].pred.labels[60:80, 90:110]
     assert (occupied == 1).float().mean() > 0.5
 
 
@@ -187,7 +191,50 @@ def test_metric_compute_metrics_on_hand_made_records() -> None:
     gt[10:20, 10:20] = 1
     pred = gt.clone()
     pred[10:15, 10:20] = 0
-    metric.process({}, [{'gt': gt, 'pred': pred}])
+    metric.process({}, [OccupancySample(gt_labels=gt, pred=OccupancyPredictions(pred))])
     out = metric.compute_metrics(metric.results)
     assert out['iou_vehicle'] == pytest.approx(0.5)
     assert out['occupied_iou'] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="'f1' has no gt_labels"):
+        metric.process({}, [OccupancySample(frame_id='f1', pred=OccupancyPredictions(pred))])
+
+
+def test_occupancy_sample_fields_are_checked() -> None:
+    with pytest.raises(ShapeError, match='OccupancySample.gt_labels'):
+        OccupancySample(gt_labels=np.zeros((200,), np.int64))
+    with pytest.raises(ShapeError, match='OccupancyPredictions.labels'):
+        OccupancyPredictions(torch.zeros(2, 200, 200, dtype=torch.long))
+
+
+def test_preprocessor_stacks_pseudo_collated_items_as_default_collate_did() -> None:
+    from mmengine.dataset import default_collate, pseudo_collate
+
+    inputs, samples = _toy_batch()
+    items = [{'inputs': {k: v[i] for k, v in inputs.items()}, 'data_samples': samples[i]} for i in range(2)]
+    out = OccupancyDataPreprocessor()(pseudo_collate(items))
+    want = default_collate([it['inputs'] for it in items])
+    for key, value in want.items():
+        assert out['inputs'][key].dtype == value.dtype and torch.equal(out['inputs'][key], value), key
+    assert [s.frame_id for s in out['data_samples']] == ['0', '1']
+    assert torch.equal(out['data_samples'][1].gt_labels, samples[1].gt_labels)
+
+
+def test_dataset_items_are_typed_samples(tmp_path) -> None:
+    from mmengine.dataset import pseudo_collate
+
+    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
+    from omnifuse.datasets.sim.generate import generate_frame
+    from omnifuse.datasets.sim.writer_kitti import write_kitti
+
+    write_kitti([generate_frame(7, scenario='parking', condition='night')], tmp_path)
+    dataset = NearFieldOccupancyDataset(str(tmp_path), image_scale=0.25)
+    item = dataset.sample(0)  # numpy, as the torch-free CLI takes it
+    sample = item['data_samples']
+    assert isinstance(sample, OccupancySample) and sample.frame_id == '000000' and sample.condition == 'night'
+    assert isinstance(sample.gt_labels, np.ndarray) and sample.gt_labels.shape == (200, 200)
+    assert all(isinstance(v, np.ndarray) for v in item['inputs'].values())
+    batch = OccupancyDataPreprocessor()(pseudo_collate([dataset[0], dataset[0]]))
+    assert batch['inputs']['ultrasonic'].shape == (2, 3, 200, 200)
+    assert batch['inputs']['camera_valid'].shape == (2,)
+    assert torch.equal(batch['data_samples'][0].gt_labels, torch.from_numpy(sample.gt_labels))
+    assert dataset.metainfo == {'classes': ('free', 'vehicle', 'pedestrian', 'cyclist', 'static')}
