@@ -1,12 +1,14 @@
 """The default detector end to end per backend, side by side: PyTorch vs the exported graphs (docs/benchmarks.md).
 
-Usage: python bench/bench_deploy_detector.py [--runs 15] [--threads 2] [--busy 0] [--out DIR]
+Usage: python bench/bench_deploy_detector.py [--runs 15] [--threads 2] [--busy 0] [--out DIR] [--sequential]
 KITTI 000000 (the real 115k-point scan and its image) through `detector(frame)`: every step from the raw points
 and image to the final boxes (the PyTorch path: its test pipeline, data preprocessor and model; the exported
 path: its numpy steps and graphs). The shipped default detector is exported to .onnx and OpenVINO .xml in DIR
 (a temporary folder by default). Backends run interleaved round by round after 3 warm-up rounds, so that a change
 of machine load hits each alike; prints the median and 10-90 % range, the exported path's per-step medians, each
 backend's peak memory (max RSS of a fresh process running the same frame 5 times) and the load average.
+With --sequential each exported backend is timed a second time with its image steps in line instead of in the
+worker thread beside the LiDAR's numpy steps (`DetectorPipeline.overlap`), interleaved with the rest.
 mmdet3d's PointPillars is timed beside them when mmdet3d is installed (it is not on this machine).
 """
 
@@ -63,6 +65,8 @@ def main() -> None:
     parser.add_argument('--busy', type=int, default=0, help='busy-loop processes during the timing')
     parser.add_argument('--out', help='folder for the exported files (default: a temporary one)')
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--sequential', action='store_true',
+                        help='also time each exported backend with the image steps in line (no worker thread)')
     args = parser.parse_args()
     import torch  # after omnifuse (module top), which sets OMP_WAIT_POLICY=PASSIVE before OpenMP loads
 
@@ -83,6 +87,9 @@ def main() -> None:
     detectors = {'torch': Detector(model, cfg)}
     for backend, path in files.items():
         detectors[backend] = ExportedFrameDetector(path, num_threads=args.threads)
+        if args.sequential:
+            detectors[f'{backend} seq'] = ExportedFrameDetector(path, num_threads=args.threads)
+            detectors[f'{backend} seq'].exported.overlap = False
     if importlib.util.find_spec('mmdet3d') is not None:
         print('mmdet3d is installed: add its PointPillars here (not measured on this machine)')
     times: dict[str, list[float]] = {k: [] for k in detectors}
@@ -102,6 +109,7 @@ def main() -> None:
         load_after = os.getloadavg()[0]
     peaks = {'torch': _peak_mb('torch', args.threads)}
     peaks.update({b: _peak_mb(str(p), args.threads) for b, p in files.items()})
+    peaks.update({f'{b} seq': peaks[b] for b in files if f'{b} seq' in detectors})
     result = {'threads': args.threads, 'busy': args.busy, 'load': [load_before, load_after], 'runs': args.runs,
               'median_ms': {k: statistics.median(v) for k, v in times.items()},
               'p10_p90_ms': {k: statistics.quantiles(v, n=10)[::8] for k, v in times.items()},

@@ -84,22 +84,19 @@ def stage_files(path: str | Path, stages: list[str]) -> dict[str, Path]:
     return {s: (path if s == 'first' else path.with_name(f'{path.stem}.{s}{path.suffix}')) for s in stages}
 
 
-def _image_feeds(spec: Mapping[str, Any], modality: str, cam: CameraInput) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
-    """(1, C, H', W') normalised padded image, (4, 4) float32 lidar2img of the resized image, (2,) img_hw:
-    ImageResize (cv2 INTER_LINEAR) then DetDataPreprocessor (normalise, zero-pad to the divisor)."""
+def _image_tensor(spec: Mapping[str, Any], modality: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(1, C, H', W') normalised padded image and (2,) img_hw of the resized image: ImageResize (cv2
+    INTER_LINEAR) then DetDataPreprocessor (normalise, zero-pad to the divisor)."""
     import cv2
 
     info = spec['image_modalities'][modality]
     pre = spec['image_preprocess']
     scale = float(pre['scale'])
-    img = np.asarray(cam.image)
-    l2i = np.asarray(cam.lidar2img, dtype=np.float64)
+    img = np.asarray(image)
     if scale != 1.0:
         h, w = img.shape[:2]
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
-        l2i = np.diag([scale, scale, 1.0, 1.0]) @ l2i
     x = img.astype(np.float32)
     x = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
     if modality == 'camera':
@@ -112,7 +109,20 @@ def _image_feeds(spec: Mapping[str, Any], modality: str, cam: CameraInput) -> tu
     H, W = -(-x.shape[1] // d) * d, -(-x.shape[2] // d) * d
     padded = np.zeros((1, x.shape[0], H, W), np.float32)
     padded[0, :, :x.shape[1], :x.shape[2]] = x
-    return padded, l2i.astype(np.float32), np.array([x.shape[1], x.shape[2]], np.float32)
+    return padded, np.array([x.shape[1], x.shape[2]], np.float32)
+
+
+def _image_matrix(spec: Mapping[str, Any], lidar2img: np.ndarray) -> np.ndarray:
+    """(4, 4) float32 lidar2img of the resized image (ImageResize's scale)."""
+    scale = float(spec['image_preprocess']['scale'])
+    l2i = np.asarray(lidar2img, dtype=np.float64)
+    if scale != 1.0:
+        l2i = np.diag([scale, scale, 1.0, 1.0]) @ l2i
+    return l2i.astype(np.float32)
+
+
+# per modality (image features (1, C, h, w), img_hw (2,)), and the milliseconds of each step
+ImageFeatures = tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, float]]
 
 
 class DetectorPipeline:
@@ -123,8 +133,8 @@ class DetectorPipeline:
 
     With `overlap` (default) the image steps (preprocess and image graph, which need only the images) run in a
     worker thread beside the numpy steps of the LiDAR (voxels, index tables), which hold one core while the
-    other idles; `times` then has their own durations and 'image wait', the time the second stage waited for
-    them (0 when they were done first).
+    other idles; `start_images` starts them even earlier (`ExportedFrameDetector` does, before levelling the
+    scan). `times` then has their own durations and 'image wait', the time the second stage waited for them.
     """
 
     def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner], *, overlap: bool = True) -> None:
@@ -135,32 +145,34 @@ class DetectorPipeline:
         self.overlap = overlap
         self._worker: ThreadPoolExecutor | None = None
 
-    def _images(self, cameras: Mapping[str, CameraInput | None] | None) -> tuple[dict[str, dict[str, np.ndarray]],
-                                                                                   dict[str, float]]:
-        """The RoI graph's image inputs per modality (preprocess + image graph; zeros and valid False for a
-        missing image) and the milliseconds of each step."""
+    def _image_features(self, images: Mapping[str, np.ndarray]) -> ImageFeatures:
+        """Preprocess + image graph of each given image (modality -> image)."""
         times: dict[str, float] = {}
-        images: dict[str, dict[str, np.ndarray]] = {}
-        for modality, info in self.spec['image_modalities'].items():
-            cam = (cameras or {}).get(modality)
-            if cam is None:
-                images[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
-                                    'lidar2img': np.eye(4, dtype=np.float32),
-                                    'img_hw': np.zeros(2, np.float32), 'valid': np.array([False])}
-                continue
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for modality, image in images.items():
             start = time.perf_counter()
-            padded, l2i, hw = _image_feeds(self.spec, modality, cam)
+            padded, hw = _image_tensor(self.spec, modality, image)
             mid = time.perf_counter()
-            fmap = self.runners[modality].run({'image': padded})['features']
-            end = time.perf_counter()
+            out[modality] = (self.runners[modality].run({'image': padded})['features'], hw)
             times['image preprocess'] = times.get('image preprocess', 0.0) + (mid - start) * 1e3
-            times[f'{modality} graph'] = (end - mid) * 1e3
-            images[modality] = {'features': fmap, 'lidar2img': l2i, 'img_hw': hw, 'valid': np.array([True])}
-        return images, times
+            times[f'{modality} graph'] = (time.perf_counter() - mid) * 1e3
+        return out, times
 
-    def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds."""
+    def start_images(self, images: Mapping[str, np.ndarray | None]) -> Future[ImageFeatures] | None:
+        """Start the image steps of the next frame's images (modality -> image; None: missing) in the worker
+        thread, for `__call__(..., images=)` with cameras holding these images; None without `overlap`, a
+        second stage or an image."""
+        given = {m: i for m, i in images.items() if i is not None and m in self.spec['image_modalities']}
+        if not self.overlap or self.spec.get('roi') is None or not given:
+            return None
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix='omnifuse-images')
+        return self._worker.submit(self._image_features, given)
+
+    def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None, *,
+                 images: Future[ImageFeatures] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds.
+        `images`: the `start_images` of these cameras' images (None: started here)."""
         spec = self.spec
         times: dict[str, float] = {}
         clock = time.perf_counter()
@@ -173,12 +185,8 @@ class DetectorPipeline:
 
         empty = (np.zeros((0, 7)), np.zeros(0, np.float32), np.zeros(0, np.int64))
         roi = spec.get('roi')
-        pending: Future[tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]] | None = None
-        if roi is not None and self.overlap and any(c is not None for c in (cameras or {}).values()):
-            # the image graphs need only the images: they run beside the numpy steps and the first stage
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(1, thread_name_prefix='omnifuse-images')
-            pending = self._worker.submit(self._images, cameras)
+        given: dict[str, CameraInput] = {m: c for m, c in (cameras or {}).items() if c is not None}
+        pending = images if images is not None else self.start_images({m: c.image for m, c in given.items()})
         pts = dnp.in_range(np.asarray(points, dtype=np.float32), spec['point_range'])
         feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
                                  max_points=spec['max_points'], max_voxels=spec['max_voxels'])
@@ -201,12 +209,28 @@ class DetectorPipeline:
             self.times = StageTimes(times)
             return boxes.astype(np.float64), scores, labels.astype(np.int64)
         if pending is not None:  # its steps' times are their own, overlapped; the wait is what is left of them
-            images, image_times = pending.result()
+            features, image_times = pending.result()
             lap('image wait')
         else:
-            images, image_times = self._images(cameras)
+            features, image_times = {}, {}
+        missing = {m: c.image for m, c in given.items() if m not in features and m in spec['image_modalities']}
+        if missing:
+            more, more_times = self._image_features(missing)
+            features.update(more)
+            image_times.update(more_times)
             clock = time.perf_counter()
         times.update(image_times)
+        image_feeds: dict[str, dict[str, np.ndarray]] = {}
+        for modality, info in spec['image_modalities'].items():
+            cam = given.get(modality)
+            if cam is None:  # a missing image: the model's zero image features
+                image_feeds[modality] = {'features': np.zeros((1, info['channels'], 1, 1), np.float32),
+                                         'lidar2img': np.eye(4, dtype=np.float32),
+                                         'img_hw': np.zeros(2, np.float32), 'valid': np.array([False])}
+            else:
+                fmap, hw = features[modality]
+                image_feeds[modality] = {'features': fmap, 'lidar2img': _image_matrix(spec, cam.lidar2img),
+                                         'img_hw': hw, 'valid': np.array([True])}
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
         count, centroid = dnp.roi_cell_stats(pts, boxes, roi['grid_size'])
@@ -224,7 +248,7 @@ class DetectorPipeline:
             feeds[f'{level}_rows'] = rows.clip(min=0)
         if roi['bev']:
             feeds['bev'] = first['bev']
-        for modality, values in images.items():
+        for modality, values in image_feeds.items():
             feeds.update({f'{modality}_{k}': v for k, v in values.items()})
         lap('RoI inputs')
         out = self.runners['roi'].run(feeds)
@@ -306,13 +330,17 @@ class ExportedFrameDetector:
         if frame.points is None:
             raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
         use_thermal = use_camera if use_thermal is None else use_thermal
+        wanted = {'camera': use_camera, 'thermal': use_thermal}
+        # the image steps need the images only (levelling moves the camera matrices, not the pixels): they
+        # start before the levelling and run beside it and the LiDAR's numpy steps
+        pending = self.exported.start_images({m: c.image for m, c in frame_cameras(frame, self.main_camera).items()
+                                              if wanted.get(m)})
         T = None
         if self.adapter.active:
             frame, T = self.adapter.adapt_frame(frame)
         cameras = frame_cameras(frame, self.main_camera)
-        wanted = {'camera': use_camera, 'thermal': use_thermal}
         cameras = {m: c for m, c in cameras.items() if wanted.get(m)}
-        boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras)
+        boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras, images=pending)
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         return boxes, scores[keep], labels[keep]

@@ -255,3 +255,20 @@ def test_int8_export_quantises_the_convolutions(exported: dict[str, Path], tmp_p
     for box, label in zip(f32[0][strong], f32[2][strong], strict=True):
         same = int8[2] == label
         assert same.any() and np.linalg.norm(int8[0][same, :3] - box[:3], axis=1).min() < 0.3
+
+
+def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Path], kitti_root: Path) -> None:
+    """The camera graph beside the LiDAR's numpy steps (the default) gives the detections of the in-line run
+    bit for bit, before and after levelling (the images are started before the scan is levelled)."""
+    frame = KittiReader(kitti_root, require_labels=False).read('000000')
+    for backend, path in exported.items():
+        detector = ExportedFrameDetector(path, num_threads=1)
+        assert detector.exported.overlap
+        overlapped = detector(frame)
+        assert 'image wait' in detector.exported.times.ms and 'camera graph' in detector.exported.times.ms
+        detector.exported.overlap = False
+        in_line = detector(frame)
+        assert 'image wait' not in detector.exported.times.ms
+        assert len(overlapped[0]) > 0, backend
+        for a, b in zip(overlapped, in_line, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=backend)
