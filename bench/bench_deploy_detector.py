@@ -88,8 +88,7 @@ def main() -> None:
     for backend, path in files.items():
         detectors[backend] = ExportedFrameDetector(path, num_threads=args.threads)
         if args.sequential:
-            detectors[f'{backend} seq'] = ExportedFrameDetector(path, num_threads=args.threads)
-            detectors[f'{backend} seq'].exported.overlap = False
+            detectors[f'{backend} seq'] = ExportedFrameDetector(path, num_threads=args.threads, overlap=False)
     if importlib.util.find_spec('mmdet3d') is not None:
         print('mmdet3d is installed: add its PointPillars here (not measured on this machine)')
     times: dict[str, list[float]] = {k: [] for k in detectors}

@@ -267,10 +267,13 @@ class ExportedDetector(DetectorPipeline):
         backend: 'onnxruntime' or 'openvino' (None: follows the suffix).
         num_threads: intra-op threads of every graph (None: the backend's default).
         precision: 'f32' or 'bf16' (OpenVINO only; see `omnifuse.deploy.runtime.ExportedModel`).
+        overlap: the image graphs in a worker thread beside the LiDAR's numpy steps (`DetectorPipeline`), then
+            with one intra-op thread: the numpy steps hold the other core (measured faster than two threads
+            there, docs/deploy.md).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1,
-                 precision: str = 'f32') -> None:
+                 precision: str = 'f32', overlap: bool = True) -> None:
         from omnifuse.deploy.runtime import ExportedModel
 
         first = ExportedModel(path, backend=backend, num_threads=num_threads, precision=precision)
@@ -284,11 +287,12 @@ class ExportedDetector(DetectorPipeline):
             if not file.is_file():
                 raise FormatError(f'{path}: its {stage} graph {file} is missing (an exported detector is '
                                   f'{", ".join(str(f.name) for f in files.values())})')
-            runners[stage] = ExportedModel(file, backend=backend, num_threads=num_threads, precision=precision)
+            threads = 1 if overlap and stage in spec['image_modalities'] else num_threads
+            runners[stage] = ExportedModel(file, backend=backend, num_threads=threads, precision=precision)
         self.path = Path(path)
         self.backend = first.backend
         self.class_names = list(spec['class_names'])
-        super().__init__(spec, runners)
+        super().__init__(spec, runners, overlap=overlap)
 
 
 class ExportedFrameDetector:
@@ -303,11 +307,14 @@ class ExportedFrameDetector:
         precision: 'f32' or 'bf16' (OpenVINO only).
         adapter: input normalisation (omnifuse.datasets.input_adapt); None: the one the exported model carries
             (`input_adapter` of its config, stored in the file).
+        overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
-                 main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None) -> None:
-        self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision)
+                 main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None,
+                 overlap: bool = True) -> None:
+        self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision,
+                                         overlap=overlap)
         self.adapter = adapter if adapter is not None else InputAdapter.from_config(
             self.exported.spec.get('input_adapter'), source=str(path))
         self.class_names = self.exported.class_names
