@@ -7,8 +7,9 @@ path: its numpy steps and graphs). The shipped default detector is exported to .
 (a temporary folder by default). Backends run interleaved round by round after 3 warm-up rounds, so that a change
 of machine load hits each alike; prints the median and 10-90 % range, the exported path's per-step medians, each
 backend's peak memory (max RSS of a fresh process running the same frame 5 times) and the load average.
-With --sequential each exported backend is timed a second time with its image steps in line instead of in the
-worker thread beside the LiDAR's numpy steps (`DetectorPipeline.overlap`), interleaved with the rest.
+With --sequential each exported backend is timed a second time with the other setting of `overlap` (the image
+steps in a worker thread beside the LiDAR's numpy steps, or in line; the default depends on the backend),
+interleaved with the rest.
 mmdet3d's PointPillars is timed beside them when mmdet3d is installed (it is not on this machine).
 """
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument('--out', help='folder for the exported files (default: a temporary one)')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--sequential', action='store_true',
-                        help='also time each exported backend with the image steps in line (no worker thread)')
+                        help='also time each exported backend with the other overlap setting')
     args = parser.parse_args()
     import torch  # after omnifuse (module top), which sets OMP_WAIT_POLICY=PASSIVE before OpenMP loads
 
@@ -88,7 +89,9 @@ def main() -> None:
     for backend, path in files.items():
         detectors[backend] = ExportedFrameDetector(path, num_threads=args.threads)
         if args.sequential:
-            detectors[f'{backend} seq'] = ExportedFrameDetector(path, num_threads=args.threads, overlap=False)
+            other = not detectors[backend].exported.overlap
+            detectors[f'{backend} overlap={other}'] = ExportedFrameDetector(path, num_threads=args.threads,
+                                                                            overlap=other)
     if importlib.util.find_spec('mmdet3d') is not None:
         print('mmdet3d is installed: add its PointPillars here (not measured on this machine)')
     times: dict[str, list[float]] = {k: [] for k in detectors}
@@ -108,7 +111,7 @@ def main() -> None:
         load_after = os.getloadavg()[0]
     peaks = {'torch': _peak_mb('torch', args.threads)}
     peaks.update({b: _peak_mb(str(p), args.threads) for b, p in files.items()})
-    peaks.update({f'{b} seq': peaks[b] for b in files if f'{b} seq' in detectors})
+    peaks.update({name: peaks[name.split()[0]] for name in detectors if name not in peaks})
     result = {'threads': args.threads, 'busy': args.busy, 'load': [load_before, load_after], 'runs': args.runs,
               'median_ms': {k: statistics.median(v) for k, v in times.items()},
               'p10_p90_ms': {k: statistics.quantiles(v, n=10)[::8] for k, v in times.items()},

@@ -269,14 +269,17 @@ class ExportedDetector(DetectorPipeline):
         precision: 'f32' or 'bf16' (OpenVINO only; see `omnifuse.deploy.runtime.ExportedModel`).
         overlap: the image graphs in a worker thread beside the LiDAR's numpy steps (`DetectorPipeline`), then
             with one intra-op thread: the numpy steps hold the other core (measured faster than two threads
-            there, docs/deploy.md).
+            there). None: on for ONNX Runtime, off for OpenVINO (measured on KITTI 000000 with 2 threads: 7-10 %
+            faster end to end with ONNX Runtime, 1-6 % slower with OpenVINO; docs/deploy.md).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1,
-                 precision: str = 'f32', overlap: bool = True) -> None:
+                 precision: str = 'f32', overlap: bool | None = None) -> None:
         from omnifuse.deploy.runtime import ExportedModel
 
         first = ExportedModel(path, backend=backend, num_threads=num_threads, precision=precision)
+        if overlap is None:
+            overlap = first.backend == 'onnxruntime'
         first.require_task('detection')
         spec = first.metadata['detector']
         files = stage_files(path, list(first.metadata['stages']))
@@ -307,12 +310,13 @@ class ExportedFrameDetector:
         precision: 'f32' or 'bf16' (OpenVINO only).
         adapter: input normalisation (omnifuse.datasets.input_adapt); None: the one the exported model carries
             (`input_adapter` of its config, stored in the file).
-        overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`).
+        overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`;
+            None: by backend).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
                  main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None,
-                 overlap: bool = True) -> None:
+                 overlap: bool | None = None) -> None:
         self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision,
                                          overlap=overlap)
         self.adapter = adapter if adapter is not None else InputAdapter.from_config(
