@@ -347,11 +347,15 @@ class ExportedFrameDetector:
         pending = self.exported.start_images({m: c.image for m, c in frame_cameras(frame, self.main_camera).items()
                                               if wanted.get(m)})
         T = None
+        start = time.perf_counter()
         if self.adapter.active:
             frame, T = self.adapter.adapt_frame(frame)
+        levelling = (time.perf_counter() - start) * 1e3
         cameras = frame_cameras(frame, self.main_camera)
         cameras = {m: c for m, c in cameras.items() if wanted.get(m)}
         boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras, images=pending)
+        if T is not None:  # the input adapter's step (ground levelling), first in the per-step times
+            self.exported.times = StageTimes({'input adapter': levelling, **self.exported.times.ms})
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         return boxes, scores[keep], labels[keep]
