@@ -37,15 +37,21 @@ __all__ = ['InputAdapter', 'SIM_SENSOR_HEIGHT', 'ground_alignment']
 SIM_SENSOR_HEIGHT = 1.73  # the simulator's LiDAR height above its ground (datasets/sim/world.py LIDAR_HEIGHT)
 
 
-def ground_alignment(points: np.ndarray, *, sensor_height: float = SIM_SENSOR_HEIGHT,
-                     seed: int = 0) -> np.ndarray:
-    """(4, 4) rigid transform taking the scan's fitted ground plane to z = -sensor_height (identity when no
-    plane is found). The rotation is the smallest one turning the plane's normal to +z (no yaw)."""
+def ground_alignment(points: np.ndarray, *, sensor_height: float = SIM_SENSOR_HEIGHT, seed: int = 0,
+                     max_tilt_deg: float = 5.0, max_shift: float = 0.5) -> np.ndarray:
+    """(4, 4) rigid transform taking the scan's fitted ground plane to z = -sensor_height. The rotation is the
+    smallest one turning the plane's normal to +z (no yaw).
+
+    Identity when no plane is found, or when the plane is not a plausible ground for this mounting: tilted by more
+    than `max_tilt_deg` or more than `max_shift` metres from -sensor_height under the sensor (levelling corrects a
+    mount's small tilt; moving a roof or a wall to the road would invent a scene)."""
     fit = fit_ground_plane(np.asarray(points)[:, :3].astype(np.float64), np.random.default_rng(seed))
     T = np.eye(4)
     if fit is None:
         return T
     a, b, c = fit[0]
+    if math.degrees(math.atan(math.hypot(a, b))) > max_tilt_deg or abs(c + sensor_height) > max_shift:
+        return T
     n = np.array([-a, -b, 1.0]) / math.sqrt(1.0 + a * a + b * b)
     v = np.cross(n, [0.0, 0.0, 1.0])
     s, cz = float(np.linalg.norm(v)), float(n[2])

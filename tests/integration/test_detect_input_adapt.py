@@ -43,6 +43,12 @@ def test_ground_alignment_levels_the_scan_and_boxes_come_back() -> None:
     assert np.array_equal(same, pts) and np.array_equal(T0, np.eye(4))
     assert not InputAdapter().active
     assert np.array_equal(ground_alignment(pts[:10]), np.eye(4))  # too few points: identity
+    # a plane that cannot be this mounting's ground (a roof 3 m up, a 10 deg slope) is not levelled
+    roof = pts.copy()
+    roof[:, 2] += 3.0
+    assert np.array_equal(ground_alignment(roof), np.eye(4))
+    assert np.array_equal(ground_alignment(_tilted_scan(10.0, 0.0, 1.73)), np.eye(4))
+    assert not np.array_equal(ground_alignment(_tilted_scan(3.0, 0.0, 1.73)), np.eye(4))
 
 
 def test_adapt_frame_moves_the_cameras_with_the_points() -> None:
