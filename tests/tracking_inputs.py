@@ -1,6 +1,6 @@
 """Tracking results derived from KITTI tracking ground truth, deterministically, for the evaluation tests.
 
-The reference numbers in tests/integration/test_eval_tracking_reference.py were measured on the files this
+The reference numbers in tests/evaluation/test_tracking_reference.py were measured on the files this
 module writes (`python -m tests.tracking_inputs OUT_DIR`): OUT_DIR/<variant>/data/<seq>.txt for the variants
 
 - `gt`: every ground-truth object (not DontCare, id >= 0) as a prediction with score 1.

@@ -28,7 +28,7 @@ def test_defaults_import_without_torch() -> None:
             'from omnifuse import defaults\n'
             'print(defaults.SCORE_THRESHOLD)\n')
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[2])
+                          cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) == defaults.SCORE_THRESHOLD
 

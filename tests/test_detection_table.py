@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / 'scripts' / 'detection_table.py'
 # class, bbox (x1 y1 x2 y2), dims (h w l), location (camera frame), ry: 60 cars at 5-28 m and 60 pedestrians at
 # 31-46 m per frame (KITTI's AP|R40 needs at least 40 objects to reach 100 with every one found)

@@ -1,6 +1,6 @@
 """`omnifuse export` and the torch-free runtime (omnifuse.deploy): the exported CMX segmenter and near-field
 occupancy model against PyTorch on a simulated frame and a real MFNet pair, the metadata in the file, the
-commands with torch blocked from import (the detector: test_deploy_detector.py)."""
+commands with torch blocked from import (the detector: test_export_detector.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ does: colcon build of the repository in a fresh workspace, `ros2 launch` / `ros2
 both QoS kinds and tf2's StaticTransformBroadcaster, live faults, and SIGINT.
 
 Every test is skipped, with a reason naming the recipe, where /opt/ros/<distro>/setup.bash is absent;
-the same logic is covered ROS-free by test_ros_node.py, test_replay*.py and tests/unit/test_ros_*.py.
+the same logic is covered ROS-free by test_node.py, test_replay*.py and the other tests in tests/ros_nodes/.
 """
 
 from __future__ import annotations

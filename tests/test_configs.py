@@ -15,7 +15,7 @@ import omnifuse.datasets.det_dataset  # noqa: F401
 import omnifuse.detectors  # noqa: F401
 from omnifuse.registry import DATASETS, MODELS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / 'configs' / 'logonet').glob('*.py'))
 
 
@@ -80,7 +80,7 @@ class _Wrapper:
 
 
 def test_fast_kitti_config_infers_on_a_full_real_kitti_scan(kitti_root) -> None:
-    # (training steps of the KITTI config on the real frames: tests/integration/test_train_smoke.py)
+    # (training steps of the KITTI config on the real frames: tests/commands/test_train_smoke.py)
     _one_step_and_predict(Config.fromfile(REPO / 'configs/logonet/fast_lidar-cam_1xb2-40e_kitti.py'), kitti_root,
                           image_set_none=True, train=False)
 
