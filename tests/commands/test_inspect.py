@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.kitti_text import raw_calib
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -22,21 +24,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, env=env, cwd=REPO, timeout=120)
 
 
-def _calib(path: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if ':' in line:
-            key, values = line.split(':', 1)
-            out[key.strip()] = np.array([float(v) for v in values.split()])
-    return out
-
-
 def _expected(kitti_root: Path, frame: str) -> dict:
     """The inspect record computed from the raw files with P2·R0·Tr written out."""
     train = kitti_root / 'training'
     raw = np.fromfile(train / 'velodyne' / f'{frame}.bin', dtype=np.float32).reshape(-1, 4)
     pts = raw[:, :3].astype(np.float64)
-    c = _calib(train / 'calib' / f'{frame}.txt')
+    c = raw_calib(train / 'calib' / f'{frame}.txt')
     P2 = c['P2'].reshape(3, 4)
     R0 = np.eye(4)
     R0[:3, :3] = c['R0_rect'].reshape(3, 3)

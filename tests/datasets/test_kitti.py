@@ -22,21 +22,13 @@ from omnifuse.datasets.kitti import read_ultrasonic_file
 from omnifuse.errors import FormatError
 from omnifuse.structures import Boxes3D, Calibration, CameraModel, KittiLabels, ObjectLabels
 from omnifuse.structures.kitti_labels import format_kitti_label, parse_kitti_label
+from tests.kitti_text import raw_calib
 
 FRAMES = ('000000', '000002')
 
 
 def _raw_label_lines(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines() if line.strip()]
-
-
-def _raw_calib(path: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if ':' in line:
-            key, values = line.split(':', 1)
-            out[key.strip()] = np.array([float(v) for v in values.split()])
-    return out
 
 
 @pytest.mark.parametrize('frame', FRAMES)
@@ -81,7 +73,7 @@ def test_label_boxes_match_an_independent_computation(kitti_root: Path, frame: s
     from omnifuse.structures.geometry import points_in_boxes
 
     train = kitti_root / 'training'
-    c = _raw_calib(train / 'calib' / f'{frame}.txt')
+    c = raw_calib(train / 'calib' / f'{frame}.txt')
     R0 = c['R0_rect'].reshape(3, 3)
     Tr = c['Tr_velo_to_cam'].reshape(3, 4)
     f = KittiReader(kitti_root).read(frame)

@@ -19,14 +19,6 @@ CAR_BBOX = np.array([657.39, 190.13, 700.07, 223.39])
 CAR_CAMERA = np.array([1.41, 1.58, 4.36, 3.18, 2.27, 34.38, -1.58])
 
 
-@pytest.fixture(scope='module')
-def calib_path(kitti_root: Path) -> Path:
-    return kitti_root / 'training' / 'calib' / '000002.txt'
-
-
-@pytest.fixture(scope='module')
-def calib(calib_path: Path) -> Calibration:
-    return Calibration.from_kitti_file(calib_path)
 
 
 def _raw_matrices(path: Path) -> dict[str, np.ndarray]:

@@ -12,16 +12,6 @@ from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures import Calibration, CameraModel, UltrasonicSensor
 
 
-@pytest.fixture(scope='module')
-def calib_path(kitti_root: Path) -> Path:
-    return kitti_root / 'training' / 'calib' / '000002.txt'
-
-
-@pytest.fixture(scope='module')
-def calib(calib_path: Path) -> Calibration:
-    return Calibration.from_kitti_file(calib_path)
-
-
 def _fields(path: Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(v) for v in rest.split()])
             for k, rest in (line.split(':', 1) for line in path.read_text().splitlines() if ':' in line)}
