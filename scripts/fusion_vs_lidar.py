@@ -13,6 +13,7 @@ within 1 m: the mean score change; detections only one run makes). Labels are re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -33,12 +34,10 @@ def in_view(boxes: np.ndarray, frame: object, camera: str) -> np.ndarray:
     """(K,) bool: the box centre projects into the camera image, in front of it."""
     cam = frame.calib.cameras[camera]  # type: ignore[attr-defined]
     img = frame.images.get(camera)  # type: ignore[attr-defined]
-    w, h = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
-    uvw = np.c_[boxes[:, :3], np.ones(len(boxes))] @ cam.lidar2img.T
-    z = uvw[:, 2]
-    with np.errstate(divide='ignore', invalid='ignore'):
-        u, v = uvw[:, 0] / z, uvw[:, 1] / z
-    return (z > 0.5) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    if img is not None:
+        cam = dataclasses.replace(cam, width=img.shape[1], height=img.shape[0])
+    uv, depth = cam.project(boxes)
+    return cam.in_image(uv, depth)
 
 
 def main() -> int:
