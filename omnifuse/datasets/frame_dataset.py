@@ -4,7 +4,8 @@ and per frame one typed sample (issue 22).
     FrameFolderDataset            reader (KittiReader over <root>/<split>, ImageSets list), class names /
                                   metainfo, len, frame meta and condition
       RGBXSegDataset              load(i) numpy -> __getitem__ {'inputs': {'rgb', 'x'}, 'data_samples': SegSample}
-      PointSegDataset             load(i) numpy -> {'inputs': {'points', 'img', 'lidar2img'}, PointSegSample}
+      PointSegDataset             load(i) numpy -> {'inputs': {'points'}, 'data_samples': PointSegSample}
+                                  (the image + lidar2img a SampleCamera in PointSegSample.cameras)
       NearFieldOccupancyDataset   sample(i) numpy (shared with `omnifuse occupancy` and the exported model)
                                   -> {'inputs': {'image', 'lidar2img', 'camera_valid', 'ultrasonic'},
                                   'data_samples': OccupancySample}

@@ -32,6 +32,7 @@ from omnifuse.datasets.kitti import read_rgb_image
 from omnifuse.errors import FormatError
 from omnifuse.registry import DATASETS
 from omnifuse.structures import CameraModel
+from omnifuse.structures.det_sample import SampleCamera, empty_cameras
 from omnifuse.structures.seg_sample import PointSegSample
 
 __all__ = ['PointSegDataset', 'perturb_extrinsics', 'scaled_lidar2img', 'read_point_labels']
@@ -103,9 +104,10 @@ class PointSegDataset(FrameFolderDataset):
         scale_range: (low, high) of the random global scaling.
         seed: seed of the augmentation and subsampling generator.
 
-    Item: {'inputs': {'points': (N, 4) float32, 'img': (3, H, W) uint8 (when loaded), 'lidar2img': (4, 4)
-    float32 of the resized image}, 'data_samples': PointSegSample (omnifuse.structures.seg_sample: frame_id,
-    condition, gt_pts_seg (N,) int64, in_fov (N,) bool)}.
+    Item: {'inputs': {'points': (N, 4) float32, LiDAR frame}, 'data_samples': PointSegSample
+    (omnifuse.structures.seg_sample: frame_id, condition, gt_pts_seg (N,) int64, in_fov (N,) bool, and when the
+    image is loaded `cameras['camera'][camera]` = SampleCamera(image (3, H, W) uint8 resized, lidar2img (4, 4)
+    float64 LiDAR frame -> pixels of the resized image))}.
     """
 
     def __init__(self, data_root: str, *, split: str = 'training', image_set: str | None = None,
@@ -215,10 +217,11 @@ class PointSegDataset(FrameFolderDataset):
         import torch
 
         item = self.load(index)
-        inputs: dict[str, Any] = {'points': torch.from_numpy(item['points']),
-                                  'lidar2img': torch.from_numpy(item['lidar2img'].astype(np.float32))}
+        cameras = empty_cameras()
         if item['image'] is not None:
-            inputs['img'] = torch.from_numpy(np.ascontiguousarray(item['image'].transpose(2, 0, 1)))
+            image = torch.from_numpy(np.ascontiguousarray(item['image'].transpose(2, 0, 1)))
+            cameras['camera'][self.camera] = SampleCamera(image=image, lidar2img=item['lidar2img'])
         sample = PointSegSample(frame_id=item['frame_id'], condition=item['condition'],
-                                gt_pts_seg=torch.from_numpy(item['labels']), in_fov=torch.from_numpy(item['in_fov']))
-        return {'inputs': inputs, 'data_samples': sample}
+                                gt_pts_seg=torch.from_numpy(item['labels']), in_fov=torch.from_numpy(item['in_fov']),
+                                cameras=cameras)
+        return {'inputs': {'points': torch.from_numpy(item['points'])}, 'data_samples': sample}

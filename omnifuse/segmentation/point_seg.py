@@ -37,6 +37,7 @@ from omnifuse.ops.projection import sample_image_features
 from omnifuse.ops.spconv_compat import import_spconv
 from omnifuse.ops.voxelize import grid_shape, scatter_mean, unique_voxels
 from omnifuse.registry import MODELS
+from omnifuse.structures.det_sample import SampleCamera
 from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample
 
 __all__ = ['PointSegDataPreprocessor', 'SparseUNet', 'PointSegmentor', 'FUSIONS']
@@ -57,15 +58,23 @@ def _mlp(dims: Sequence[int], *, last_act: bool = True) -> nn.Sequential:
 
 @MODELS.register_module()
 class PointSegDataPreprocessor(BaseDataPreprocessor):
-    """Batch point clouds and (padded, normalised) images; move them to the model's device.
+    """Batch point clouds and the (padded, normalised) images of the samples' cameras; move them to the device.
+
+    The model fuses one colour camera: each sample's `cameras['camera']` holds at most one `SampleCamera`
+    (image (3, H, W) uint8, lidar2img (4, 4) LiDAR frame -> its pixels); other modalities are not read. A
+    sample without one gets a zero image of valid size (0, 0), so none of its points is visible; a batch
+    without any gives img None.
 
     Args:
         mean, std: RGB normalisation in 0..255 units. Defaults to ImageNet's.
 
-    Shapes (output):
-        inputs['points']: list of B (N_b, C) float32; inputs['img']: (B, 3, H, W) float32 or None;
-        inputs['img_hw']: (B, 2) valid (h, w) of each image; inputs['lidar2img']: (B, 4, 4) float32.
-        data_samples: B `PointSegSample`s (gt_pts_seg (N_b,) int64, in_fov (N_b,) bool) on the device.
+    Shapes:
+        input: {'inputs': {'points': B (N_b, C) tensors, LiDAR frame}, 'data_samples': B `PointSegSample`s}.
+        output inputs['points']: list of B (N_b, C) float32; inputs['img']: (B, 3, H, W) float32 (padded to the
+        largest image) or None; inputs['img_hw']: (B, 2) int64 valid (h, w) of each image; inputs['lidar2img']:
+        (B, 4, 4) float32 (the identity without a camera).
+        output data_samples: the B `PointSegSample`s with gt_pts_seg (N_b,) int64 and in_fov (N_b,) bool on the
+        device.
     """
 
     def __init__(self, *, mean: Sequence[float] = (123.675, 116.28, 103.53),
@@ -74,31 +83,42 @@ class PointSegDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(3, 1, 1), persistent=False)
 
+    @staticmethod
+    def colour_camera(sample: PointSegSample) -> SampleCamera | None:
+        """The sample's one colour camera (`cameras['camera']`), None without one; ValueError for several."""
+        cams = sample.cameras.get('camera', {})
+        if len(cams) > 1:
+            raise ValueError(f'PointSegDataPreprocessor: frame {sample.frame_id!r} has colour cameras '
+                             f'{sorted(cams)}; the point segmentor fuses one')
+        return next(iter(cams.values()), None)
+
     def forward(self, data: dict, training: bool = False) -> dict:  # noqa: D102 - mmengine API
         device = self.mean.device
-        inputs = data['inputs']
-        points = [torch.as_tensor(p).to(device=device, dtype=torch.float32) for p in inputs['points']]
+        points = [torch.as_tensor(p).to(device=device, dtype=torch.float32) for p in data['inputs']['points']]
         n = len(points)
-        l2i = inputs.get('lidar2img')
-        if l2i is None:
-            lidar2img = torch.eye(4, device=device).expand(n, 4, 4).clone()
-        else:
-            lidar2img = torch.stack([torch.as_tensor(m) for m in l2i]).to(device=device, dtype=torch.float32)
-        imgs = inputs.get('img')
+        given = data.get('data_samples')
+        samples = [PointSegSample() for _ in range(n)] if given is None else list(given)
+        if len(samples) != n:
+            raise ValueError(f'PointSegDataPreprocessor: {len(samples)} data samples for {n} point clouds')
+        cams = [self.colour_camera(s) for s in samples]
+        lidar2img = torch.eye(4, device=device).expand(n, 4, 4).clone()
         img = None
         img_hw = torch.zeros((n, 2), dtype=torch.long, device=device)
-        if imgs is not None and len(imgs) and imgs[0] is not None:
-            h = max(int(i.shape[-2]) for i in imgs)
-            w = max(int(i.shape[-1]) for i in imgs)
+        if any(c is not None for c in cams):
+            h = max(int(c.image.shape[-2]) for c in cams if c is not None)
+            w = max(int(c.image.shape[-1]) for c in cams if c is not None)
             batch = []
-            for b, im in enumerate(imgs):
-                im = torch.as_tensor(im).to(device)
+            for b, cam in enumerate(cams):
+                if cam is None:
+                    batch.append(torch.zeros((3, h, w), device=device))
+                    continue
+                im = torch.as_tensor(cam.image).to(device)
                 img_hw[b, 0], img_hw[b, 1] = im.shape[-2], im.shape[-1]
+                lidar2img[b] = torch.from_numpy(cam.lidar2img).to(device=device, dtype=torch.float32)
                 pad = (0, w - im.shape[-1], 0, h - im.shape[-2])
                 batch.append(F.pad((im.float() - self.mean) / self.std, pad))
             img = torch.stack(batch)
-        samples = data.get('data_samples')
-        out_samples = [PointSegSample() for _ in range(n)] if samples is None else [s.to(device) for s in samples]
+        out_samples = [s.to(device) for s in samples]
         return {'inputs': {'points': points, 'img': img, 'img_hw': img_hw, 'lidar2img': lidar2img},
                 'data_samples': out_samples}
 

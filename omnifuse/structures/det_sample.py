@@ -117,8 +117,22 @@ class DetPredictions:
         return Boxes3D(self.numpy()[0], 'lidar')
 
 
-def _empty_cameras() -> dict[str, dict[str, SampleCamera]]:
+def empty_cameras() -> dict[str, dict[str, SampleCamera]]:
+    """`{'camera': {}, 'thermal': {}}`: the cameras of a sample without images (a new dict each call)."""
     return {m: {} for m in MODALITIES}
+
+
+def check_cameras(owner: str, cameras: Mapping[str, Mapping[str, SampleCamera]]) -> None:
+    """Raise ShapeError '`owner`.cameras: ...' unless `cameras` is {modality: {name: SampleCamera}} with
+    modalities from MODALITIES."""
+    unknown = sorted(set(cameras) - set(MODALITIES))
+    if unknown:
+        raise ShapeError(f'{owner}.cameras: modalities are {list(MODALITIES)}, got {unknown}')
+    for modality, by_name in cameras.items():
+        for name, camera in by_name.items():
+            if not isinstance(camera, SampleCamera):
+                raise ShapeError(f'{owner}.cameras[{modality!r}][{name!r}]: expected a SampleCamera, got '
+                                 f'{type(camera).__name__}')
 
 
 @dataclass(frozen=True)
@@ -143,7 +157,7 @@ class DetSample:
     frame_id: str = ''
     gt_boxes: Tensor | None = None
     gt_labels: Tensor | None = None
-    cameras: Mapping[str, Mapping[str, SampleCamera]] = field(default_factory=_empty_cameras)
+    cameras: Mapping[str, Mapping[str, SampleCamera]] = field(default_factory=empty_cameras)
     aug_matrix: np.ndarray = field(default_factory=lambda: np.eye(4))
     condition: str = 'unknown'
     main_camera: CameraModel | None = None
@@ -161,9 +175,7 @@ class DetSample:
             m = int(self.gt_boxes.shape[0])
             check_field('DetSample', 'gt_labels', self.gt_labels, f'({m},) as gt_boxes',
                         shape_of(self.gt_labels) == (m,))
-        unknown = sorted(set(self.cameras) - set(MODALITIES))
-        if unknown:
-            raise ShapeError(f'DetSample.cameras: modalities are {list(MODALITIES)}, got {unknown}')
+        check_cameras('DetSample', self.cameras)
         aug = np.asarray(self.aug_matrix, dtype=np.float64)
         check_field('DetSample', 'aug_matrix', aug, '(4, 4)', aug.shape == (4, 4))
         object.__setattr__(self, 'aug_matrix', aug)

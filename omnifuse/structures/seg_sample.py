@@ -5,16 +5,17 @@
         -> RGBXDataPreprocessor (pads, sets img_shape / x_valid) -> CMXSegmentor
         -> SegSample.pred = SegPredictions -> SegMetric / predict_labels
     Point segmentation:
-        PointSegDataset -> {'inputs': {'points', 'img', 'lidar2img'}, 'data_samples': PointSegSample}
-        -> PointSegDataPreprocessor -> PointSegmentor
-        -> PointSegSample.pred = PointSegPredictions -> PointSegMetric
+        PointSegDataset -> {'inputs': {'points': (N, 4) float32}, 'data_samples': PointSegSample (its camera in
+        `cameras`, a SampleCamera as in DetSample)} -> PointSegDataPreprocessor (pads and normalises the images)
+        -> PointSegmentor -> PointSegSample.pred = PointSegPredictions -> PointSegMetric
     Near-field BEV occupancy:
         NearFieldOccupancyDataset -> {'inputs': {'image', 'lidar2img', 'camera_valid', 'ultrasonic'},
         'data_samples': OccupancySample} -> OccupancyDataPreprocessor (stacks, moves) -> NearFieldOccupancyNet
         -> OccupancySample.pred = OccupancyPredictions -> OccupancyMetric
 
 mmengine's `pseudo_collate` lists the samples of a batch, its `Evaluator` hands the model's samples to the
-metrics as they are. The model inputs stay tensors in `inputs` (the exported graphs take the same layout).
+metrics as they are. The model inputs stay tensors in `inputs` (the exported graphs take the same layout); a
+camera image with its projection is a `SampleCamera` under `cameras[modality][name]`, as in DetSample.
 
 Only numpy is imported here (tensors are handled through their methods), as in det_sample.
 """
@@ -22,13 +23,14 @@ Only numpy is imported here (tensors are handled through their methods), as in d
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from omnifuse.errors import ShapeError
-from omnifuse.structures.det_sample import check_field, shape_of
+from omnifuse.structures.det_sample import SampleCamera, check_cameras, check_field, empty_cameras, shape_of
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -113,6 +115,10 @@ class PointSegSample:
         gt_pts_seg: (N,) int64 class ids (255 = ignore) of the scan's points (after cropping and subsampling),
             or None.
         in_fov: (N,) bool, the point projects into the camera image (true calibration), or None.
+        cameras: {modality: {name: SampleCamera}} as in DetSample: the fused colour camera under
+            `cameras['camera'][name]` (image (3, H, W) uint8 after the dataset's resize, lidar2img (4, 4) LiDAR
+            frame -> pixels of that image, after augmentation and any injected calibration error); empty for a
+            LiDAR-only item.
         pred: the segmentor's prediction, None before it ran.
     """
 
@@ -120,6 +126,7 @@ class PointSegSample:
     condition: str | None = None
     gt_pts_seg: Tensor | None = None
     in_fov: Tensor | None = None
+    cameras: Mapping[str, Mapping[str, SampleCamera]] = field(default_factory=empty_cameras)
     pred: PointSegPredictions | None = None
 
     def __post_init__(self) -> None:
@@ -129,9 +136,14 @@ class PointSegSample:
             n = None if self.gt_pts_seg is None else int(self.gt_pts_seg.shape[0])
             ok = self.in_fov.ndim == 1 and (n is None or shape_of(self.in_fov) == (n,))
             check_field('PointSegSample', 'in_fov', self.in_fov, '(N,)' if n is None else f'({n},) as gt_pts_seg', ok)
+        check_cameras('PointSegSample', self.cameras)
+
+    def camera_names(self, modality: str) -> list[str]:
+        """Names of the cameras of `modality` ('camera' or 'thermal') this sample has images of."""
+        return list(self.cameras.get(modality, {}))
 
     def to(self, device: Any) -> PointSegSample:
-        """The sample with its tensors on `device`."""
+        """The sample with its label tensors on `device` (images move when they are batched)."""
         return dataclasses.replace(self, gt_pts_seg=None if self.gt_pts_seg is None else self.gt_pts_seg.to(device),
                                    in_fov=None if self.in_fov is None else self.in_fov.to(device))
 

@@ -3,6 +3,7 @@ the metric, a tiny overfit and one mmengine Runner round trip on configs/pointse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from omnifuse.datasets.point_seg_dataset import PointSegDataset, perturb_extrins
 from omnifuse.errors import FormatError
 from omnifuse.evaluation.point_seg_metric import PointSegMetric
 from omnifuse.segmentation.point_seg import PointSegmentor
+from omnifuse.structures.det_sample import SampleCamera, empty_cameras
 from omnifuse.structures.seg_sample import PointSegPredictions, PointSegSample
 
 RANGE = (-20.0, -20.0, -3.0, 40.0, 20.0, 3.0)
@@ -67,6 +69,22 @@ def test_dataset_item_is_cropped_subsampled_and_labelled(sim_root):
     assert 0.05 < item['in_fov'].mean() < 0.6
     assert (inside == item['in_fov']).mean() > 0.995
     assert np.array_equal(ds.load(0)['points'], pts)  # deterministic outside training
+
+
+def test_dataset_getitem_gives_the_camera_on_the_sample(sim_root):
+    item = _dataset(sim_root).load(0)
+    got = _dataset(sim_root)[0]
+    assert set(got['inputs']) == {'points'}
+    sample = got['data_samples']
+    assert sample.camera_names('camera') == ['image_2'] and sample.camera_names('thermal') == []
+    cam = sample.cameras['camera']['image_2']
+    assert cam.image.dtype == torch.uint8 and tuple(cam.image.shape) == (3, 94, 310)
+    assert np.array_equal(cam.image.permute(1, 2, 0).numpy(), item['image'])
+    assert cam.lidar2img.dtype == np.float64 and np.array_equal(cam.lidar2img, item['lidar2img'])
+    assert np.array_equal(got['inputs']['points'].numpy(), item['points'])
+    assert np.array_equal(sample.gt_pts_seg.numpy(), item['labels'])
+    lidar_only = _dataset(sim_root, load_image=False)[0]['data_samples']
+    assert lidar_only.cameras == {'camera': {}, 'thermal': {}}
 
 
 def test_dataset_calib_error_changes_only_the_model_camera(sim_root):
@@ -124,11 +142,20 @@ def _batch(seed: int = 0, img: bool = True) -> dict:
     pts[:, 1] = pts[:, 1] * 40 - 20
     pts[:, 2] = pts[:, 2] * 4 - 2
     camera = default_calibration().cameras['image_2']
-    l2i = torch.from_numpy(scaled_lidar2img(camera, 0.25).astype(np.float32))
-    inputs = {'points': [pts], 'lidar2img': [l2i]}
+    cameras = empty_cameras()
     if img:
-        inputs['img'] = [torch.randint(0, 256, (3, 94, 310), generator=g, dtype=torch.uint8)]
-    return {'inputs': inputs, 'data_samples': [PointSegSample(gt_pts_seg=torch.randint(1, 13, (1500,), generator=g))]}
+        image = torch.randint(0, 256, (3, 94, 310), generator=g, dtype=torch.uint8)
+        cameras['camera']['image_2'] = SampleCamera(image, scaled_lidar2img(camera, 0.25))
+    sample = PointSegSample(gt_pts_seg=torch.randint(1, 13, (1500,), generator=g), cameras=cameras)
+    return {'inputs': {'points': [pts]}, 'data_samples': [sample]}
+
+
+def _with_image(batch: dict, image: torch.Tensor) -> dict:
+    """The batch with its first sample's colour image replaced (same points, camera matrix and labels)."""
+    sample = batch['data_samples'][0]
+    cam = sample.cameras['camera']['image_2']
+    cameras = {'camera': {'image_2': SampleCamera(image, cam.lidar2img)}, 'thermal': {}}
+    return {'inputs': batch['inputs'], 'data_samples': [dataclasses.replace(sample, cameras=cameras)]}
 
 
 def _logits(model: PointSegmentor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,6 +163,38 @@ def _logits(model: PointSegmentor, batch: dict) -> tuple[torch.Tensor, torch.Ten
     with torch.no_grad():
         logits_3d, _, vis, _ = model.logits(data['inputs'])
     return logits_3d, vis
+
+
+def test_preprocessor_batches_the_sample_cameras():
+    from omnifuse.segmentation.point_seg import PointSegDataPreprocessor
+
+    pre = PointSegDataPreprocessor()
+    a, b = _batch(0), _batch(1, img=False)
+    small = a['data_samples'][0].cameras['camera']['image_2'].image[:, :50, :200]
+    a = _with_image(a, small)
+    batch = {'inputs': {'points': a['inputs']['points'] + b['inputs']['points']},
+             'data_samples': a['data_samples'] + b['data_samples']}
+    out = pre(batch, False)['inputs']
+    assert tuple(out['img'].shape) == (2, 3, 50, 200)
+    assert out['img_hw'].tolist() == [[50, 200], [0, 0]]  # the sample without a camera sees nothing
+    l2i = a['data_samples'][0].cameras['camera']['image_2'].lidar2img
+    assert out['lidar2img'].dtype == torch.float32
+    assert torch.equal(out['lidar2img'][0], torch.from_numpy(l2i.astype(np.float32)))
+    assert torch.equal(out['lidar2img'][1], torch.eye(4))
+    assert not out['img'][1].any()
+    none = pre(b, False)['inputs']
+    assert none['img'] is None and torch.equal(none['lidar2img'], torch.eye(4).unsqueeze(0))
+
+
+def test_preprocessor_refuses_two_colour_cameras():
+    from omnifuse.segmentation.point_seg import PointSegDataPreprocessor
+
+    batch = _batch(0)
+    sample = batch['data_samples'][0]
+    cam = sample.cameras['camera']['image_2']
+    two = dataclasses.replace(sample, frame_id='9', cameras={'camera': {'image_2': cam, 'image_3': cam}})
+    with pytest.raises(ValueError, match=r"frame '9' has colour cameras \['image_2', 'image_3'\]"):
+        PointSegDataPreprocessor()({'inputs': batch['inputs'], 'data_samples': [two]}, False)
 
 
 @pytest.mark.parametrize('fusion', ['none', 'point', 'area'])
@@ -152,8 +211,8 @@ def test_variant_switches_build_the_right_parts(fusion):
 
 def test_image_reaches_points_as_each_variant_says():
     torch.manual_seed(0)
-    a, b = _batch(0), _batch(0)
-    b['inputs']['img'] = [255 - a['inputs']['img'][0]]  # another image, same points and camera
+    a = _batch(0)
+    b = _with_image(a, 255 - a['data_samples'][0].cameras['camera']['image_2'].image)  # another image, same camera
     changed = {}
     assert torch.get_num_threads() == 1  # bit-reproducible spconv (fixture one_thread)
     for fusion in ('none', 'point', 'area'):

@@ -8,6 +8,7 @@ import torch
 
 from omnifuse.errors import ShapeError
 from omnifuse.structures import Boxes3D, DetPredictions, DetSample, SampleCamera
+from omnifuse.structures.det_sample import empty_cameras
 
 
 def _preds(k: int = 2) -> DetPredictions:
@@ -50,8 +51,17 @@ def test_sample_checks_ground_truth_and_modalities() -> None:
         DetSample(gt_boxes=torch.zeros(2, 7))
     with pytest.raises(ShapeError, match=r"DetSample\.cameras: modalities are \['camera', 'thermal'\]"):
         DetSample(cameras={'lidar': {}})
+    with pytest.raises(ShapeError, match=r"DetSample\.cameras\['camera'\]\['image_2'\]: expected a SampleCamera, "
+                                         r'got dict'):
+        DetSample(cameras={'camera': {'image_2': {'image': torch.zeros(3, 8, 8), 'lidar2img': np.eye(4)}}})
     with pytest.raises(ShapeError, match=r'DetSample\.aug_matrix: expected \(4, 4\)'):
         DetSample(aug_matrix=np.eye(3))
+
+
+def test_empty_cameras_are_a_new_dict_per_sample() -> None:
+    a, b = DetSample(), DetSample()
+    assert a.cameras == empty_cameras() == {'camera': {}, 'thermal': {}}
+    assert a.cameras is not b.cameras and a.cameras['camera'] is not b.cameras['camera']
 
 
 def test_camera_input_checks_image_projection_and_semantics() -> None:
