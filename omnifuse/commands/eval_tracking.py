@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 PATH = ('eval', 'tracking')
@@ -92,12 +91,11 @@ def _classes(spec: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the files, evaluate each class, print the table and optionally write the JSON."""
+    """Check the options, evaluate (omnifuse.evaluation.tracking_report), print the table and optionally write the
+    JSON."""
     from omnifuse.errors import FormatError
-    from omnifuse.evaluation.tracking_hota import HOTA_CLASSES, evaluate_hota
-    from omnifuse.evaluation.tracking_mot import evaluate_mot
+    from omnifuse.evaluation.tracking_report import evaluate_tracking_folders
     from omnifuse.evaluation.tracking_table import format_tracking_table
-    from omnifuse.structures.kitti_tracking import read_kitti_tracking
 
     gt_dir, pred_dir = Path(args.gt), Path(args.pred)
     for folder, what in ((gt_dir, 'ground-truth label_02 folder'), (pred_dir, 'folder of tracking results')):
@@ -107,51 +105,14 @@ def run(args: argparse.Namespace) -> int:
         raise FormatError(f'--iou: a 3D IoU threshold in (0, 1] is needed, got {args.iou}')
     classes = _classes(args.classes)
     seqs = _sequences(args.seqs, pred_dir)
-    gt, pred = {}, {}
-    for seq in seqs:
-        g, p = gt_dir / f'{seq}.txt', pred_dir / f'{seq}.txt'
-        if not g.is_file():
-            raise FileNotFoundError(2, f'ground truth of sequence {seq} is missing', str(g))
-        if not p.is_file():
-            raise FileNotFoundError(2, f'result file of sequence {seq} is missing (write an empty file for a '
-                                    'sequence without tracks)', str(p))
-        gt[seq] = read_kitti_tracking(g)
-        pred[seq] = read_kitti_tracking(p)
-    notes = []
-    for seq in seqs:
-        last_gt = int(gt[seq].frame.max(initial=-1))
-        late = pred[seq].frame > last_gt
-        if late.any():
-            notes.append(f'sequence {seq}: {int(late.sum())} result row(s) after the last ground-truth frame '
-                         f'{last_gt} are scored against no ground truth.')
-    results: dict[str, dict[str, float | int]] = {}
-    for cls in classes:
-        try:
-            mot = evaluate_mot(gt, pred, cls=cls, min_overlap=args.iou, seqs=seqs)
-        except FormatError as exc:
-            raise FormatError(f'{pred_dir}: {exc}') from None
-        r: dict[str, float | int] = {k: 100 * getattr(mot, k) for k in ('sAMOTA', 'AMOTA', 'AMOTP', 'MOTA', 'MOTP')}
-        r.update(IDS=mot.IDS, FRAG=mot.FRAG, FP=mot.FP, FN=mot.FN)
-        if mot.n_gt == 0:
-            notes.append(f'{cls}: no ground truth that is not ignored; MOTA is -inf as in AB3DMOT (null in JSON).')
-        if mot.num_predictions == 0:
-            notes.append(f'{cls}: no prediction (AB3DMOT\'s evaluate.py skips such a class; its numbers here are 0).')
-        if cls in HOTA_CLASSES:
-            try:
-                hota = evaluate_hota(gt, pred, cls=cls, seqs=seqs)
-            except FormatError as exc:
-                raise FormatError(f'{pred_dir}: {exc}') from None
-            r.update({k: 100 * v for k, v in hota.as_dict().items()})
-        results[cls] = r
+    report = evaluate_tracking_folders(gt_dir, pred_dir, classes=classes, seqs=seqs, min_overlap=args.iou)
     print(f'sequences: {", ".join(seqs)}; 3D IoU >= {args.iou:g} for the MOT metrics\n')
-    print(format_tracking_table(results), end='')
-    if notes:
-        print('\n' + '\n'.join(notes))
+    print(format_tracking_table(report.scores), end='')
+    if report.notes:
+        print('\n' + '\n'.join(report.notes))
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        doc = {cls: {k: v if isinstance(v, int) or math.isfinite(v) else None for k, v in r.items()}
-               for cls, r in results.items()}
-        out.write_text(json.dumps(doc, indent=2) + '\n', encoding='utf-8')
+        out.write_text(json.dumps(report.json_doc(), indent=2) + '\n', encoding='utf-8')
         print(f'wrote {out}')
     return 0
