@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='comma-separated classes to compare (default: those labelled in both)')
     parser.add_argument('--num-features', type=int, default=4, metavar='C',
                         help='float32 values per point in the .bin files (default: 4, x y z intensity)')
-    parser.add_argument('--png', metavar='OUT.png', help='write the nine-panel comparison picture')
+    parser.add_argument('--png', metavar='OUT.png', help='write the comparison picture (ten panels)')
     parser.add_argument('--json', metavar='OUT.json', help='write both datasets\' summaries as JSON')
 
 

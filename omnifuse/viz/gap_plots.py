@@ -1,8 +1,9 @@
 """Pictures of the sim-to-real gap (OpenCV only): line charts of two datasets' `ScanStats` side by side.
 
-`draw_gap(a, b)` returns one RGB image of nine panels: returns per range, intensity histogram, elevation
+`draw_gap(a, b)` returns one RGB image of ten panels: returns per range, intensity histogram, elevation
 histogram (ring structure), ray-drop rate against range, ground height residuals, points per object against
-range per class, object sizes, clutter per range, and a text panel with the key numbers. Dataset `a` is
+range per class, object sizes, where the points sit in the box (height profile per class), clutter per range,
+and a text panel with the key numbers. Dataset `a` is
 drawn solid, `b` dashed (or as crosses).
 """
 
@@ -168,8 +169,8 @@ def _centres(edges: np.ndarray) -> np.ndarray:
 
 
 def draw_gap(a: Any, b: Any, *, classes: Sequence[str] | None = None) -> np.ndarray:
-    """The nine-panel picture comparing two `ScanStats` (a solid/blue, b dashed/red); (H, W, 3) uint8 RGB."""
-    from omnifuse.datasets.domain_gap import ELEV_EDGES, GROUND_RES_EDGES, OBJ_RANGE_EDGES, RANGE_EDGES
+    """The ten-panel picture comparing two `ScanStats` (a solid/blue, b dashed/red); (H, W, 3) uint8 RGB."""
+    from omnifuse.datasets.domain_gap import ELEV_EDGES, GROUND_RES_EDGES, OBJ_RANGE_EDGES, PROFILE_BINS, RANGE_EDGES
 
     ca, cb = DATASET_COLORS
     rc = _centres(RANGE_EDGES)
@@ -245,6 +246,18 @@ def draw_gap(a: Any, b: Any, *, classes: Sequence[str] | None = None) -> np.ndar
         panels.append(line_chart(sizes, title='object sizes (one mark per labelled object)',
                                  xlabel='length [m]', ylabel='height [m]', xlim=(0, math.ceil(smax + 0.5)),
                                  ylim=(0, math.ceil(hmax + 0.5))))
+        prof = []
+        for c in names:
+            col = class_color(c)
+            for s, dashed in ((a, False), (b, True)):
+                y, n = s.height_profile(c)
+                if n:
+                    prof.append({'label': f'{c} {s.name} ({n})', 'x': (np.arange(PROFILE_BINS) + 0.5) / PROFILE_BINS,
+                                 'y': y, 'color': col, 'dashed': dashed})
+        if prof:
+            panels.append(line_chart(prof, title='where the points sit in the box (objects >= 30 points)',
+                                     xlabel='height in the box (0 = bottom, 1 = top)', ylabel='fraction of points',
+                                     xlim=(0, 1)))
         panels.append(line_chart([
             {'label': a.name, 'x': rc, 'y': a.clutter_by_range.mean(0) if len(a.clutter_by_range) else rc * np.nan,
              'color': ca},

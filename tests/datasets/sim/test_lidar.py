@@ -9,7 +9,7 @@ from omnifuse.datasets.sim import classes as C
 from omnifuse.datasets.sim.generate import generate_frame
 from omnifuse.datasets.sim.lidar import LidarModel, hdl64_elevations, render_lidar
 from omnifuse.datasets.sim.raycast import HIT_GROUND
-from omnifuse.datasets.sim.world import EGO_LANE_Y, GROUND_Z, make_scene, scene_from_boxes
+from omnifuse.datasets.sim.world import EGO_LANE_Y, GROUND_Z, KIND_GLASS, make_scene, scene_from_boxes
 from omnifuse.datasets.transforms import BeamSubsample, beam_index
 from omnifuse.structures.geometry import points_in_boxes
 
@@ -34,7 +34,9 @@ def _surface_distance(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def test_points_lie_on_the_surfaces_they_hit(scan_and_snap):
     scan, snap = scan_and_snap
     sigma = LidarModel().range_noise
-    on_part = scan.part >= 0
+    glass = np.zeros(len(scan.part), bool)
+    glass[scan.part >= 0] = snap.parts.kind[scan.part[scan.part >= 0]] == KIND_GLASS
+    on_part = (scan.part >= 0) & ~glass
     d = _surface_distance(scan.points[on_part, :3].astype(np.float64), snap.parts.boxes[scan.part[on_part]])
     assert on_part.sum() > 20_000
     assert np.percentile(d, 99.9) < 5 * sigma + 1e-3
@@ -45,6 +47,37 @@ def test_points_lie_on_the_surfaces_they_hit(scan_and_snap):
     r = np.linalg.norm(scan.points[:, :3], axis=1)
     assert r.min() > 0.9 and r.max() < 120.2
     assert 0 <= scan.points[:, 3].min() and scan.points[:, 3].max() <= 1
+
+
+def _entry_range(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Range at which the ray from the origin through each point enters its box (rows paired; slab test)."""
+    d = points / np.linalg.norm(points, axis=1, keepdims=True)
+    c, s = np.cos(boxes[:, 6]), np.sin(boxes[:, 6])
+
+    def local(v: np.ndarray) -> np.ndarray:
+        return np.stack([c * v[:, 0] + s * v[:, 1], -s * v[:, 0] + c * v[:, 1], v[:, 2]], 1)
+
+    o, u = local(-boxes[:, :3]), local(d)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t1, t2 = (-boxes[:, 3:6] / 2 - o) / u, (boxes[:, 3:6] / 2 - o) / u
+    return np.nanmax(np.minimum(t1, t2), axis=1)
+
+
+def test_glass_returns_from_itself_or_the_interior_behind_it(scan_and_snap):
+    scan, snap = scan_and_snap
+    model = LidarModel()
+    hit = np.flatnonzero(scan.part >= 0)
+    glass = hit[snap.parts.kind[scan.part[hit]] == KIND_GLASS]
+    assert len(glass) > 200
+    pts = scan.points[glass, :3].astype(np.float64)
+    depth = np.linalg.norm(pts, axis=1) - _entry_range(pts, snap.parts.boxes[scan.part[glass]])
+    tol = 5 * model.range_noise + 1e-3
+    on_glass = np.abs(depth) < tol
+    lo, hi = model.interior_depth
+    behind = (depth > lo - tol) & (depth < hi + tol)
+    assert (on_glass | behind).all()
+    expected = model.glass_return / (model.glass_return + model.glass_interior)
+    assert abs(on_glass.mean() - expected) < 0.08, (on_glass.mean(), expected)
 
 
 def test_frame_has_kitti_like_density_and_labels_match_boxes():

@@ -85,3 +85,25 @@ def test_faults_change_what_they_should():
     assert np.array_equal(bad.images['image_2'], clean.images['image_2'])
     again = perturb_calibration(default_calibration(), 0.0, 0.0, np.random.default_rng(0))
     assert np.allclose(again.cameras['image_2'].T_cam_lidar, default_calibration().cameras['image_2'].T_cam_lidar)
+
+
+def test_vans_have_glass_windows_above_the_sill_and_stand_on_wheels():
+    from omnifuse.datasets.sim.world import KIND_GLASS, _thing_parts
+
+    size = np.array([5.1, 1.9, 2.2])
+    parts = _thing_parts('Van', size, np.random.default_rng(0), moving=False, night=False)
+    local = np.array([p[0] for p in parts])
+    kinds = np.array([p[3] for p in parts])
+    lo, hi = local[:, :3] - local[:, 3:] / 2, local[:, :3] + local[:, 3:] / 2
+    # every part inside the labelled box
+    assert (lo >= -size / 2 - 1e-9).all() and (hi <= size / 2 + 1e-9).all()
+    glass = kinds == KIND_GLASS
+    assert glass.sum() >= 3  # windscreen and both cab side windows at least
+    bottom = -size[2] / 2
+    assert (lo[glass, 2] > bottom + 0.5 * size[2]).all()  # windows sit above the sill
+    # Only the wheels reach the ground; the body starts above the clearance.
+    touching = np.flatnonzero(lo[:, 2] < bottom + 0.05)
+    assert len(touching) == 4 and (local[touching, 4] < 0.3).all()
+    # The variant (passenger / cargo, rear window) follows the size, not the scene's random stream.
+    again = _thing_parts('Van', size, np.random.default_rng(123), moving=False, night=False)
+    assert [p[3] for p in again] == list(kinds)
