@@ -62,7 +62,7 @@ def main() -> int:
             raise SystemExit(f'{args.root}: frame {fid} has no image_2 image (this compares camera fusion)')
         out = {}
         for run in RUNS:
-            boxes, scores, labels = det(frame, use_camera=run == 'fused', score_threshold=args.score_thr)
+            boxes, scores, labels = det(frame, use_camera=run == 'fused', score_threshold=args.score_thr).numpy()
             view = in_view(boxes, frame, 'image_2')
             out[run] = (boxes[view], scores[view], np.array([det.class_names[i] for i in labels[view]]))
             per_run[run]['count'].append(int(view.sum()))

@@ -11,7 +11,7 @@ from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.errors import FormatError
 from omnifuse.install_paths import CONFIG_DIR
-from omnifuse.structures import Boxes3D, ObjectLabels, SensorFrame
+from omnifuse.structures import Boxes3D, DetPredictions, ObjectLabels, SensorFrame
 
 if TYPE_CHECKING:
     import torch
@@ -92,7 +92,8 @@ def inference_pipeline(cfg: Any) -> list[dict]:
 
 
 class Detector:
-    """A loaded model with its test pipeline: `detector(frame) -> (boxes (K, 7), scores (K,), labels (K,))`.
+    """A loaded model with its test pipeline: `detector(frame) -> DetPredictions` (numpy: boxes (K, 7) float64 in
+    the frame's LiDAR frame, scores (K,) float32, labels (K,) int64).
 
     `adapter` normalises each scan before the model (levelling on the ground for a sim-trained model;
     omnifuse.datasets.input_adapt) and maps the boxes back to the sensor frame; None takes the config's
@@ -131,9 +132,10 @@ class Detector:
         return res['points']
 
     def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
-                 score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(boxes (K, 7) LiDAR frame, scores (K,), labels (K,) class indices) of one frame's detections with
-        score >= `score_threshold` (the one place a detector's threshold is applied; 0 keeps every box).
+                 score_threshold: float = 0.0) -> DetPredictions:
+        """One frame's detections with score >= `score_threshold` (the one place a detector's threshold is applied;
+        0 keeps every box), as numpy `DetPredictions`: boxes (K, 7) float64 in the frame's LiDAR frame (mapped back
+        from the levelled frame when the adapter levels), scores (K,) float32, labels (K,) int64 class indices.
         `use_camera` / `use_thermal` (default: as `use_camera`) say whether the colour / thermal images are fused."""
         import torch
         from mmengine.dataset import pseudo_collate
@@ -150,10 +152,10 @@ class Detector:
         batch = pseudo_collate([self.pipeline(res)])
         with torch.no_grad():
             pred = self.model.test_step(batch)[0].pred  # DetPredictions (omnifuse.structures.det_sample)
-        boxes, scores, labels = pred.numpy()
+        boxes, scores, labels = pred.numpy()  # leaves torch: float64 boxes for the numpy geometry
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
-        return boxes, scores[keep], labels[keep]
+        return DetPredictions(boxes, scores[keep], labels[keep])
 
 
 class FrameDetector:
@@ -201,9 +203,10 @@ class FrameDetector:
         """The detections of one frame with score >= `score_threshold`, fusing the chosen camera."""
         names = [self.camera] if self.camera else ['image_2', *frame.images]
         camera = next((n for n in names if n in frame.images), None)
-        boxes, scores, labels = self._detector(camera or 'image_2')(frame, use_camera=camera is not None,
-                                                                     score_threshold=self.score_threshold)
+        pred = self._detector(camera or 'image_2')(frame, use_camera=camera is not None,
+                                                    score_threshold=self.score_threshold)
+        boxes, scores, labels = pred.numpy()
         n = len(boxes)
         class_names = self._detector(camera or 'image_2').class_names
-        return ObjectLabels(Boxes3D(boxes.reshape(-1, 7)), [class_names[int(i)] for i in labels], np.zeros(n),
+        return ObjectLabels(Boxes3D(boxes), [class_names[int(i)] for i in labels], np.zeros(n),
                             np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros((n, 4)), scores.astype(np.float64))

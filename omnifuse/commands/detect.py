@@ -130,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
     from omnifuse.evaluation.kitti_convert import write_kitti_predictions
-    from omnifuse.structures.det_sample import DetPredictions
     from omnifuse.viz.detections import TrackPictures, detection_picture, track_picture
 
     backend = choose_backend(args.checkpoint, args.backend)
@@ -187,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
             calib_file = frame.meta.get('paths', {}).get('calib', f'calib of frame {frame_id}')
             raise OmnifuseError(f'{calib_file}: no camera {camera} (P2, R0_rect, Tr_velo_to_cam): KITTI label files '
                                 'are written in that camera\'s frame')
-        boxes, scores, labels = detector(frame, **use, score_threshold=args.score_thr)
+        pred = detector(frame, **use, score_threshold=args.score_thr)  # DetPredictions, numpy, LiDAR frame
+        boxes, scores, labels = pred.numpy()
         names = [detector.class_names[int(i)] for i in labels]
         total += len(boxes)
         if out and args.kitti_root:
@@ -204,8 +204,8 @@ def run(args: argparse.Namespace) -> int:
                           f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
                           file=sys.stderr)
                     warned_size = True
-            n_written += write_kitti_predictions(out / f'{frame_id}.txt', DetPredictions(boxes, scores, labels),
-                                                 detector.class_names, cam.T_cam_lidar, cam.P, size)
+            n_written += write_kitti_predictions(out / f'{frame_id}.txt', pred, detector.class_names, cam.T_cam_lidar,
+                                                 cam.P, size)
         elif args.waymo_root:
             key = str(frame.meta.get('waymo_frame', frame_id))
             for b, s, n in zip(boxes, scores, names, strict=True):
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
                     lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
                                              'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
         if sequencer is not None:
-            from omnifuse.structures import Boxes3D, ObjectLabels
+            from omnifuse.structures import ObjectLabels
 
             n = len(boxes)
             img = frame.images.get(camera)
@@ -221,9 +221,8 @@ def run(args: argparse.Namespace) -> int:
             size = ((img.shape[1], img.shape[0]) if img is not None
                     else (cam_model.width, cam_model.height) if cam_model is not None and cam_model.width > 0
                     else _fallback_image_size(args.image_size))
-            dets = ObjectLabels(Boxes3D(np.asarray(boxes, np.float64).reshape(-1, 7)), names, np.zeros(n),
-                                np.zeros(n, np.int64), np.zeros(n), np.full((n, 4), np.nan),
-                                np.asarray(scores, np.float64))
+            dets = ObjectLabels(pred.boxes3d(), names, np.zeros(n), np.zeros(n, np.int64), np.zeros(n),
+                                np.full((n, 4), np.nan), np.asarray(scores, np.float64))
             place, tracks = sequencer(frame, dets, image_size=size)
             if png and pictures is not None:
                 write_strip(pictures.start(place.sequence))

@@ -28,6 +28,7 @@ from omnifuse.deploy import detector_np as dnp
 from omnifuse.deploy.sparse_plan import SparsePlanner
 from omnifuse.deploy.voxels_np import mean_voxels
 from omnifuse.errors import FormatError
+from omnifuse.structures.det_sample import DetPredictions
 
 __all__ = ['StageRunner', 'CameraInput', 'DetectorPipeline', 'ExportedDetector', 'ExportedFrameDetector',
            'frame_cameras', 'stage_files']
@@ -300,7 +301,8 @@ class ExportedDetector(DetectorPipeline):
 
 class ExportedFrameDetector:
     """An exported detector behind the PyTorch `omnifuse.apis.detection.Detector` interface, for `omnifuse
-    detect`, `bench` and the ROS core: `detector(frame) -> (boxes (K, 7) LiDAR frame, scores (K,), labels (K,))`.
+    detect`, `bench` and the ROS core: `detector(frame) -> DetPredictions` (numpy: boxes (K, 7) float64 LiDAR frame,
+    scores (K,) float32, labels (K,) int64).
 
     Args:
         path: the first stage's .onnx / .xml file.
@@ -335,9 +337,10 @@ class ExportedFrameDetector:
         return points
 
     def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
-                 score_threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Detections of one `SensorFrame` with score >= `score_threshold`; `use_camera` / `use_thermal`
-        (default: as `use_camera`) say whether the colour / thermal images are fused."""
+                 score_threshold: float = 0.0) -> DetPredictions:
+        """Detections of one `SensorFrame` with score >= `score_threshold` (numpy `DetPredictions`, boxes in the
+        frame's LiDAR frame); `use_camera` / `use_thermal` (default: as `use_camera`) say whether the colour /
+        thermal images are fused."""
         if frame.points is None:
             raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
         use_thermal = use_camera if use_thermal is None else use_thermal
@@ -358,4 +361,4 @@ class ExportedFrameDetector:
             self.exported.times = StageTimes({'input adapter': levelling, **self.exported.times.ms})
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
-        return boxes, scores[keep], labels[keep]
+        return DetPredictions(boxes, scores[keep], labels[keep])

@@ -84,8 +84,9 @@ class SampleCamera:
 
 @dataclass(frozen=True)
 class DetPredictions:
-    """The detections of one frame, as the detector returns them: tensors on the model's device, or numpy
-    arrays (the torch-free runtime, `apis.Detector`'s output).
+    """The detections of one frame: tensors on the model's device as the model returns them (`DetSample.pred`),
+    or numpy arrays as `apis.Detector` and the exported `ExportedFrameDetector` return them (boxes float64 in
+    the sensor's LiDAR frame, scores float32, labels int64, thresholded).
 
     Attributes:
         boxes: (K, 7) float rows (x, y, z, dx, dy, dz, yaw), LiDAR frame of the input points.
@@ -93,9 +94,9 @@ class DetPredictions:
         labels: (K,) int64 indices into the detector's `class_names`.
     """
 
-    boxes: Tensor
-    scores: Tensor
-    labels: Tensor
+    boxes: Tensor | np.ndarray
+    scores: Tensor | np.ndarray
+    labels: Tensor | np.ndarray
 
     def __post_init__(self) -> None:
         check_field('DetPredictions', 'boxes', self.boxes, '(K, 7)',
@@ -108,9 +109,10 @@ class DetPredictions:
         return int(self.boxes.shape[0])
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """On the CPU: (boxes (K, 7) float64, scores (K,) as computed (float32), labels (K,) int64)."""
+        """On the CPU: (boxes (K, 7) float64, scores (K,) as computed (float32), labels (K,) int64); numpy fields
+        of those types are returned as they are (no copy)."""
         boxes, scores, labels = (_to_numpy(t) for t in (self.boxes, self.scores, self.labels))
-        return boxes.astype(np.float64), scores, labels.astype(np.int64)
+        return boxes.astype(np.float64, copy=False), scores, labels.astype(np.int64, copy=False)
 
     def boxes3d(self) -> Boxes3D:
         """The boxes as a `Boxes3D` in the 'lidar' frame (float64, on the CPU)."""

@@ -108,7 +108,8 @@ def test_exported_detector_equals_pytorch_on_real_kitti_scans(exported: dict[str
         for frame_id in reader.frame_ids:
             frame = reader.read(frame_id)
             for use_camera in (True, False):  # a missing camera is the same graphs with the image marked absent
-                _assert_same(reference(frame, use_camera=use_camera), detector(frame, use_camera=use_camera),
+                _assert_same(reference(frame, use_camera=use_camera).numpy(),
+                             detector(frame, use_camera=use_camera).numpy(),
                              f'{backend} {frame_id} camera={use_camera}')
 
 
@@ -164,9 +165,9 @@ def test_exported_detector_names_a_missing_stage_file(exported: dict[str, Path],
 def test_frame_cameras_follow_use_flags(exported: dict[str, Path], kitti_root: Path) -> None:
     frame = KittiReader(kitti_root, require_labels=False).read('000000')
     detector = ExportedFrameDetector(exported['onnx'], num_threads=1)
-    with_camera = detector(frame)
-    without = detector(dataclasses.replace(frame, images={}))
-    assert compare_detections(without, detector(frame, use_camera=False)) == (0.0, 0.0)
+    with_camera = detector(frame).numpy()
+    without = detector(dataclasses.replace(frame, images={})).numpy()
+    assert compare_detections(without, detector(frame, use_camera=False).numpy()) == (0.0, 0.0)
     assert compare_detections(with_camera, without)[0] > 0  # the camera changes the result
 
 
@@ -264,11 +265,11 @@ def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Pat
     for backend, path in exported.items():
         assert ExportedFrameDetector(path).exported.overlap == (backend == 'onnx')  # the measured default
         detector = ExportedFrameDetector(path, num_threads=1, overlap=True)
-        overlapped = detector(frame)
+        overlapped = detector(frame).numpy()
         assert 'image wait' in detector.exported.times.ms and 'camera graph' in detector.exported.times.ms
         assert next(iter(detector.exported.times.ms)) == 'input adapter'  # the levelling, timed first
         detector.exported.overlap = False
-        in_line = detector(frame)
+        in_line = detector(frame).numpy()
         assert 'image wait' not in detector.exported.times.ms
         assert len(overlapped[0]) > 0, backend
         for a, b in zip(overlapped, in_line, strict=True):

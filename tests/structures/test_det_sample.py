@@ -40,6 +40,8 @@ def test_predictions_of_the_torch_free_runtime_are_numpy_arrays() -> None:
     boxes, scores, labels = pred.numpy()
     assert boxes.dtype == np.float64 and scores.dtype == np.float32 and labels.dtype == np.int64
     np.testing.assert_array_equal(labels, [1, 0])
+    exact = DetPredictions(boxes, scores, labels)  # already float64 / int64: handed out without a copy
+    assert all(a is b for a, b in zip(exact.numpy(), (boxes, scores, labels), strict=True))
 
 
 def test_sample_checks_ground_truth_and_modalities() -> None:
