@@ -9,11 +9,10 @@ The data pipeline (file reading, transforms) is not part of the figure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
-from omnifuse.commands.vocabulary import add_backend, add_precision
+from omnifuse.commands.vocabulary import add_backend, add_json, add_precision, text_stream, write_json
 
 PATH = ('bench',)
 HELP = 'measure per-stage detector latency on a KITTI-sized frame (medians over --frames after warm-up)'
@@ -41,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'drivers and planning share the cores (default: 0)')
     add_backend(parser, note='; an exported detector (omnifuse export) is timed from raw points to boxes')
     add_precision(parser)
-    parser.add_argument('--json', help='also write {"total_ms", "stages_ms", "frames", "busy", "load"} to this file')
+    add_json(parser, 'also write {"total_ms", "stages_ms", "frames", "busy", "load", "backend"} as JSON to FILE')
 
 
 def _run_exported(args: argparse.Namespace, backend: str) -> int:
@@ -67,15 +66,15 @@ def _run_exported(args: argparse.Namespace, backend: str) -> int:
 
 def _report(args: argparse.Namespace, result: dict, frame: object, threads: str) -> None:
     n_img = len(frame.images)  # type: ignore[attr-defined]
+    text = text_stream(args.json)
     print(f'frame {args.frame}: {len(frame.points)} points, {n_img} image(s); {result["frames"]} runs after '  # type: ignore[attr-defined]
           f'{args.warmup} warm-up; {threads}; device {args.device}; '
-          f'{args.busy} busy process(es); load {result["load"]:.1f} ({os.cpu_count()} cores)')
+          f'{args.busy} busy process(es); load {result["load"]:.1f} ({os.cpu_count()} cores)', file=text)
     for name, ms in result['stages_ms'].items():
-        print(f'  {name:<18s} {ms:9.1f} ms')
-    print(f'  {"total":<18s} {result["total_ms"]:9.1f} ms')
+        print(f'  {name:<18s} {ms:9.1f} ms', file=text)
+    print(f'  {"total":<18s} {result["total_ms"]:9.1f} ms', file=text)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + '\n')
+        write_json(args.json, result)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from omnifuse.commands.vocabulary import add_json, text_stream, write_json
 
 PATH = ('eval', 'kitti')
 HELP = 'KITTI 3D detection AP|R11 and AP|R40 (bbox, bev, 3d, aos; easy/moderate/hard) from label files'
@@ -23,7 +24,8 @@ protocol (official KITTI devkit): difficulties easy / moderate / hard = 2D box t
   thresholds from the matched scores; AP|R11 averages precision at recall 0, 0.1, ..., 1, AP|R40 at
   1/40, ..., 1. aos is the orientation similarity of the 2D matches.
 
-output: the table, and with --json a file (values in percent, lists are [easy, moderate, hard]):
+output: the table, and with --json FILE a file (values in percent, lists are [easy, moderate, hard]; with
+  --json - this JSON alone on stdout, the table and notes on stderr):
   {"Car": {"strict": {"bbox": {"AP11": [..], "AP40": [..]}, "bev": {..}, "3d": {..}, "aos": {..}},
            "loose": {..}}, "Pedestrian": {..}, "Cyclist": {..},
    "ignored": {"frames_without_prediction": n, "prediction_files_without_ground_truth": [ids],
@@ -54,8 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='do not apply the difficulties\' minimum 2D box height (40/25/25 px): with --range '
                         'beyond ~43 m no object is 25 px tall in a KITTI image, so far ranges need this '
                         '(occlusion and truncation limits still apply); not part of the official protocol')
-    parser.add_argument('--json', metavar='OUT', default=None,
-                        help='also write the AP values as JSON to OUT (shape below; folders are created)')
+    add_json(parser, 'also write the AP values as JSON to FILE, shaped as "output" below')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                 ignored_classes[str(name)] = ignored_classes.get(str(name), 0) + 1
     result = evaluate_kitti(gts, preds, classes=classes, distance_range=args.distance_range,
                             height_limit=not args.no_height_limit, progress=True)
-    print(result.table(), end='')
+    text = text_stream(args.json)
+    print(result.table(), end='', file=text)
     notes = []
     if missing_pred:
         notes.append(f'{missing_pred} of {len(ids)} frames have no prediction file (scored as no detections).')
@@ -117,15 +119,14 @@ def run(args: argparse.Namespace) -> int:
     if empty:
         notes.append(f'no ground-truth object of {", ".join(empty)}: its AP is 0 by definition, not a measurement.')
     if notes:
-        print('\n' + '\n'.join(notes))
+        print('\n' + '\n'.join(notes), file=text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
         doc: dict[str, object] = dict(result.to_dict())
         doc['ignored'] = {'frames_without_prediction': missing_pred,
                           'prediction_files_without_ground_truth': extra_files,
                           'prediction_classes_not_scored': ignored_classes,
                           'classes_without_ground_truth': empty}
-        out.write_text(json.dumps(doc, indent=2) + '\n', encoding='utf-8')
-        print(f'wrote {out}')
+        out = write_json(args.json, doc)
+        if out is not None:
+            print(f'wrote {out}', file=text)
     return 0

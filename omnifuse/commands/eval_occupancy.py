@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from omnifuse.commands.vocabulary import add_json, text_stream, write_json
 
 PATH = ('eval', 'occupancy')
 HELP = 'score BEV occupancy grids (PNG of simulator class ids): occupied IoU and per-class IoU'
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='score cells within this distance [m] of the LiDAR origin (default 5; 0 = all)')
     parser.add_argument('--split', metavar='FILE', help='score only the frame ids listed in this file (an ImageSets '
                         'file, e.g. the night frames); default: every grid of --gt')
-    parser.add_argument('--json', metavar='OUT', help='also write {"occupied_iou", "miou", "per_class_iou"} here')
+    add_json(parser, 'also write {"occupied_iou", "miou", "per_class_iou", "ignored"} as JSON to FILE')
     parser.epilog = ('Classes are grouped as free (road, sidewalk, terrain), vehicle (car, van, truck), '
                      'pedestrian, cyclist and static (building, pole, vegetation); sky and unknown (255) '
                      'cells are not scored. A true grid without a prediction file is an error.')
@@ -62,16 +63,15 @@ def run(args: argparse.Namespace) -> int:
         scores.add(read_occupancy_png(gt_path, grid), read_occupancy_png(pred_path, grid))
     result = scores.result()
     within = f'within {args.max_range:g} m' if args.max_range else 'whole grid'
-    print(f'Near-field occupancy, {len(gt_files)} grids, {within}')
-    print(f'  occupied IoU  {result["occupied_iou"]:.4f}')
-    print(f'  mIoU          {result["miou"]:.4f}')
+    text = text_stream(args.json)
+    print(f'Near-field occupancy, {len(gt_files)} grids, {within}', file=text)
+    print(f'  occupied IoU  {result["occupied_iou"]:.4f}', file=text)
+    print(f'  mIoU          {result["miou"]:.4f}', file=text)
     for name, iou in result['per_class_iou'].items():
-        print(f'  {name:<12}  {iou:.4f}')
+        print(f'  {name:<12}  {iou:.4f}', file=text)
     extra = extra_prediction_files(pred_dir, [p.stem for p in gt_files], '.png')
     if extra:
-        print(extra_files_note(extra))
+        print(extra_files_note(extra), file=text)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        doc = dict(result, ignored={'prediction_files_without_ground_truth': extra})
-        Path(args.json).write_text(json.dumps(doc, indent=2) + '\n')
+        write_json(args.json, dict(result, ignored={'prediction_files_without_ground_truth': extra}))
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from omnifuse.commands.vocabulary import deprecated_alias
+from omnifuse.commands.vocabulary import add_json, deprecated_alias, text_stream, write_json
 
 PATH = ('eval', 'seg')
 HELP = 'score predicted label PNGs against ground-truth label PNGs (per-class IoU, mIoU)'
@@ -21,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'e.g. SIM_ROOT/semantic_2')
     parser.add_argument('--pred', required=True, metavar='DIR',
                         help='folder of predicted label PNGs with the same file names (omnifuse segment --out)')
-    parser.add_argument('--json', metavar='OUT', help='also write the scores as JSON: {"miou": 0..1, '
-                        '"per_class_iou": {class: iou or null}, "pixel_accuracy", "num_images", ...}')
+    add_json(parser, 'also write the scores as JSON to FILE: {"miou": 0..1, "per_class_iou": {class: iou or '
+             'null}, "pixel_accuracy", "num_images", ...}')
     parser.add_argument('--ignore-index', type=int, default=255,
                         help='ground-truth id that is not scored; -1 scores every pixel (default: 255)')
     parser.add_argument('--classes', default='sim',
@@ -73,18 +72,18 @@ def run(args: argparse.Namespace) -> int:
     stems = select_frames(args.gt, image_set=args.split, condition=args.condition)
     scores = evaluate_label_dirs(args.gt, args.pred, class_names=classes, ignore_index=ignore, stems=stems,
                                  progress=True)
-    print(format_table(scores))
-    print(f'{scores["num_images"]} images, {scores["num_pixels"]} scored pixels')
+    text = text_stream(args.json)
+    print(format_table(scores), file=text)
+    print(f'{scores["num_images"]} images, {scores["num_pixels"]} scored pixels', file=text)
     scored = stems if stems is not None else [p.stem for p in Path(args.gt).glob('*.png')]
     extra = extra_prediction_files(args.pred, scored, '.png')
     if extra:
-        print(extra_files_note(extra))
+        print(extra_files_note(extra), file=text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
         record = dict(scores, classes=list(scores['per_class_iou']), ignore_index=ignore,  # type: ignore[call-overload]
                       gt=str(args.gt), pred=str(args.pred), image_set=args.split, condition=args.condition,
                       ignored={'prediction_files_without_ground_truth': extra})
-        out.write_text(json.dumps(record, indent=1) + '\n')
-        print(f'wrote {out}')
+        out = write_json(args.json, record, indent=1)
+        if out is not None:
+            print(f'wrote {out}', file=text)
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from omnifuse.commands.vocabulary import add_json, text_stream, write_json
 
 PATH = ('eval', 'tracking')
 HELP = 'KITTI tracking: sAMOTA, AMOTA, AMOTP, MOTA, MOTP, IDS, FRAG, FP, FN (3D IoU) and HOTA, DetA, AssA, LocA (2D)'
@@ -24,7 +25,8 @@ protocol: docs/tracking.md, "Evaluation protocol".
   sAMOTA/AMOTA/AMOTP averaged over 40 recall thresholds, MOTA/MOTP/IDS/FRAG/FP/FN at the best-MOTA threshold.
   HOTA (car, pedestrian): TrackEval's Kitti2DBox + HOTA on the 2D boxes, mean over alpha 0.05..0.95.
 
-output: a table, and with --json a file (percentages; counts as integers; HOTA keys for car and pedestrian):
+output: a table, and with --json FILE a file (percentages; counts as integers; HOTA keys for car and pedestrian;
+  with --json - this JSON alone on stdout, the table and notes on stderr):
   {"car": {"sAMOTA", "AMOTA", "AMOTP", "MOTA", "MOTP", "IDS", "FRAG", "FP", "FN", "HOTA", "DetA", "AssA", "LocA"},
    "pedestrian": {...}, "cyclist": {... without the HOTA keys}}
   (MOTA is null where no ground truth is left after the ignore rules: AB3DMOT's -inf)
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='3D IoU a match needs for the MOT metrics (AB3DMOT reports 0.25, 0.5, 0.7; default 0.25)')
     parser.add_argument('--classes', default=','.join(CLASSES), metavar='LIST',
                         help='comma-separated classes from car, pedestrian, cyclist (default: all three)')
-    parser.add_argument('--json', metavar='OUT', default=None, help='also write the numbers as JSON to OUT')
+    add_json(parser, 'also write the numbers as JSON to FILE, shaped as "output" below')
 
 
 def _sequences(spec: str | None, pred_dir: Path) -> list[str]:
@@ -106,13 +108,13 @@ def run(args: argparse.Namespace) -> int:
     classes = _classes(args.classes)
     seqs = _sequences(args.seqs, pred_dir)
     report = evaluate_tracking_folders(gt_dir, pred_dir, classes=classes, seqs=seqs, min_overlap=args.iou)
-    print(f'sequences: {", ".join(seqs)}; 3D IoU >= {args.iou:g} for the MOT metrics\n')
-    print(format_tracking_table(report.scores), end='')
+    text = text_stream(args.json)
+    print(f'sequences: {", ".join(seqs)}; 3D IoU >= {args.iou:g} for the MOT metrics\n', file=text)
+    print(format_tracking_table(report.scores), end='', file=text)
     if report.notes:
-        print('\n' + '\n'.join(report.notes))
+        print('\n' + '\n'.join(report.notes), file=text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.json_doc(), indent=2) + '\n', encoding='utf-8')
-        print(f'wrote {out}')
+        out = write_json(args.json, report.json_doc())
+        if out is not None:
+            print(f'wrote {out}', file=text)
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Iterable
-from pathlib import Path
+
+from omnifuse.commands.vocabulary import add_json, text_stream, write_json
 
 PATH = ('eval', 'waymo')
 HELP = 'Waymo 3D detection AP/APH (LEVEL_1/LEVEL_2, by type and range) from JSON Lines or .bin files'
@@ -25,7 +25,8 @@ definitions (official Waymo metrics): Hungarian matching per frame on 7-DoF 3D I
   ground truth is a FN at LEVEL_1 only if it is LEVEL_1; APH weights TPs by 1 - |dheading|/pi. Range
   shards use the 3D distance of the box centre: [0, 30), [30, 50), [50, +inf) m.
 
-output: a table (AP/APH in %), and with --json a file
+output: a table (AP/APH in %), and with --json FILE a file (with --json - this JSON alone on stdout, the
+  table on stderr)
   {"VEHICLE": {"LEVEL_1": {"AP": 0.71, "APH": 0.70}, "LEVEL_2": {...}}, "PEDESTRIAN": ..., "CYCLIST": ...,
    "SIGN": ..., "mAP_L1", "mAPH_L1", "mAP_L2", "mAPH_L2": ...,
    "ranges": {"VEHICLE": {"[0, 30)": {"LEVEL_1": {...}, "LEVEL_2": {...}}, ...}, ...},
@@ -43,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ground-truth boxes: JSON Lines (format below) or an Objects .bin file')
     parser.add_argument('--pred', required=True, metavar='FILE',
                         help='predicted boxes with scores: JSON Lines (format below) or an Objects .bin file')
-    parser.add_argument('--json', metavar='OUT', default=None,
-                        help='also write the metrics as JSON to OUT (folders are created; '
-                        'see "output" below)')
+    add_json(parser, 'also write the metrics as JSON to FILE, shaped as "output" below')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     pred = read_waymo_objects(args.pred, predictions=True, progress=lines(args.pred))
     result = evaluate_waymo(gt, pred, progress=lambda chunks: tqdm(chunks, desc='3D IoU of candidate pairs',
                                                                    unit='chunk', leave=False))
-    print(format_waymo_table(result))
+    text = text_stream(args.json)
+    print(format_waymo_table(result), file=text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + '\n', encoding='utf-8')
-        print(f'wrote {out}')
+        out = write_json(args.json, result)
+        if out is not None:
+            print(f'wrote {out}', file=text)
     return 0

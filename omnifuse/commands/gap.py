@@ -7,11 +7,10 @@ module only parses the arguments.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from omnifuse.commands.vocabulary import add_subdir
+from omnifuse.commands.vocabulary import add_json, add_subdir, text_stream, write_json
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run']
 
@@ -46,6 +45,7 @@ examples:
   omnifuse sim --out /tmp/sim_gap --frames 20
   omnifuse gap --real ../shared/data/kitti_real/seq0000_val --sim /tmp/sim_gap --png gap.png
   omnifuse gap --real my_sensor_kitti --sim /tmp/sim_gap --max-frames 50 --json gap.json
+  omnifuse gap --real my_sensor_kitti --sim /tmp/sim_gap --json - | python -m json.tool   (the table on stderr)
 """
 
 
@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--num-features', type=int, default=4, metavar='C',
                         help='float32 values per point in the .bin files (default: 4, x y z intensity)')
     parser.add_argument('--png', metavar='OUT.png', help='write the comparison picture (ten panels)')
-    parser.add_argument('--json', metavar='OUT.json', help='write both datasets\' summaries as JSON')
+    add_json(parser, 'write both datasets\' summaries as JSON to FILE: {"real": {...}, "sim": {...}}')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,16 +94,16 @@ def run(args: argparse.Namespace) -> int:
               clutter_range=args.clutter_range, num_features=args.num_features)
     real = measure_dataset(args.real, name=args.names[0], **kw)
     sim = measure_dataset(args.sim, name=args.names[1], **kw)
-    print(format_comparison(compare(real, sim, classes=classes), (real.name, sim.name)))
+    text = text_stream(args.json)
+    print(format_comparison(compare(real, sim, classes=classes), (real.name, sim.name)), file=text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({'real': real.to_json(), 'sim': sim.to_json()}, indent=1) + '\n')
-        print(f'wrote {out}')
+        out_json = write_json(args.json, {'real': real.to_json(), 'sim': sim.to_json()}, indent=1)
+        if out_json is not None:
+            print(f'wrote {out_json}', file=text)
     if args.png:
         from omnifuse.viz.gap_plots import draw_gap
 
         out = save_picture(args.png, draw_gap(real, sim, classes=classes))
-        print(f'wrote {out}')
+        print(f'wrote {out}', file=text)
     sys.stdout.flush()
     return 0

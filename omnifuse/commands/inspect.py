@@ -2,13 +2,14 @@
 
 For one frame: the number of LiDAR points, how many project into the camera image with positive depth,
 the image size, and for every labelled object except DontCare its class, LiDAR-frame box, number of
-LiDAR points inside it and the 2D box of its projection. `--json -` prints exactly
+LiDAR points inside it and the 2D box of its projection. `--json -` prints on stdout exactly
 
     {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
      "image_size": [w, h], "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw],
      "num_points": int, "bbox_2d": [x1, y1, x2, y2]}]}
 
-(`bbox_2d` is null for an object whose box projects nowhere into the image, e.g. behind the camera).
+(`bbox_2d` is null for an object whose box projects nowhere into the image, e.g. behind the camera), and the
+text on stderr.
 `--png` writes the camera image with the points coloured by depth and the projected 3D boxes, beside a
 bird's-eye view of the points and boxes.
 """
@@ -16,13 +17,10 @@ bird's-eye view of the points and boxes.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
-from omnifuse.commands.vocabulary import add_json, add_subdir
+from omnifuse.commands.vocabulary import add_json, add_subdir, text_stream, write_json
 
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run']
 
@@ -34,7 +32,7 @@ DEFAULT_BEV_RANGE = {'kitti': (0.0, -40.0, 70.4, 40.0), 'waymo': (-75.2, -75.2, 
 
 
 EPILOG = """\
---json - prints exactly one object (--json FILE writes it to FILE):
+--json - prints exactly one object on stdout, the text on stderr (--json FILE writes it to FILE):
   {"frame": str, "num_points": int, "non_finite_points": int, "points_in_image_fov": int,
    "image_size": [w, h],
    "objects": [{"class": str, "box_lidar": [x, y, z, dx, dy, dz, yaw], "num_points": int,
@@ -64,8 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'itself); for waymo the folder holding training/ and the waymo_infos_*.pkl files')
     parser.add_argument('--frame', required=True, metavar='ID',
                         help='frame id, the velodyne file name without .bin (e.g. 000002, 1000000)')
-    add_json(parser, 'write the summary as one JSON object (schema below) to FILE; "-" prints it instead of the '
-             'text', bare_was_flag=True)
+    add_json(parser, 'write the summary as one JSON object (schema below) to FILE', bare_was_flag=True)
     parser.add_argument('--png', metavar='OUT.png', default=None,
                         help='also write a picture: camera image with depth-coloured points and projected 3D '
                         'boxes, beside a bird\'s-eye view with points and boxes')
@@ -112,21 +109,16 @@ def run(args: argparse.Namespace) -> int:
     frame = reader.read(frame_id)
     camera_name = args.camera or DEFAULT_CAMERA[args.dataset]
     summary = summarize_frame(frame, camera_name)
-    if args.json == '-':
-        json.dump(summary, sys.stdout)
-        sys.stdout.write('\n')
-    else:
-        print(format_frame_summary(summary, args.dataset, args.root, camera_name))
-        if args.json:
-            out_json = Path(args.json)
-            out_json.parent.mkdir(parents=True, exist_ok=True)
-            out_json.write_text(json.dumps(summary) + '\n')
-            print(f'wrote {out_json}')
+    text = text_stream(args.json)
+    print(format_frame_summary(summary, args.dataset, args.root, camera_name), file=text)
+    if args.json:
+        out_json = write_json(args.json, summary, indent=None)
+        if out_json is not None:
+            print(f'wrote {out_json}', file=text)
     if args.png:
         max_depth = args.max_depth or (60.0 if args.dataset == 'kitti' else 75.0)
         picture = render_frame(frame, summary, camera_name, dataset=args.dataset, max_depth=max_depth,
                                bev_range=DEFAULT_BEV_RANGE[args.dataset])
         out = save_picture(args.png, picture)
-        if args.json != '-':
-            print(f'wrote {out}')
+        print(f'wrote {out}', file=text)
     return 0

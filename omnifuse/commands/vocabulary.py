@@ -5,7 +5,8 @@
     --png FILE          one picture
     --png-dir DIR       one picture per frame, DIR/<id>.png
     --drop MODALITY     run without these inputs (camera, thermal), a robustness check
-    --json FILE         write the numbers as JSON to FILE ('-': print the JSON instead of the text)
+    --json FILE         write the numbers as JSON to FILE; '-' prints only the JSON on stdout and the text
+                        on stderr (`add_json`, `write_json`, `text_stream`)
 
 An old spelling still works and prints one line on stderr saying what to write instead
 (`deprecated_alias`); README.md ("One vocabulary") lists them.
@@ -14,13 +15,18 @@ An old spelling still works and prints one line on stderr saying what to write i
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 __all__ = ['add_backend', 'add_precision', 'add_split', 'add_subdir', 'add_png_dir', 'add_drop', 'add_json',
-           'add_config_options',
+           'write_json', 'text_stream', 'JSON_STDOUT_RULE', 'add_config_options',
            'deprecated_alias']
+
+# The one rule of `--json -`, said in every command's --help (add_json) and in README.md ("One vocabulary").
+JSON_STDOUT_RULE = '"-" prints only the JSON on stdout and the text on stderr'
 
 
 def deprecated_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, use: str, nargs: Any = None,
@@ -79,14 +85,18 @@ def add_drop(parser: argparse.ArgumentParser, choices: Sequence[str], *, old: Se
 
 
 def add_json(parser: argparse.ArgumentParser, help: str, *, bare_was_flag: bool = False) -> None:
-    """`--json FILE`: write the numbers as JSON to FILE ('-' = stdout, for commands that print them).
+    """`--json FILE`: write the numbers as JSON to FILE (folders created); '-' = only the JSON on stdout.
+
+    The command writes with `write_json` and prints its text to `text_stream(args.json)`.
 
     Args:
         parser: the command's parser.
-        help: the option's help.
+        help: what the JSON holds, e.g. 'write the AP values as JSON to FILE (shape below)'; the folders
+            note and the rule of "-" (`JSON_STDOUT_RULE`) are added.
         bare_was_flag: the command's `--json` used to be a flag meaning `--json -`; a bare `--json` still
             means that, with a deprecation note.
     """
+    help = f'{help} (folders are created); {JSON_STDOUT_RULE}'
     if not bare_was_flag:
         parser.add_argument('--json', metavar='FILE', default=None, help=help)
         return
@@ -101,6 +111,30 @@ def add_json(parser: argparse.ArgumentParser, help: str, *, bare_was_flag: bool 
             setattr(namespace, self.dest, values)
 
     parser.add_argument('--json', metavar='FILE', nargs='?', default=None, action=_Json, help=help)
+
+
+def text_stream(json_path: str | None) -> TextIO:
+    """Where a command with `--json` prints its text (tables, notes, 'wrote ...'): stderr under `--json -`, so
+    that stdout holds only the JSON, else stdout. Ask at the time of printing (tests swap sys.stdout)."""
+    return sys.stderr if json_path == '-' else sys.stdout
+
+
+def write_json(path: str, doc: Any, *, indent: int | None = 2) -> Path | None:
+    """Write `doc` as `json.dumps(doc, indent=indent)` and a newline: to stdout for '-', else to the file `path`
+    (its folders created, UTF-8).
+
+    Returns:
+        the file written, or None for '-' (the caller then says no 'wrote ...').
+    """
+    text = json.dumps(doc, indent=indent) + '\n'
+    if path == '-':
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding='utf-8')
+    return out
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
