@@ -94,7 +94,7 @@ def main() -> None:
         what, rgb, x = _pair(seg['torch'])
         seg_times = _time({b: (lambda s=s: s.predict_labels(rgb, x)) for b, s in seg.items()}, args.runs)
 
-        from omnifuse.datasets.occupancy import occupancy_inputs
+        from omnifuse.datasets.occupancy_dataset import occupancy_inputs
 
         occ = {'torch': NearFieldOccupancyPredictor()}
         occ.update({b: NearFieldOccupancyPredictor(checkpoint=files['nearfield', b], num_threads=args.threads)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from omnifuse.datasets.occupancy import groups_to_sim_ids, occupancy_inputs
+from omnifuse.datasets.occupancy_dataset import groups_to_sim_ids, occupancy_inputs
 from omnifuse.defaults import OCCUPANCY
 from omnifuse.errors import FormatError
 from omnifuse.structures import SensorFrame
@@ -20,7 +20,7 @@ from omnifuse.structures.bev_grid import BEVGrid
 
 if TYPE_CHECKING:
     from omnifuse.deploy.runtime import ExportedOccupancy
-    from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+    from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
 
 __all__ = ['NearFieldOccupancyPredictor', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'to_ros_layout']
 
@@ -63,7 +63,7 @@ class NearFieldOccupancyPredictor:
             self.grid = self.model.grid
             return
         from omnifuse.checkpoint import build_model
-        from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+        from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
 
         model, cfg = build_model(config or DEFAULT_CONFIG, checkpoint=checkpoint or DEFAULT_CHECKPOINT,
                                  device=device, expected_type=NearFieldOccupancyNet)
@@ -92,7 +92,7 @@ class NearFieldOccupancyPredictor:
             return self.model.predict_inputs(inputs)
         import torch
 
-        from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+        from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
 
         assert isinstance(self.model, NearFieldOccupancyNet)  # set so by __init__
         batch = {k: torch.from_numpy(np.asarray(v))[None].to(self.device) for k, v in inputs.items()}

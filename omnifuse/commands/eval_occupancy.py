@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, read_occupancy_png
+    from omnifuse.datasets.occupancy_dataset import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, read_occupancy_png
     from omnifuse.errors import FormatError
-    from omnifuse.evaluation.occupancy import OccupancyScores
+    from omnifuse.evaluation.occupancy_iou import OccupancyScores
     from omnifuse.evaluation.unscored import extra_files_note, extra_prediction_files
     from omnifuse.structures.bev_grid import BEVGrid
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from omnifuse.apis.occupancy import NearFieldOccupancyPredictor
-    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset, groups_to_sim_ids, write_occupancy_png
+    from omnifuse.datasets.occupancy_dataset import NearFieldOccupancyDataset, groups_to_sim_ids, write_occupancy_png
     from omnifuse.datasets.sim.classes import SEMANTIC_CLASSES
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import FormatError

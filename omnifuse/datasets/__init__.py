@@ -21,7 +21,7 @@ __all__ = ['InfoFile', 'InfoReader', 'KittiReader', 'WaymoReader', 'kitti_to_obj
            'read_rgb_image', 'read_ultrasonic_file', 'write_object_labels', 'write_point_cloud']
 
 # Registered training datasets (importing registers them in omnifuse's DATASETS).
-from omnifuse.datasets.occupancy import NearFieldOccupancyDataset  # noqa: E402
+from omnifuse.datasets.occupancy_dataset import NearFieldOccupancyDataset  # noqa: E402
 from omnifuse.datasets.rgbx_seg import RGBXSegDataset  # noqa: E402
 
 __all__ += ['NearFieldOccupancyDataset', 'RGBXSegDataset']

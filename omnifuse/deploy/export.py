@@ -8,7 +8,7 @@ What the graph takes is what the shared numpy preprocessing produces (docs/deplo
     near-field occupancy  image (B, 3, h, w) float32 [0, 1], lidar2img (B, 4, 4), camera_valid (B,) bool,
                        ultrasonic (B, 3, G, G) -> labels (B, G, G) int64, occupied_prob (B, G, G),
                        occupied_logits (B, G, G), class_logits (B, K, G, G)
-                       (omnifuse.datasets.occupancy.occupancy_inputs)
+                       (omnifuse.datasets.occupancy_dataset.occupancy_inputs)
 
 Image sizes (and the batch) are dynamic. A missing X or camera is the same graph with x_valid / camera_valid
 False: the models' own missing-input paths (a learned X fill value; camera BEV features zeroed).
@@ -144,7 +144,7 @@ def _example_segmentation(model: Any, cfg: Any) -> tuple[dict[str, np.ndarray], 
 
 
 def _example_occupancy(model: Any, cfg: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from omnifuse.datasets.occupancy import OCCUPANCY_GROUPS, occupancy_inputs
+    from omnifuse.datasets.occupancy_dataset import OCCUPANCY_GROUPS, occupancy_inputs
     from omnifuse.datasets.sim.rig import default_calibration
     from omnifuse.structures.bev_grid import BEVGrid
 
@@ -187,7 +187,7 @@ def export_model(config: str | Path, checkpoint: str | Path | None, out: str | P
         OmnifuseError: a detector (see DETECTOR_NOTE) or another model type that cannot be exported.
         FileNotFoundError: config or checkpoint missing; FormatError: weights that do not fit the config.
     """
-    from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+    from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
     from omnifuse.segmentation.rgbx import CMXSegmentor
 
     if fmt not in FORMATS:

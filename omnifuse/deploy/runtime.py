@@ -3,7 +3,7 @@
 The file alone suffices: `omnifuse export` stores what the runtime needs (task, class names, modality, image
 scale, grid geometry, normalisation) as metadata inside it (ONNX `metadata_props`; OpenVINO `rt_info`
 under 'omnifuse'). The pre- and post-processing around the graph is the numpy code the PyTorch path uses
-too (omnifuse.datasets.rgbx_seg, omnifuse.datasets.occupancy); nothing here imports torch.
+too (omnifuse.datasets.rgbx_seg, omnifuse.datasets.occupancy_dataset); nothing here imports torch.
 
     seg = ExportedSegmentor('cmx_rgbt.onnx')                # ONNX Runtime (OpenVINO for a .xml)
     labels = seg.predict_labels(rgb, x)                      # (h, w) int64, as omnifuse.segmentation.rgbx

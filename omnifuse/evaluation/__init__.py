@@ -15,7 +15,7 @@ _WHERE = {
     'WaymoMetric': 'waymo_metric',
     'evaluate_kitti': 'kitti', 'get_thresholds': 'kitti', 'lidar_detections_to_kitti': 'kitti_convert',
     'KittiMetric': 'kitti_metric', 'KittiResult': 'kitti_result',
-    'OccupancyScores': 'occupancy', 'OccupancyMetric': 'occupancy_metric',
+    'OccupancyScores': 'occupancy_iou', 'OccupancyMetric': 'occupancy_metric',
     'SegMetric': 'seg_metric', 'PointSegMetric': 'point_seg_metric',
 }
 METRIC_MODULES = ('omnifuse.evaluation.kitti_metric', 'omnifuse.evaluation.waymo_metric',

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from omnifuse.evaluation.occupancy import OccupancyScores
+from omnifuse.evaluation.occupancy_iou import OccupancyScores
 from omnifuse.registry import METRICS
 from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.seg_sample import OccupancySample

@@ -4,7 +4,7 @@ Importing this package registers them in omnifuse's MODELS registry.
 """
 
 from omnifuse.segmentation.data_preprocessor import RGBXDataPreprocessor
-from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
 from omnifuse.segmentation.point_seg import PointSegDataPreprocessor, PointSegmentor
 from omnifuse.segmentation.rgbx import CMXSegmentor
 

@@ -14,7 +14,7 @@ from omnifuse.structures.calibration import UltrasonicSensor
 from omnifuse.viz.draw import put_text
 
 if TYPE_CHECKING:
-    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
+    from omnifuse.datasets.occupancy_dataset import NearFieldOccupancyDataset
 
 __all__ = ['draw_occupancy', 'write_occupancy_picture']
 
@@ -94,7 +94,7 @@ def write_occupancy_picture(dataset: NearFieldOccupancyDataset, frame_id: str, p
         class_colours: (C, 3) RGB colour per simulator class id (free space is drawn dark grey).
     """
     from omnifuse.datasets.kitti import read_rgb_image, read_ultrasonic_file
-    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, groups_to_sim_ids, read_occupancy_png
+    from omnifuse.datasets.occupancy_dataset import GROUP_OF_SIM_ID, groups_to_sim_ids, read_occupancy_png
     from omnifuse.viz.draw import side_by_side, stack_vertically
 
     palette = [tuple(c) for c in class_colours]

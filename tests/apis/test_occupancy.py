@@ -10,7 +10,7 @@ from omnifuse.apis.occupancy import NearFieldOccupancyPredictor, to_ros_layout
 from omnifuse.checkpoint import save_weights
 from omnifuse.datasets.sim.generate import generate_frame
 from omnifuse.ros_nodes.codec import OccupancyGridSpec
-from omnifuse.segmentation.occupancy import NearFieldOccupancyNet
+from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet
 from omnifuse.structures.bev_grid import BEVGrid
 
 
@@ -51,8 +51,8 @@ def test_predictor_runs_on_a_simulated_frame_with_and_without_camera(untrained_c
 
 
 def test_shipped_checkpoint_finds_obstacles_around_a_parked_car_at_night() -> None:
-    from omnifuse.datasets.occupancy import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS
-    from omnifuse.evaluation.occupancy import OccupancyScores
+    from omnifuse.datasets.occupancy_dataset import GROUP_OF_SIM_ID, OCCUPANCY_GROUPS
+    from omnifuse.evaluation.occupancy_iou import OccupancyScores
 
     predictor = NearFieldOccupancyPredictor()  # the shipped config and weights
     scores = OccupancyScores(GROUP_OF_SIM_ID, OCCUPANCY_GROUPS, predictor.grid, max_range=5.0)

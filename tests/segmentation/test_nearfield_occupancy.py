@@ -1,4 +1,5 @@
-"""Near-field occupancy: ultrasonic rasterisation, IPM, fusion, the two-stage model and its scores."""
+"""Near-field occupancy model (segmentation/nearfield_occupancy.py): ultrasonic rasterisation, IPM, fusion, the
+two-stage model, its sample and data preprocessor."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import torch
 from omnifuse.datasets.ultrasonic_raster import rasterize_ultrasonic
 from omnifuse.encoders.camera_bev import IPMCameraToBEV
 from omnifuse.errors import ShapeError
-from omnifuse.evaluation.occupancy import OccupancyScores, occupancy_confusion, scores_from_confusion
-from omnifuse.evaluation.occupancy_metric import OccupancyMetric
 from omnifuse.fusion.ultrasonic_bev import ContentAwareDilatedConv, UltrasonicCameraFusion
-from omnifuse.segmentation.occupancy import NearFieldOccupancyNet, OccupancyDataPreprocessor
+from omnifuse.segmentation.nearfield_occupancy import NearFieldOccupancyNet, OccupancyDataPreprocessor
 from omnifuse.structures.bev_grid import BEVGrid
 from omnifuse.structures.calibration import CameraModel, UltrasonicSensor
 from omnifuse.structures.seg_sample import OccupancyPredictions, OccupancySample
@@ -154,49 +153,7 @@ def test_model_runs_without_camera_and_ultrasonic_only_variant() -> None:
         NearFieldOccupancyNet(occupied_classes=('a',), use_camera=False, use_ultrasonic=False)
 
 
-def test_scores_against_hand_counted_confusion() -> None:
-    group_of_id = np.full(256, -1)
-    group_of_id[:3] = [0, 1, 2]
-    gt = np.array([[0, 0, 1, 1], [2, 2, 0, 255]], dtype=np.uint8)
-    pred = np.array([[0, 1, 1, 0], [2, 0, 0, 1]], dtype=np.uint8)
-    conf = occupancy_confusion(gt, pred, group_of_id, 3)
-    # truth free: cells (0,0),(0,1),(1,2) -> predicted free, vehicle, free
-    assert conf.tolist() == [[2, 1, 0], [1, 1, 0], [1, 0, 1]]
-    res = scores_from_confusion(conf, ('free', 'vehicle', 'ped'))
-    assert res['per_class_iou']['free'] == pytest.approx(2 / (4 + 3 - 2))
-    assert res['per_class_iou']['vehicle'] == pytest.approx(1 / (2 + 2 - 1))
-    assert res['per_class_iou']['ped'] == pytest.approx(1 / 2)
-    # occupied vs free: truth occupied 4 cells, predicted occupied 3 (the 255 cell is not scored), both 2
-    assert res['occupied_iou'] == pytest.approx(2 / (4 + 3 - 2))
-    assert res['miou'] == pytest.approx(np.mean([2 / 5, 1 / 3, 1 / 2]))
 
-
-def test_max_range_limits_the_scored_cells() -> None:
-    group_of_id = np.full(256, -1)
-    group_of_id[:2] = [0, 1]
-    gt = np.zeros(GRID.shape, np.uint8)
-    pred = np.zeros(GRID.shape, np.uint8)
-    pred[0, 0] = 1  # a wrong cell 14 m away
-    near = OccupancyScores(group_of_id, ('free', 'occ'), GRID, max_range=5.0)
-    near.add(gt, pred)
-    assert near.result()['per_class_iou'] == {'free': 1.0}
-    far = OccupancyScores(group_of_id, ('free', 'occ'), GRID, max_range=None)
-    far.add(gt, pred)
-    assert far.result()['per_class_iou']['free'] < 1.0
-
-
-def test_metric_compute_metrics_on_hand_made_records() -> None:
-    metric = OccupancyMetric(group_names=('free', 'vehicle'), max_range=None)
-    gt = torch.zeros(200, 200, dtype=torch.long)
-    gt[10:20, 10:20] = 1
-    pred = gt.clone()
-    pred[10:15, 10:20] = 0
-    metric.process({}, [OccupancySample(gt_labels=gt, pred=OccupancyPredictions(pred))])
-    out = metric.compute_metrics(metric.results)
-    assert out['iou_vehicle'] == pytest.approx(0.5)
-    assert out['occupied_iou'] == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="'f1' has no gt_labels"):
-        metric.process({}, [OccupancySample(frame_id='f1', pred=OccupancyPredictions(pred))])
 
 
 def test_occupancy_sample_fields_are_checked() -> None:
@@ -217,24 +174,3 @@ def test_preprocessor_stacks_pseudo_collated_items_as_default_collate_did() -> N
         assert out['inputs'][key].dtype == value.dtype and torch.equal(out['inputs'][key], value), key
     assert [s.frame_id for s in out['data_samples']] == ['0', '1']
     assert torch.equal(out['data_samples'][1].gt_labels, samples[1].gt_labels)
-
-
-def test_dataset_items_are_typed_samples(tmp_path) -> None:
-    from mmengine.dataset import pseudo_collate
-
-    from omnifuse.datasets.occupancy import NearFieldOccupancyDataset
-    from omnifuse.datasets.sim.generate import generate_frame
-    from omnifuse.datasets.sim.writer_kitti import write_kitti
-
-    write_kitti([generate_frame(7, scenario='parking', condition='night')], tmp_path)
-    dataset = NearFieldOccupancyDataset(str(tmp_path), image_scale=0.25)
-    item = dataset.sample(0)  # numpy, as the torch-free CLI takes it
-    sample = item['data_samples']
-    assert isinstance(sample, OccupancySample) and sample.frame_id == '000000' and sample.condition == 'night'
-    assert isinstance(sample.gt_labels, np.ndarray) and sample.gt_labels.shape == (200, 200)
-    assert all(isinstance(v, np.ndarray) for v in item['inputs'].values())
-    batch = OccupancyDataPreprocessor()(pseudo_collate([dataset[0], dataset[0]]))
-    assert batch['inputs']['ultrasonic'].shape == (2, 3, 200, 200)
-    assert batch['inputs']['camera_valid'].shape == (2,)
-    assert torch.equal(batch['data_samples'][0].gt_labels, torch.from_numpy(sample.gt_labels))
-    assert dataset.metainfo == {'classes': ('free', 'vehicle', 'pedestrian', 'cyclist', 'static')}
