@@ -95,6 +95,9 @@ def main() -> int:
                         help='comma-separated: plain (--no-align-ground), align (--align-ground), model (as the '
                         "model's config says: what `omnifuse detect` does by default)")
     parser.add_argument('--json', default=None, help='write the rows here')
+    parser.add_argument('--config', default=None,
+                        help="model config for every checkpoint (default: each checkpoint's embedded config; "
+                        'needed for the epoch_N.pth files of a training run, which embed none)')
     parser.add_argument('models', nargs='+', metavar='NAME=CHECKPOINT')
     args = parser.parse_args()
     bad = sorted(set(args.modes.split(',')) - {'plain', 'align', 'model'})
@@ -111,8 +114,9 @@ def main() -> int:
             for mode in args.modes.split(','):
                 pred = tmp_path / f'{name}_{mode}'
                 extra = {'align': ['--align-ground'], 'plain': ['--no-align-ground'], 'model': []}[mode]
+                config = ['--config', args.config] if args.config else []
                 if omnifuse(['detect', '--kitti-root', str(root), '--checkpoint', ckpt, '--out', str(pred),
-                             *extra]) != 0:
+                             *config, *extra]) != 0:
                     raise SystemExit(f'detect failed for {spec}')
                 rows[f'{name} {mode}'] = row(score(labels, pred, tmp_path / 'a.json'),
                                              score(vac_gt, pred, tmp_path / 'b.json')) + van_size_errors(labels, pred)
