@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from omnifuse.datasets.kitti import read_frame_meta
 from omnifuse.evaluation.kitti import evaluate_kitti
 from omnifuse.structures.kitti_labels import KittiLabels, read_kitti_label
 
@@ -64,7 +65,7 @@ def breakdown(root: Path, pred_dir: Path, ids: list[str], condition_ranges: tupl
     if missing:  # `omnifuse test --out` writes a file for every frame, even without detections
         print(f'warning: {pred_dir}: {missing} of {len(ids)} frames have no prediction file (scored as no '
               'detections); is that run finished?', file=sys.stderr)
-    cond = [json.loads((root / 'training' / 'meta' / f'{i}.json').read_text())['condition'] for i in ids]
+    cond = [read_frame_meta(root / 'training' / 'meta' / f'{i}.json')['condition'] for i in ids]
     out = {'all': _moderate_3d(gts, preds)}
     for c in CONDITIONS:
         pick = [k for k, ck in enumerate(cond) if ck == c]

@@ -42,13 +42,13 @@ from omnifuse.ros_nodes.codec import OccupancyGridSpec
 from omnifuse.structures import ObjectLabels, SensorFrame
 from omnifuse.structures.tracks import Tracks
 
-__all__ = ['FrameDetector', 'FrameSegmenterFn', 'FrameOccupancyFn', 'PerceptionOutputs', 'PerceptionCore',
+__all__ = ['FrameDetectorFn', 'FrameSegmenterFn', 'FrameOccupancyFn', 'PerceptionOutputs', 'PerceptionCore',
            'build_checkpoint_model', 'input_notes']
 
 
-class FrameDetector(Protocol):
+class FrameDetectorFn(Protocol):
     """frame -> ObjectLabels (boxes (N, 7), LiDAR frame, with scores): what the core needs of a detector
-    (`omnifuse.apis.detection.Detector` is the model wrapper that provides it)."""
+    (`omnifuse.apis.detection.FrameDetector`, the learned models, and `ClusterDetector` provide it)."""
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:
         """The objects found in `frame`."""
@@ -229,7 +229,7 @@ class PerceptionCore:
             0 or None = leave torch's setting (more throughput on an idle many-core CPU).
     """
 
-    def __init__(self, *, detector: FrameDetector | None = None, segmenter: FrameSegmenterFn | None = None,
+    def __init__(self, *, detector: FrameDetectorFn | None = None, segmenter: FrameSegmenterFn | None = None,
                  occupancy: FrameOccupancyFn | None = None, grid: OccupancyGridSpec | None = None,
                  segmentation_camera: str = 'front',
                  tracker: Any = None, num_threads: int | None = 1) -> None:
