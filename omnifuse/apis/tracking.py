@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from omnifuse.structures import Boxes3D, CameraModel, ObjectLabels, SensorFrame
+from omnifuse.structures.boxes3d import clip_image_boxes, meets_image
 from omnifuse.structures.kitti_tracking import KittiTrackRows, write_kitti_tracking
 from omnifuse.structures.tracks import Tracks
 
@@ -69,11 +70,8 @@ def camera_view(boxes: np.ndarray, camera: CameraModel, image_size: tuple[int, i
     width, height = image_size
     proj = Boxes3D(boxes).project_to_image(camera, clip=False)
     centre = boxes[:, :3] @ camera.T_cam_lidar[:3, :3].T + camera.T_cam_lidar[:3, 3]
-    seen = (np.isfinite(proj).all(1) & (centre[:, 2] > 0.1) & (proj[:, 0] < width) & (proj[:, 1] < height)
-            & (proj[:, 2] > 0) & (proj[:, 3] > 0))
-    bbox = proj.copy()
-    bbox[:, [0, 2]] = bbox[:, [0, 2]].clip(0, width - 1)
-    bbox[:, [1, 3]] = bbox[:, [1, 3]].clip(0, height - 1)
+    seen = np.isfinite(proj).all(1) & (centre[:, 2] > 0.1) & meets_image(proj, width, height)
+    bbox = clip_image_boxes(proj, width, height)
     bbox[~seen] = np.nan
     return seen, bbox
 

@@ -2,7 +2,8 @@
 
 A detector predicts omnifuse boxes (x, y, z, dx, dy, dz, yaw) in the LiDAR frame (geometric centre).
 The KITTI evaluation needs camera labels: `lidar_to_kitti_camera` gives (h, w, l, x, y, z, ry); the 2D
-box is the extent of the projected eight corners clipped to the image; alpha = ry - atan2(y, x) of the
+box is the extent of the projected eight corners (`image_boxes`, every corner as it is) clipped to the image's
+edge (`clip_image_boxes(..., to_edge=True)`); alpha = ry - atan2(y, x) of the
 box position (LiDAR bottom centre), as mmdet3d writes it. Detections whose 2D box lies outside the
 image or whose bottom centre lies outside the LiDAR range are dropped, as in mmdet3d.
 """
@@ -15,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import ShapeError
-from omnifuse.structures.boxes3d import lidar_to_kitti_camera
+from omnifuse.structures.boxes3d import clip_image_boxes, image_boxes, lidar_to_kitti_camera, meets_image
 from omnifuse.structures.det_sample import DetPredictions
-from omnifuse.structures.geometry import box_corners, check_boxes
+from omnifuse.structures.geometry import check_boxes
 from omnifuse.structures.kitti_labels import KittiLabels, write_kitti_label
 
 __all__ = ['lidar_detections_to_kitti', 'write_kitti_predictions', 'DEFAULT_LIDAR_RANGE']
@@ -52,20 +53,15 @@ def lidar_detections_to_kitti(boxes: np.ndarray, scores: np.ndarray, names: Sequ
     if len(b) == 0:
         return KittiLabels.empty()
     T = np.asarray(T_cam_lidar, dtype=np.float64)
-    P3 = np.asarray(P, dtype=np.float64)[:3]
     cam = lidar_to_kitti_camera(b, T)  # (N, 7) h w l x y z ry
-    corners = box_corners(b).reshape(-1, 3) @ T[:3, :3].T + T[:3, 3]
-    hom = corners @ P3[:, :3].T + P3[:, 3]
-    uv = (hom[:, :2] / hom[:, 2:3]).reshape(-1, 8, 2)
-    bbox = np.concatenate([uv.min(1), uv.max(1)], 1)
+    bbox = image_boxes(b, T, P, near=None)  # mmdet3d: every corner projected as it is
     width, height = image_size
-    keep = (bbox[:, 0] < width) & (bbox[:, 1] < height) & (bbox[:, 2] > 0) & (bbox[:, 3] > 0)
+    keep = meets_image(bbox, width, height)
     bottom = b[:, :3] - np.stack([np.zeros(len(b)), np.zeros(len(b)), b[:, 5] / 2], 1)
     if lidar_range is not None:
         lo, hi = np.asarray(lidar_range[:3]), np.asarray(lidar_range[3:])
         keep &= ((bottom > lo) & (bottom < hi)).all(1)
-    bbox[:, 2:] = np.minimum(bbox[:, 2:], [width, height])
-    bbox[:, :2] = np.maximum(bbox[:, :2], 0.0)
+    bbox = clip_image_boxes(bbox, width, height, to_edge=True)
     alpha = -np.arctan2(-bottom[:, 1], bottom[:, 0]) + cam[:, 6]
     n = int(keep.sum())
     return KittiLabels(name=names_arr[keep], truncated=np.zeros(n), occluded=np.zeros(n, np.int64),

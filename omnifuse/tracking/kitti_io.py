@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from omnifuse.errors import FormatError
-from omnifuse.structures.boxes3d import Boxes3D
+from omnifuse.structures.boxes3d import Boxes3D, clip_image_boxes
 from omnifuse.structures.calibration import CameraModel
 from omnifuse.structures.frame import ObjectLabels
 from omnifuse.structures.geometry import wrap_angle
@@ -113,8 +113,7 @@ def tracks_to_rows(tracks: Tracks, frame: int, T_rect_lidar: np.ndarray, *,
     if missing.any() and camera is not None:
         proj = tracks.boxes[np.nonzero(missing)[0]].project_to_image(camera, clip=camera.width > 0)
         if camera.width <= 0:
-            proj[:, [0, 2]] = proj[:, [0, 2]].clip(0, image_size[0] - 1)
-            proj[:, [1, 3]] = proj[:, [1, 3]].clip(0, image_size[1] - 1)
+            proj = clip_image_boxes(proj, image_size[0], image_size[1])
         bbox[missing] = proj
         missing = ~np.isfinite(bbox).all(1)
     if last_bbox is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from omnifuse.errors import ShapeError
 from omnifuse.structures import Boxes3D, Calibration
+from omnifuse.structures.boxes3d import clip_image_boxes, image_boxes, meets_image
 from omnifuse.structures.geometry import box_iou_3d, wrap_angle
 
 # The Car of training/label_2/000002.txt: bbox 657.39 190.13 700.07 223.39, h w l x y z ry.
@@ -68,6 +70,30 @@ def test_boxes_behind_the_camera_project_to_nan(calib: Calibration) -> None:
     behind = Boxes3D(np.array([[-10.0, 0, -1, 4, 2, 1.5, 0]]))
     assert np.isnan(behind.project_to_image(calib.cameras['image_2'])).all()
     assert behind.project_to_image(calib.cameras['image_2']).shape == (1, 4)
+
+
+def test_one_corner_projection_and_one_clipping_rule(calib: Calibration) -> None:
+    """image_boxes is what project_to_image and the KITTI result conversion project; clip_image_boxes cuts to the
+    last pixel (labels, tracks) or, to_edge, to the image edge (mmdet3d's result files)."""
+    cam = calib.cameras['image_2']
+    # a car in view, one partly left of the image and one straddling the image plane, one behind the camera
+    boxes = np.array([[15.0, 0, -1, 4, 2, 1.5, 0.3], [6.0, 6.0, -1, 4, 2, 1.5, 0], [1.0, 0, -1, 4, 2, 1.5, 0],
+                      [-10.0, 0, -1, 4, 2, 1.5, 0]])
+    near = image_boxes(boxes, cam.T_cam_lidar, cam.P)
+    np.testing.assert_array_equal(near, Boxes3D(boxes).project_to_image(cam, clip=False))
+    assert np.isnan(near[3]).all() and np.isfinite(near[:3]).all()
+    plain = image_boxes(boxes, cam.T_cam_lidar, cam.P, near=None)
+    np.testing.assert_array_equal(plain[0], near[0])  # all corners in front: the same projection
+    assert np.isfinite(plain[3]).all()  # no clamping: a box behind the camera gets a (meaningless) box
+    width, height = 1242, 375
+    assert meets_image(near, width, height).tolist() == [True, True, True, False]
+    last = clip_image_boxes(near, width, height)
+    edge = clip_image_boxes(near, width, height, to_edge=True)
+    assert last[:3, [0, 2]].min() >= 0 and last[:3, [0, 2]].max() <= width - 1 and last[:3, 3].max() <= height - 1
+    assert edge[:3, 2].max() <= width and edge[:3, 3].max() <= height and np.isnan(last[3]).all()
+    sized = dataclasses.replace(cam, width=width, height=height)
+    np.testing.assert_array_equal(last[:3], Boxes3D(boxes[:3]).project_to_image(sized))
+    np.testing.assert_array_equal(clip_image_boxes(near[:1], width, height), near[:1])  # inside: unchanged
 
 
 def test_corners_of_the_car(calib: Calibration) -> None:
