@@ -20,8 +20,8 @@ from omnifuse.errors import FormatError
 from omnifuse.install_paths import CHECKPOINT_DIR, CONFIG_DIR
 from omnifuse.registry import MODELS
 
-__all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'FORMAT_VERSION', 'build_model', 'load_config', 'load_weights',
-           'read_state_dict', 'save_weights', 'export_weights', 'mmengine_safe_globals']
+__all__ = ['CHECKPOINT_DIR', 'CONFIG_DIR', 'FORMAT_VERSION', 'build_model', 'build_with_weights', 'load_config',
+           'load_weights', 'read_state_dict', 'save_weights', 'export_weights', 'mmengine_safe_globals']
 
 FORMAT_VERSION = 1
 
@@ -148,13 +148,39 @@ def build_model(config: str | Path, *, checkpoint: str | Path | None = None, dev
     if 'model' not in cfg or not isinstance(cfg.model, dict):
         raise FormatError(f'{config}: no model dict in the config')
     model_cfg = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') else dict(cfg.model)
+    model, _ = build_with_weights(model_cfg, checkpoint=checkpoint, device=device, expected_type=expected_type,
+                                  source=config)
+    return model, cfg
+
+
+def build_with_weights(model_cfg: Mapping[str, Any], *, checkpoint: str | Path | None, device: str | torch.device,
+                       expected_type: type | None = None, source: str | Path = '<config>') -> tuple[nn.Module, dict]:
+    """Build a model from its config dict and load the checkpoint's weights: the one place a model gets its
+    weights (`build_model`, `omnifuse.apis.detection.load_detector`; training loads into its runner's model with
+    `load_weights`).
+
+    Args:
+        model_cfg: the config's `model` (`type` and arguments).
+        checkpoint: the weights, or None for the initial ones.
+        device: where the model goes (eval mode).
+        expected_type: refuse a model of another class.
+        source: the config, named in errors.
+
+    Returns:
+        (model, the checkpoint's meta; {} without a checkpoint).
+
+    Raises:
+        FormatError: a model of another type, or weights that do not fit (names the keys) or were trained for other
+            inputs (`check_inputs_match`).
+    """
     model = MODELS.build(model_cfg)
     if expected_type is not None and not isinstance(model, expected_type):
-        raise FormatError(f'{config}: model type {model_cfg.get("type")!r} is not a {expected_type.__name__}')
+        raise FormatError(f'{source}: model type {model_cfg.get("type")!r} is not a {expected_type.__name__}')
+    meta: dict = {}
     if checkpoint is not None:
         meta = load_weights(model, checkpoint)
-        check_inputs_match(model_cfg, meta, config=config, checkpoint=checkpoint)
-    return model.to(device).eval(), cfg
+        check_inputs_match(model_cfg, meta, config=source, checkpoint=checkpoint)
+    return model.to(device).eval(), meta
 
 
 # Model settings that change what the weights mean although the tensors keep their shapes.

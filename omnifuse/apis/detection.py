@@ -16,7 +16,7 @@ from omnifuse.structures import Boxes3D, DetPredictions, ObjectLabels, SensorFra
 if TYPE_CHECKING:
     import torch
 
-__all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'Detector', 'FrameDetector']
+__all__ = ['DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT', 'load_detector', 'open_detector', 'Detector', 'FrameDetector']
 
 DEFAULT_CONFIG = DETECTION.config  # the shipped detector (omnifuse.defaults)
 DEFAULT_CHECKPOINT = DETECTION.checkpoint
@@ -41,6 +41,10 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str | t
                   ) -> tuple[Any, Any, dict]:
     """Build the detector and load its weights -> (model in eval mode, config, checkpoint meta).
 
+    `checkpoint` None or '' is the shipped one, 'none' the initial weights; without `config` the checkpoint's
+    embedded config, else the shipped one. The model is built and loaded by `omnifuse.checkpoint.build_with_weights`
+    (as every model with weights).
+
     Raises:
         FileNotFoundError: config or checkpoint missing (the message says how to pass one).
         FormatError: the checkpoint does not match the model (names the keys).
@@ -49,9 +53,7 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str | t
     from mmengine.registry import init_default_scope
 
     import omnifuse.detectors  # noqa: F401
-    from omnifuse.checkpoint import load_config
-    from omnifuse.detectors.checkpoint import load_weights, read_state_dict
-    from omnifuse.registry import MODELS
+    from omnifuse.checkpoint import build_with_weights, load_config, read_state_dict
 
     ckpt: Path | None
     if checkpoint is None or checkpoint == '':
@@ -77,10 +79,9 @@ def load_detector(config: str | None, checkpoint: str | None, *, device: str | t
         source = f'checkpoint {ckpt}' if config is None and ckpt is not None else f'config {config or DEFAULT_CONFIG}'
         raise FormatError(f'{source}: holds a {model_type} model, not a 3D detector; pass a detector checkpoint '
                           f'(omnifuse/checkpoints/fast_*.pth) or --config')
-    model = MODELS.build(cfg.model)
-    if ckpt is not None:
-        meta = load_weights(model, ckpt)
-    return model.to(torch.device(device)).eval(), cfg, meta
+    model, meta = build_with_weights(cfg.model, checkpoint=ckpt, device=torch.device(device),
+                                     source=config or (f'checkpoint {ckpt}' if ckpt is not None else DEFAULT_CONFIG))
+    return model, cfg, meta
 
 
 def inference_pipeline(cfg: Any) -> list[dict]:
@@ -123,6 +124,10 @@ class Detector:
         # steps that change which points the sensor delivers (a thinner LiDAR), for pictures of what the model saw
         self._sensor_steps = [s for s in steps if isinstance(s, BeamSubsample)]
 
+    def for_camera(self, camera: str) -> Detector:
+        """The same loaded model fusing colour camera `camera` (its own test pipeline; the same input adapter)."""
+        return Detector(self.model, self.cfg, main_camera=camera, adapter=self.adapter)
+
     def sensed_points(self, points: np.ndarray) -> np.ndarray:
         """(N, C) points, LiDAR frame -> the (M <= N, C) points this model's pipeline keeps as its LiDAR
         (e.g. the 16 beams a `BeamSubsample` step leaves); unchanged when the pipeline has no such step."""
@@ -158,6 +163,40 @@ class Detector:
         return DetPredictions(boxes, scores[keep], labels[keep])
 
 
+def open_detector(config: str | None = None, checkpoint: str | None = None, *, device: str | torch.device = 'cpu',
+                  backend: str | None = None, main_camera: str = 'image_2', precision: str = 'f32',
+                  num_threads: int | None = None) -> Any:
+    """The detector of `config` / `checkpoint` behind one interface, `detector(frame, ...) -> DetPredictions`: an
+    exported model (.onnx / .xml made by `omnifuse export`, or `backend` onnxruntime / openvino) on its runtime
+    without torch (`omnifuse.deploy.detector_runtime.ExportedFrameDetector`), else the PyTorch model
+    (`load_detector`) with its test pipeline (`Detector`). `omnifuse detect` and `FrameDetector` open theirs here.
+
+    Args:
+        config: the model config, as `load_detector` (none with an exported checkpoint: it carries its model).
+        checkpoint: the weights, as `load_detector`, or an exported model.
+        device: torch device (PyTorch only).
+        backend: 'torch', 'onnxruntime' or 'openvino'; None: the checkpoint's suffix decides.
+        main_camera: the colour camera fused.
+        precision: 'f32' or 'bf16' (exported, OpenVINO only).
+        num_threads: intra-op threads of an exported model (None: the backend's default).
+
+    Raises:
+        FormatError: a config given with an exported checkpoint; see `load_detector`.
+    """
+    from omnifuse.deploy.runtime import choose_backend
+
+    backend = choose_backend(checkpoint, backend)
+    if backend != 'torch':  # no torch on this path
+        from omnifuse.deploy.detector_runtime import ExportedFrameDetector
+
+        if config:
+            raise FormatError(f'config {config}: an exported detector ({checkpoint}) carries its model')
+        return ExportedFrameDetector(str(checkpoint), backend=backend, num_threads=num_threads, main_camera=main_camera,
+                                     precision=precision)
+    model, cfg, _ = load_detector(config, checkpoint, device=device)
+    return Detector(model, cfg, main_camera=main_camera)
+
+
 class FrameDetector:
     """`frame -> ObjectLabels` (boxes in the LiDAR frame with scores) for the ROS core and other callers.
 
@@ -182,21 +221,14 @@ class FrameDetector:
         self.backend = choose_backend(checkpoint, backend)
         self.score_threshold = float(score_threshold)
         self.camera = camera
+        self._opened = open_detector(config, checkpoint, device=device, backend=self.backend, num_threads=num_threads)
         self._by_camera: dict[str, Any] = {}
-        self._exported: Any = None
-        if self.backend != 'torch':  # no torch on this path
-            from omnifuse.deploy.detector_runtime import ExportedFrameDetector
-
-            if config:
-                raise FormatError(f'config {config}: an exported detector ({checkpoint}) carries its model')
-            self._exported = ExportedFrameDetector(str(checkpoint), backend=self.backend, num_threads=num_threads)
-        else:
-            self.model, self.cfg, self.meta = load_detector(config, checkpoint, device=device)
+        if self.backend == 'torch':  # the PyTorch model and its config, for tools
+            self.model, self.cfg = self._opened.model, self._opened.cfg
 
     def _detector(self, camera: str) -> Any:
         if camera not in self._by_camera:
-            self._by_camera[camera] = (self._exported.for_camera(camera) if self._exported is not None
-                                       else Detector(self.model, self.cfg, main_camera=camera))
+            self._by_camera[camera] = self._opened.for_camera(camera)
         return self._by_camera[camera]
 
     def __call__(self, frame: SensorFrame) -> ObjectLabels:

@@ -107,17 +107,15 @@ def _adapter_override(args: argparse.Namespace, model_adapter: InputAdapter) -> 
 def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
     """The detector of --config/--checkpoint on `backend` (the exported path imports no torch), with the input
     normalisation of its config overridden by the command's options."""
-    if backend != 'torch':
-        from omnifuse.deploy.detector_runtime import ExportedFrameDetector
+    from omnifuse.apis.detection import open_detector
 
-        det: Any = ExportedFrameDetector(args.checkpoint, backend=backend, main_camera=camera,
-                                         precision=args.precision)
-    else:
-        from omnifuse.apis.detection import Detector, load_detector
+    device = args.device
+    if backend == 'torch':
         from omnifuse.ops.device import resolve_device
 
-        model, cfg, _ = load_detector(args.config, args.checkpoint, device=resolve_device(args.device))
-        det = Detector(model, cfg, main_camera=camera)
+        device = resolve_device(args.device)
+    det = open_detector(args.config, args.checkpoint, device=device, backend=backend, main_camera=camera,
+                        precision=args.precision)
     det.adapter = _adapter_override(args, det.adapter)
     return det
 
