@@ -174,7 +174,7 @@ def write_frames_to_bag(frames: Iterable[SensorFrame], path: str | Path, *, dist
     codec = RosCodec(distro)
     params = params or DEFAULT_PARAMS
     roles = TopicRoles(params.get('inputs', {}) or {})
-    lidar_frame = str(params.get('lidar_frame', 'lidar') or 'lidar')
+    lidar_frame = str(params.get('lidar_frame', DEFAULT_PARAMS['lidar_frame']) or DEFAULT_PARAMS['lidar_frame'])
     ids = sensor_frame_ids(lidar_frame)
     path = Path(path)
     if path.exists():

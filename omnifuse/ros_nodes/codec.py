@@ -358,9 +358,9 @@ class OccupancyGridSpec:
     """Geometry of a BEV grid: cell (row i, column j) covers x = origin_x + (j + 0.5) * resolution,
     y = origin_y + (i + 0.5) * resolution in the LiDAR frame (rows along +y, columns along +x)."""
 
-    resolution: float = 0.1
-    origin_x: float = -5.0
-    origin_y: float = -5.0
+    resolution: float
+    origin_x: float
+    origin_y: float
 
 
 def decode_occupancy_grid(msg: object) -> tuple[np.ndarray, OccupancyGridSpec]:

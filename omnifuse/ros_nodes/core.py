@@ -39,6 +39,7 @@ import numpy as np
 from omnifuse.errors import OmnifuseError
 from omnifuse.ros_nodes.cluster import ClusterDetector
 from omnifuse.ros_nodes.codec import OccupancyGridSpec
+from omnifuse.ros_nodes.params import default
 from omnifuse.structures import ObjectLabels, SensorFrame
 from omnifuse.structures.tracks import Tracks
 
@@ -167,7 +168,7 @@ def _device(params: Mapping[str, Any], models: Mapping[str, Any]) -> str:
     .onnx / .xml, and the cluster detector need no torch)."""
     from omnifuse.deploy.runtime import is_exported
 
-    text = str(params.get('device', 'cpu') or 'cpu')
+    text = str(params.get('device', default('device')) or default('device'))
     uses_torch = any(str((spec or {}).get('kind', 'none')).lower() == 'checkpoint'
                      and not is_exported(str((spec or {}).get('checkpoint', '') or '') or None)
                      and str((spec or {}).get('backend', '') or '') not in ('onnxruntime', 'openvino')
@@ -220,7 +221,7 @@ class PerceptionCore:
 
     Args:
         detector, segmenter, occupancy: the models (any may be None).
-        grid: geometry of the occupancy grid.
+        grid: geometry of the occupancy grid (None: `occupancy_grid` of the shipped params).
         segmentation_camera: camera whose image plane the segmentation is in.
         tracker: the tracking stage (None: no tracks).
         num_threads: torch intra-op CPU threads while the models run (restored after); 1 (default) gives
@@ -237,7 +238,7 @@ class PerceptionCore:
         self.tracker = tracker if detector is not None else None
         self.segmenter = segmenter
         self.occupancy = occupancy
-        self.grid = grid if grid is not None else OccupancyGridSpec()
+        self.grid = grid if grid is not None else OccupancyGridSpec(**default('occupancy_grid'))
         self.segmentation_camera = segmentation_camera
         self.num_threads = int(num_threads or 0)
 
@@ -327,26 +328,31 @@ class PerceptionCore:
         models = params.get('models', {}) or {}
         device = _device(params, models)
         built: dict[str, Any] = {}
-        score_threshold = float((models.get('detector', {}) or {}).get('score_threshold', 0.0))
+        score_threshold = float((models.get('detector', {}) or {}).get('score_threshold',
+                                                                        default('models.detector.score_threshold')))
         for role in ('detector', 'segmenter', 'occupancy'):
             spec = models.get(role, {}) or {}
             kind = str(spec.get('kind', 'none') or 'none').lower()
             if kind == 'none':
                 built[role] = None
             elif kind == 'checkpoint':
+                camera = default(f'models.{role}.camera')
+                thermal = default('models.segmenter.thermal')
                 built[role] = build_checkpoint_model(role, checkpoint=str(spec.get('checkpoint', '') or ''),
                                                      config=str(spec.get('config', '') or ''), device=device,
-                                                     camera=str(spec.get('camera', 'front') or 'front'),
-                                                     thermal=str(spec.get('thermal', 'front') or 'front'),
+                                                     camera=str(spec.get('camera', camera) or camera),
+                                                     thermal=str(spec.get('thermal', thermal) or thermal),
                                                      score_threshold=score_threshold,
                                                      backend=str(spec.get('backend', '') or ''),
-                                                     num_threads=int(params.get('num_threads', 0) or 0))
+                                                     num_threads=int(params.get('num_threads', default('num_threads'))
+                                                                     or 0))
             elif kind == 'cluster' and role == 'detector':
-                built[role] = ClusterDetector(**(models.get('cluster', {}) or {}), score_threshold=score_threshold)
+                cluster = {**default('models.cluster'), **(models.get('cluster', {}) or {})}
+                built[role] = ClusterDetector(**cluster, score_threshold=score_threshold)
             else:
                 allowed = 'checkpoint, cluster, none' if role == 'detector' else 'checkpoint, none'
                 raise OmnifuseError(f'models.{role}.kind: unknown kind {kind!r}; expected one of {allowed}')
-        grid = params.get('occupancy_grid', {}) or {}
+        grid = {**default('occupancy_grid'), **(params.get('occupancy_grid', {}) or {})}
         tracker = None
         if built['detector'] is not None:
             from omnifuse.ros_nodes.tracking import TrackingStage
@@ -354,7 +360,7 @@ class PerceptionCore:
             tracker = TrackingStage.from_params(params)
         return cls(detector=built['detector'], segmenter=built['segmenter'], occupancy=built['occupancy'],
                    tracker=tracker,
-                   grid=OccupancyGridSpec(float(grid.get('resolution', 0.1)), float(grid.get('origin_x', -5.0)),
-                                          float(grid.get('origin_y', -5.0))),
-                   segmentation_camera=str((models.get('segmenter', {}) or {}).get('camera', 'front')),
-                   num_threads=int(params.get('num_threads', 1) or 0))
+                   grid=OccupancyGridSpec(float(grid['resolution']), float(grid['origin_x']), float(grid['origin_y'])),
+                   segmentation_camera=str((models.get('segmenter', {}) or {}).get('camera',
+                                                                                    default('models.segmenter.camera'))),
+                   num_threads=int(params.get('num_threads', default('num_threads')) or 0))

@@ -38,6 +38,7 @@ import numpy as np
 
 from omnifuse.errors import FormatError
 from omnifuse.ros_nodes import codec as C
+from omnifuse.ros_nodes.params import default
 from omnifuse.ros_nodes.params import names as param_names
 from omnifuse.ros_nodes.sync import SensorSync, SyncedFrame, specs_from_params
 from omnifuse.structures import Calibration, CameraModel, SensorFrame, UltrasonicSensor
@@ -96,12 +97,12 @@ class TopicRoles:
     """Classifies topics into (role, sensor name) from the `inputs` params."""
 
     def __init__(self, inputs: Mapping[str, Any]) -> None:
-        self.lidar = str(inputs.get('lidar', '/sensors/lidar/points'))
-        self.tf_static = str(inputs.get('tf_static', '/tf_static'))
-        self.tf = str(inputs.get('tf', '/tf'))
-        self.prefixes = {'camera': str(inputs.get('camera_prefix', '/sensors/camera')).rstrip('/'),
-                         'thermal': str(inputs.get('thermal_prefix', '/sensors/thermal')).rstrip('/'),
-                         'ultrasonic': str(inputs.get('ultrasonic_prefix', '/sensors/ultrasonic')).rstrip('/')}
+        inputs = {**default('inputs'), **inputs}
+        self.lidar = str(inputs['lidar'])
+        self.tf_static = str(inputs['tf_static'])
+        self.tf = str(inputs['tf'])
+        self.prefixes = {kind: str(inputs[f'{kind}_prefix']).rstrip('/')
+                         for kind in ('camera', 'thermal', 'ultrasonic')}
 
     def classify(self, topic: str, msgtype: str) -> tuple[str, str] | None:
         """(role, name) with role in lidar, camera, camera_info, thermal, thermal_info, ultrasonic, tf (static),
@@ -226,12 +227,12 @@ class FrameAssembler:
         self.params = params
         self.codec = codec
         self.roles = TopicRoles(params.get('inputs', {}) or {})
-        self.default_lidar_frame = str(params.get('lidar_frame', 'lidar') or 'lidar')
+        self.default_lidar_frame = str(params.get('lidar_frame', default('lidar_frame')) or default('lidar_frame'))
         sync_params = params.get('sync', {}) or {}
         self._sync_params = sync_params
-        self.sync = SensorSync({}, max_buffer=int(sync_params.get('max_buffer', 32)),
-                               max_pending=int(sync_params.get('max_pending', 8)),
-                               jump_back_ns=int(float(sync_params.get('jump_back_ms', 1000.0)) * 1e6))
+        limits = {**default('sync'), **sync_params}
+        self.sync = SensorSync({}, max_buffer=int(limits['max_buffer']), max_pending=int(limits['max_pending']),
+                               jump_back_ns=int(float(limits['jump_back_ms']) * 1e6))
         inputs = params.get('inputs', {}) or {}
         if sensors is None:
             sensors = [f'{kind}/{name}' for kind, key in (('camera', 'cameras'), ('thermal', 'thermal'),
@@ -248,14 +249,14 @@ class FrameAssembler:
         self.bad_count = 0
         self._new_bad: list[BadMessage] = []
         self.lidar_count = 0
-        tracking = params.get('tracking', {}) or {}
+        tracking = {**default('tracking'), **(params.get('tracking', {}) or {})}
         self.poses = None
-        if bool(tracking.get('enabled', True)) and bool(tracking.get('ego_motion', True)):
+        if bool(tracking['enabled']) and bool(tracking['ego_motion']):
             from omnifuse.ros_nodes.tracking import PoseBuffer
 
-            self.poses = PoseBuffer(str(tracking.get('odom_frame', 'odom') or 'odom'),
-                                    str(tracking.get('base_frame', 'base_link') or 'base_link'),
-                                    tolerance_ns=int(float(tracking.get('tf_tolerance_ms', 100.0)) * 1e6))
+            self.poses = PoseBuffer(str(tracking['odom_frame'] or default('tracking.odom_frame')),
+                                    str(tracking['base_frame'] or default('tracking.base_frame')),
+                                    tolerance_ns=int(float(tracking['tf_tolerance_ms']) * 1e6))
 
     # ---- setup
     @staticmethod

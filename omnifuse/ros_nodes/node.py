@@ -287,7 +287,7 @@ def _node_class() -> type:
         def on_configure(self, state: State) -> TransitionCallbackReturn:
             try:
                 self.logic = NodeLogic(self._params())
-                self._max_queue = int(self.logic.params['sync'].get('max_queue', 1))
+                self._max_queue = int(self.logic.params['sync']['max_queue'])  # merged over the defaults
                 FrameQueue(self._max_queue)  # checks the value before anything is created
             except (OmnifuseError, FileNotFoundError, ValueError) as exc:
                 self.get_logger().error(f'configure failed: {exc}')

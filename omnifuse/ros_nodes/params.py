@@ -17,8 +17,8 @@ from typing import Any
 from omnifuse.errors import FormatError
 from omnifuse.install_paths import ROS_PARAMS_FILE
 
-__all__ = ['DEFAULT_PARAMS', 'load_params', 'read_params_file', 'check_types', 'merge', 'flatten', 'unflatten',
-           'names']
+__all__ = ['DEFAULT_PARAMS', 'default', 'load_params', 'read_params_file', 'check_types', 'merge', 'flatten',
+           'unflatten', 'names']
 
 
 def read_params_file(path: str | Path) -> dict[str, Any]:
@@ -155,3 +155,17 @@ def load_params(path: str | Path | None = None, overrides: Mapping[str, Any] | N
 
 
 DEFAULT_PARAMS: dict[str, Any] = _shipped_defaults()
+
+
+def default(path: str) -> Any:
+    """The shipped value of the dotted parameter `path` ('sync.max_buffer', 'models.detector.camera'): what the
+    node, the replay and the core take for a setting their params leave out, so that no default is spelled in the
+    code beside the file.
+
+    Raises:
+        KeyError: the shipped file has no such parameter.
+    """
+    node: Any = DEFAULT_PARAMS
+    for part in path.split('.'):
+        node = node[part]
+    return copy.deepcopy(node)

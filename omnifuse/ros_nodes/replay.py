@@ -295,7 +295,8 @@ def replay_bag(in_path: str | Path, out_path: str | Path, *, params: Mapping[str
             tf_topic = assembler.roles.tf_static
             if not any(c.topic == tf_topic for c in reader.connections):
                 start = reader.start_time if reader.message_count else 0
-                lidar_frame = str(params.get('lidar_frame', 'lidar') or 'lidar')
+                shipped_frame = DEFAULT_PARAMS['lidar_frame']
+                lidar_frame = str(params.get('lidar_frame', shipped_frame) or shipped_frame)
                 edges = []
                 if assembler.file_calib is not None:
                     edges = calibration_transforms(SensorFrame('calib', calib=assembler.file_calib), start, lidar_frame)

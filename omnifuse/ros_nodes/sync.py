@@ -45,9 +45,9 @@ class SensorSyncSpec:
         timeout_ns: how long past the LiDAR stamp (on the caller's clock) a frame waits for it.
     """
 
-    offset_ns: int = 0
-    window_ns: int = 50_000_000
-    timeout_ns: int = 100_000_000
+    offset_ns: int
+    window_ns: int
+    timeout_ns: int
 
     def __post_init__(self) -> None:
         if self.window_ns < 0 or self.timeout_ns < 0:
@@ -287,14 +287,19 @@ def specs_from_params(names: Iterable[str], params: Mapping[str, Any]) -> dict[s
 
     `params` is the `sync` section: per-modality defaults under the modality key ('camera',
     'thermal', 'ultrasonic'), per-sensor overrides under `overrides` keyed 'camera/front' (or with
-    '_' instead of '/'); values in milliseconds: offset_ms, window_ms, timeout_ms.
+    '_' instead of '/'); values in milliseconds: offset_ms, window_ms, timeout_ms. What `params` leaves out is
+    the shipped file's (`omnifuse.ros_nodes.params.default('sync')`): its modality section, under `params`'s
+    `default`.
     """
+    from omnifuse.ros_nodes.params import default
+
+    shipped = default('sync')
     base = params.get('default', {}) or {}
     overrides = params.get('overrides', {}) or {}
     out = {}
     for name in names:
         modality = name.split('/', 1)[0]
-        merged: dict[str, Any] = {'offset_ms': 0.0, 'window_ms': 50.0, 'timeout_ms': 100.0}
+        merged: dict[str, Any] = {**shipped['default'], **(shipped.get(modality) or {})}
         merged.update(base)
         merged.update(params.get(modality, {}) or {})
         merged.update(overrides.get(name, overrides.get(name.replace('/', '_'), {})) or {})

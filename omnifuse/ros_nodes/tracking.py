@@ -89,12 +89,14 @@ class TrackingStage:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrackingStage | None:
         """The stage the `tracking` params describe; None when `tracking.enabled` is false."""
-        section = params.get('tracking', {}) or {}
-        if not bool(section.get('enabled', True)):
+        from omnifuse.ros_nodes.params import default
+
+        section = {**default('tracking'), **(params.get('tracking', {}) or {})}
+        if not bool(section['enabled']):
             return None
         from omnifuse.tracking import MultiObjectTracker
 
-        return cls(MultiObjectTracker(tracker_config(params)), ego_motion=bool(section.get('ego_motion', True)))
+        return cls(MultiObjectTracker(tracker_config(params)), ego_motion=bool(section['ego_motion']))
 
     def reset(self) -> None:
         """Forget every track (ids keep counting up)."""

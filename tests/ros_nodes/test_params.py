@@ -56,3 +56,28 @@ def test_bad_params_files(tmp_path) -> None:
         load_params(p)
     with pytest.raises(FileNotFoundError):
         load_params(tmp_path / 'missing.yaml')
+
+
+def test_settings_left_out_take_the_shipped_values() -> None:
+    """The code spells no default of its own: what a caller's params leave out is the shipped file's value."""
+    from omnifuse.ros_nodes.core import PerceptionCore
+    from omnifuse.ros_nodes.params import default
+    from omnifuse.ros_nodes.sync import SensorSyncSpec, specs_from_params
+
+    ms = 1_000_000
+    shipped = DEFAULT_PARAMS['sync']
+    specs = specs_from_params(['thermal/front', 'camera/front'], {})
+    for key, modality in (('thermal/front', 'thermal'), ('camera/front', 'camera')):
+        want = {**shipped['default'], **shipped[modality]}
+        assert specs[key] == SensorSyncSpec(round(want['offset_ms'] * ms), round(want['window_ms'] * ms),
+                                            round(want['timeout_ms'] * ms)), key
+    assert specs['thermal/front'] != specs['camera/front']  # the thermal camera's own window, as shipped
+    core = PerceptionCore.from_params({'models': {'detector': {'kind': 'cluster'}}})
+    assert core.detector.score_threshold == DEFAULT_PARAMS['models']['detector']['score_threshold']
+    assert (core.grid.resolution, core.grid.origin_x, core.grid.origin_y) == tuple(
+        DEFAULT_PARAMS['occupancy_grid'][k] for k in ('resolution', 'origin_x', 'origin_y'))
+    assert core.detector.min_points == DEFAULT_PARAMS['models']['cluster']['min_points']
+    assert core.segmenter is None and core.occupancy is None  # a role left out of `models` is not built
+    assert default('sync.thermal.window_ms') == shipped['thermal']['window_ms']
+    with pytest.raises(KeyError):
+        default('sync.no_such_setting')
