@@ -132,8 +132,8 @@ class SequenceTracker:
         dets = detections
         if camera is not None and size[0] > 0 and len(detections):
             _, bbox = camera_view(detections.boxes.data, camera, size)
-            dets = ObjectLabels(detections.boxes, list(detections.names), detections.truncation,
-                                detections.occlusion, detections.alpha, bbox, detections.scores)
+            dets = ObjectLabels(detections.boxes, list(detections.names), detections.truncated,
+                                detections.occluded, detections.alpha, bbox, detections.scores)
         tracks = self.tracker.update(dets, stamp_ns=place.stamp_ns, pose=place.pose)
         self._last_stamp = place.stamp_ns
         self._pose_mode = place.pose is not None

@@ -327,8 +327,8 @@ def info_labels(info: Mapping[str, Any], calib: Calibration, *, classes: Sequenc
         data[:, 2] += data[:, 5] / 2  # bottom centre -> geometric centre
         data[:, 6] = wrap_angle(data[:, 6])
         boxes = Boxes3D(data, 'lidar')
-    return ObjectLabels(boxes=boxes, names=names, truncation=np.array(trunc),
-                        occlusion=np.array(occ, dtype=np.int64), alpha=np.array(alpha),
+    return ObjectLabels(boxes=boxes, names=names, truncated=np.array(trunc),
+                        occluded=np.array(occ, dtype=np.int64), alpha=np.array(alpha),
                         bbox_2d=np.array(bbox2d).reshape(-1, 4))
 
 

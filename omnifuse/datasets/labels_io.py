@@ -54,8 +54,8 @@ def kitti_to_object_labels(kitti: KittiLabels, calib: Calibration, *,
     return ObjectLabels(
         boxes=Boxes3D.from_kitti_camera(camera, calib.T_rect_lidar),
         names=[str(n) for n in kitti.name],
-        truncation=kitti.truncated.copy(),
-        occlusion=kitti.occluded.copy(),
+        truncated=kitti.truncated.copy(),
+        occluded=kitti.occluded.copy(),
         alpha=kitti.alpha.copy(),
         bbox_2d=kitti.bbox.copy(),
         scores=kitti.score.copy() if has_score.all() else None)
@@ -80,7 +80,7 @@ def object_labels_to_kitti(labels: ObjectLabels, calib: Calibration | np.ndarray
     camera = labels.boxes.to_kitti_camera(T_rect_lidar)  # (N, 7) h w l x y z ry
     camera[np.array([name == DONTCARE for name in labels.names], dtype=bool)] = _DONTCARE_3D
     return KittiLabels(
-        name=np.asarray(labels.names, dtype=str), truncated=labels.truncation, occluded=labels.occlusion,
+        name=np.asarray(labels.names, dtype=str), truncated=labels.truncated, occluded=labels.occluded,
         alpha=labels.alpha, bbox=labels.bbox_2d, dimensions=camera[:, 0:3], location=camera[:, 3:6],
         rotation_y=camera[:, 6], score=np.full(n, np.nan) if labels.scores is None else labels.scores)
 

@@ -20,22 +20,29 @@ class ObjectLabels:
     Attributes:
         boxes: (N, 7) boxes, LiDAR frame.
         names: N class names ('Car', 'Pedestrian', ..., 'DontCare').
-        truncation: (N,) in [0, 1]; occlusion: (N,) int 0..3; alpha: (N,) observation angle [rad].
+        truncated: (N,) truncation in [0, 1]; occluded: (N,) int occlusion state 0..3; alpha: (N,) observation
+            angle [rad].
+
+    The fields are KITTI's and `KittiLabels`' (omnifuse.structures.kitti_labels) under the same names, except
+    that this class holds the boxes as `Boxes3D` in the LiDAR frame where `KittiLabels` holds KITTI's camera-frame
+    columns (dimensions, location, rotation_y), and that it names its per-object arrays in the plural as `Tracks`
+    and `DetPredictions` do (names, scores; bbox_2d beside the 3D boxes) where `KittiLabels` keeps the keys of
+    mmdet3d's KITTI annotation dicts (name, score, bbox) that its `as_dict` hands to the metric.
         bbox_2d: (N, 4) image boxes (x1, y1, x2, y2) [px] in the main camera.
         scores: (N,) detection scores, or None for ground truth.
     """
 
     boxes: Boxes3D
     names: list[str]
-    truncation: np.ndarray
-    occlusion: np.ndarray
+    truncated: np.ndarray
+    occluded: np.ndarray
     alpha: np.ndarray
     bbox_2d: np.ndarray
     scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.boxes)
-        for name in ('truncation', 'occlusion', 'alpha'):
+        for name in ('truncated', 'occluded', 'alpha'):
             value = np.asarray(getattr(self, name)).reshape(-1)
             if len(value) != n:
                 raise ShapeError(f'ObjectLabels.{name}: expected {n} values, got {len(value)}')
@@ -51,11 +58,16 @@ class ObjectLabels:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    @property
+    def occlusion(self) -> np.ndarray:
+        """`occluded` under its former name, which omnifuse/datasets/sim/writer_kitti.py still reads."""
+        return self.occluded
+
     def select(self, mask: np.ndarray) -> ObjectLabels:
         """The objects where `mask` (bool (N,) or indices) holds."""
         idx = np.arange(len(self))[mask]
-        return ObjectLabels(self.boxes[idx], [self.names[i] for i in idx], self.truncation[idx],
-                            self.occlusion[idx], self.alpha[idx], self.bbox_2d[idx],
+        return ObjectLabels(self.boxes[idx], [self.names[i] for i in idx], self.truncated[idx],
+                            self.occluded[idx], self.alpha[idx], self.bbox_2d[idx],
                             None if self.scores is None else self.scores[idx])
 
     def without_dontcare(self) -> ObjectLabels:

@@ -48,7 +48,7 @@ def _camera_panel(frame: SensorFrame) -> np.ndarray:
     img = frame.images['image_2'].copy()
     labels = frame.labels
     if labels is not None:
-        for name, box, occ in zip(labels.names, labels.bbox_2d, labels.occlusion, strict=True):
+        for name, box, occ in zip(labels.names, labels.bbox_2d, labels.occluded, strict=True):
             if box[2] <= box[0]:
                 continue
             x1, y1, x2, y2 = (int(round(v)) for v in box)

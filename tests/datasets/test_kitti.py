@@ -52,8 +52,8 @@ def test_reader_reads_points_image_calib_and_every_label_field(kitti_root: Path,
     assert labels.names == [parts[0] for parts in lines]
     for i, parts in enumerate(lines):
         v = [float(x) for x in parts[1:]]
-        assert labels.truncation[i] == v[0]
-        assert labels.occlusion[i] == int(v[1])
+        assert labels.truncated[i] == v[0]
+        assert labels.occluded[i] == int(v[1])
         assert labels.alpha[i] == v[2]
         np.testing.assert_array_equal(labels.bbox_2d[i], v[3:7])
         h, w, length = v[7:10]
@@ -264,7 +264,7 @@ def test_label_text_round_trips_with_dontcare_and_scores(kitti_root: Path) -> No
     assert np.isnan(again.score).all()
     for key in ('truncated', 'alpha', 'bbox', 'dimensions', 'location', 'rotation_y'):
         np.testing.assert_allclose(getattr(again, key), getattr(parsed, key), atol=0.0051, err_msg=key)
-    scored = ObjectLabels(labels.boxes, labels.names, labels.truncation, labels.occlusion, labels.alpha,
+    scored = ObjectLabels(labels.boxes, labels.names, labels.truncated, labels.occluded, labels.alpha,
                           labels.bbox_2d, scores=np.array([0.9, 0.5, 0.1]))
     written = format_kitti_label(object_labels_to_kitti(scored, calib), decimals=6)
     assert all(len(line.split()) == 16 for line in written.splitlines())
@@ -288,15 +288,15 @@ def test_written_label_file_has_two_decimals_like_kitti_and_refuses_unwritable_f
     assert lines[1][8:] == ['-1.00', '-1.00', '-1.00', '-1000.00', '-1000.00', '-1000.00', '-10.00']
     camera = boxes.to_kitti_camera(calib.T_rect_lidar)[0]
     np.testing.assert_allclose([float(t) for t in lines[0][8:]], camera, atol=0.005)
-    bad_alpha = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion,
+    bad_alpha = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncated, labels.occluded,
                              np.array([np.nan, 0.0]), labels.bbox_2d)
     with pytest.raises(FormatError, match=r'000005\.txt: .*object 0 \(Car\): field "alpha" is nan'):
         write_object_labels(path, bad_alpha, calib)
-    bad_score = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncation, labels.occlusion, labels.alpha,
+    bad_score = ObjectLabels(boxes, ['Car', 'DontCare'], labels.truncated, labels.occluded, labels.alpha,
                              labels.bbox_2d, scores=np.array([0.5, np.inf]))
     with pytest.raises(FormatError, match=r'object 1 \(DontCare\): field "score" is inf'):
         write_object_labels(path, bad_score, calib)
-    two_words = ObjectLabels(boxes, ['Car', 'Police car'], labels.truncation, labels.occlusion, labels.alpha,
+    two_words = ObjectLabels(boxes, ['Car', 'Police car'], labels.truncated, labels.occluded, labels.alpha,
                              labels.bbox_2d)
     with pytest.raises(FormatError, match=r"object 1: class name 'Police car' must be one word"):
         write_object_labels(path, two_words, calib)
@@ -315,4 +315,4 @@ def test_write_kitti_label_file_reads_back_through_the_reader(tmp_path: Path) ->
     got = KittiReader(tmp_path).read('000004').labels
     assert got.names == ['Car', 'Pedestrian']
     np.testing.assert_allclose(got.boxes.data, boxes.data, atol=2e-6)
-    np.testing.assert_array_equal(got.occlusion, [0, 2])
+    np.testing.assert_array_equal(got.occluded, [0, 2])

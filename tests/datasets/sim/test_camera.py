@@ -84,10 +84,10 @@ def test_occlusion_and_truncation_come_from_the_render():
     cam = CALIB.cameras['image_2']
     r = render_camera(snap, cam, np.random.default_rng(0))
     labels = kitti_labels(snap, cam, r.hits.part, r.hits.object_pixels, r.hits.object_bbox, CALIB.T_rect_lidar)
-    assert labels.occlusion[0] == 0 and labels.truncation[0] < 0.01
-    assert labels.occlusion[1] >= 1  # partly or largely hidden
-    assert labels.occlusion[3] == 0 and labels.truncation[3] < 0.01
-    assert 0.2 < labels.truncation[2] < 0.95
+    assert labels.occluded[0] == 0 and labels.truncated[0] < 0.01
+    assert labels.occluded[1] >= 1  # partly or largely hidden
+    assert labels.occluded[3] == 0 and labels.truncated[3] < 0.01
+    assert 0.2 < labels.truncated[2] < 0.95
     # The 2D box is amodal: the tight box of the pixels the car covers when rendered alone.
     alone = scene_from_boxes(boxes[3:4], ['Car']).at(0.0)
     r_alone = render_camera(alone, cam, np.random.default_rng(0))

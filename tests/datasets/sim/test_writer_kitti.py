@@ -52,8 +52,8 @@ def test_kitti_round_trip_through_the_reader(written):
         dyaw = np.remainder(got.boxes.data[real, 6] - labels.boxes.data[real, 6] + np.pi, 2 * np.pi) - np.pi
         assert np.abs(dyaw).max() < 0.01
         assert np.abs(got.bbox_2d - labels.bbox_2d).max() < 0.006
-        assert np.array_equal(got.occlusion, labels.occlusion)
-        assert np.abs(got.truncation - labels.truncation).max() < 0.006
+        assert np.array_equal(got.occluded, labels.occluded)
+        assert np.abs(got.truncated - labels.truncated).max() < 0.006
 
 
 def test_dense_labels_and_meta_are_written(written):
