@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if out and args.kitti_root:
         out.mkdir(parents=True, exist_ok=True)
     total = n_written = 0
+    not_waymo: dict[str, int] = {}  # detections of classes the Waymo file has no type for
     sequencer = pictures = None
     if args.track:
         from omnifuse.apis.tracking import SequenceTracker
@@ -210,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
                 if n in WAYMO_TYPES:
                     lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
                                              'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
+                else:
+                    not_waymo[n] = not_waymo.get(n, 0) + 1
         if sequencer is not None:
             from omnifuse.structures import ObjectLabels
 
@@ -246,7 +249,12 @@ def run(args: argparse.Namespace) -> int:
     if out and args.kitti_root and n_written < total:
         left_out = (f' ({total - n_written} outside the camera image or the LiDAR range are not in the KITTI label '
                     f'files: KITTI scores only what the camera sees)')
+    if out and args.waymo_root:
+        n_written = len(lines)
+        if not_waymo:
+            classes = ', '.join(f'{n} {name}' for name, n in sorted(not_waymo.items()))
+            left_out = f' ({classes}: classes with no Waymo type ({", ".join(WAYMO_TYPES)} only) are not in the file)'
     print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
-          + (f'; {n_written} written to {out}' if out and args.kitti_root else f'; predictions: {out}' if out else '')
+          + (f'; {n_written} written to {out}' if out else '')
           + left_out + tracked + (f'; pictures: {png}' if png else ''))
     return 0

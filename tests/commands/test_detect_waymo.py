@@ -65,3 +65,33 @@ def test_scan_outside_the_model_range_gives_no_detections(tmp_path: Path, shared
     pred = tmp_path / 'pred.jsonl'
     assert main(['detect', '--waymo-root', str(root), '--score-thr', '0', '--out', str(pred)]) == 0
     assert pred.read_text() == ''
+
+
+def test_detect_says_what_the_waymo_file_holds(shared_data: Path, tmp_path: Path, monkeypatch,
+                                               capsys) -> None:
+    """Detections of a class with no Waymo type are left out of the file, and the console line says so."""
+    import omnifuse.apis.detection as detection
+    from omnifuse.datasets.input_adapt import InputAdapter
+    from omnifuse.structures import DetPredictions
+
+    class Fixed:  # a detector that finds a car, a van and a pedestrian in every frame
+        adapter = InputAdapter()
+        class_names = ['Car', 'Pedestrian', 'Cyclist', 'Van']
+
+        def __call__(self, frame, **_) -> DetPredictions:
+            boxes = np.array([[10.0, 0, -1, 4, 2, 1.5, 0], [20.0, 3, -1, 5, 2, 2, 0], [8.0, -3, -1, 1, 1, 1.8, 0]])
+            return DetPredictions(boxes, np.array([0.9, 0.8, 0.7], np.float32), np.array([0, 3, 1]))
+
+        def sensed_points(self, points):
+            return points
+
+    monkeypatch.setattr(detection, 'open_detector', lambda *a, **k: Fixed())
+    root = shared_data / 'waymo' / 'kitti_format'
+    pred = tmp_path / 'pred.jsonl'
+    assert main(['detect', '--waymo-root', str(root), '--out', str(pred)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    rows = [json.loads(r) for r in pred.read_text().splitlines()]
+    frames = len(WaymoReader(root).frame_ids)
+    assert len(rows) == 2 * frames and {r['type'] for r in rows} == {'VEHICLE', 'PEDESTRIAN'}
+    assert f'{3 * frames} detection(s)' in line and f'; {len(rows)} written to {pred}' in line
+    assert f'({frames} Van: classes with no Waymo type' in line
