@@ -11,13 +11,14 @@ opts=(train_dataloader.dataset.data_root="$train_root" train_dataloader.dataset.
       test_dataloader.dataset.data_root="$val_root" test_dataloader.dataset.image_set=trainval)
 # Per-condition frame lists of the validation set, from the simulator's meta files.
 "$py" - "$val_root" <<'PY'
-import json, sys
+import sys
 from pathlib import Path
+from omnifuse.datasets.kitti import read_frame_meta
 root = Path(sys.argv[1])
 split = root / 'training' if (root / 'training').is_dir() else root
 groups = {}
 for meta in sorted((split / 'meta').glob('*.json')):
-    groups.setdefault(json.loads(meta.read_text())['condition'], []).append(meta.stem)
+    groups.setdefault(read_frame_meta(meta)['condition'], []).append(meta.stem)
 for cond, ids in groups.items():
     (root / 'ImageSets' / f'{cond}.txt').write_text('\n'.join(ids) + '\n')
     print(f'{cond}: {len(ids)} frames')
