@@ -58,11 +58,6 @@ class ObjectLabels:
     def __len__(self) -> int:
         return len(self.boxes)
 
-    @property
-    def occlusion(self) -> np.ndarray:
-        """`occluded` under its former name, which omnifuse/datasets/sim/writer_kitti.py still reads."""
-        return self.occluded
-
     def select(self, mask: np.ndarray) -> ObjectLabels:
         """The objects where `mask` (bool (N,) or indices) holds."""
         idx = np.arange(len(self))[mask]

@@ -119,7 +119,7 @@ def tracking_rows(frame: SensorFrame) -> KittiTrackRows:
     track_id = np.asarray(ids, np.int64).reshape(-1)
     dontcare = np.array([str(name) == DONTCARE for name in kitti.name], dtype=bool)
     track_id = np.where(dontcare, -1, track_id)
-    outside = np.asarray(frame.labels.occlusion) >= 3
+    outside = np.asarray(frame.labels.occluded) >= 3
     level = np.where(outside, 2, np.where(np.asarray(kitti.truncated, np.float64) > 0, 1, 0)).astype(np.float64)
     kitti = replace(kitti, truncated=level)
     index = int(frame.meta.get('frame_in_sequence', 0))  # type: ignore[call-overload]
