@@ -194,12 +194,14 @@ def _written_calib(seed: int, sequence: int, faults: dict[str, object]) -> tuple
 
 def iter_sequence(seed: int, n_frames: int, *, condition: str = 'day', faults: Mapping[str, object] | None = None,
                   sequence: int = 0, start_stamp_ns: int | None = None,
-                  lidar: LidarModel = LidarModel(), scenario: str = 'street') -> Iterator[SimFrame]:
+                  lidar: LidarModel = LidarModel(), scenario: str = 'street',
+                  glazed_vans: bool = False) -> Iterator[SimFrame]:
     """Yield `n_frames` frames at 10 Hz of the world made from `seed` (see `generate_sequence`)."""
     faults = _check_faults(faults)
     condition = resolve_condition(condition, seed)
     scenario = resolve_scenario(scenario, seed)
-    scene = make_scene(seed, condition=condition, duration_s=n_frames * FRAME_PERIOD_NS / 1e9, scenario=scenario)
+    scene = make_scene(seed, condition=condition, duration_s=n_frames * FRAME_PERIOD_NS / 1e9, scenario=scenario,
+                       glazed_vans=glazed_vans)
     start = BASE_STAMP_NS + (int(seed) % 100_000) * 1_000_000_000 if start_stamp_ns is None else int(start_stamp_ns)
     true, written = _written_calib(seed, sequence, faults)
     frozen = faults.get('camera_frozen')

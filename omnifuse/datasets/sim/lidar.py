@@ -4,13 +4,14 @@ Model: 64 beams over the HDL-64E vertical field (32 beams from +2.0 to -8.33 deg
 -8.83 to -24.33 deg in 1/2 deg steps), `n_azimuth` columns over 360 deg (4000: 0.09 deg), 120 m range.
 Each ray returns the nearest surface, with Gaussian range noise along the ray. Intensity in [0, 1] is
 the material reflectivity times (0.35 + 0.65 |cos incidence|), with a little noise. Returns drop at
-random (`dropout`); a ray hitting glass returns from it (20 %), from the interior behind it (25 %) or not at
-all; and in fog with probability 1 - exp(-2 sigma r) where
+random (`dropout`), half of those from glass (or, with `see_through_glass()`, 20 % from the glass, 25 % from the
+interior behind it), and in fog with probability 1 - exp(-2 sigma r) where
 sigma = 1.5 / visibility (a two-way extinction, weaker than in the visible band).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from omnifuse.datasets.sim import classes as C
 from omnifuse.datasets.sim.raycast import HIT_GROUND, RayGrid, cast, face_normals, spherical_grid
 from omnifuse.datasets.sim.world import GROUND_Z, KIND_GLASS, Snapshot, ground_class, lane_marking
 
-__all__ = ['LidarModel', 'LidarScan', 'hdl64_elevations', 'render_lidar', 'lidar_grid']
+__all__ = ['LidarModel', 'LidarScan', 'hdl64_elevations', 'render_lidar', 'lidar_grid', 'see_through_glass']
 
 _GROUND_REFL = {C.ROAD: 0.12, C.SIDEWALK: 0.22, C.TERRAIN: 0.30}
 
@@ -55,9 +56,15 @@ class LidarModel:
     range_noise: float = 0.02
     dropout: float = 0.05
     intensity_noise: float = 0.02
-    glass_return: float = 0.2
-    glass_interior: float = 0.25
+    glass_return: float = 0.5
+    glass_interior: float = 0.0
     interior_depth: tuple[float, float] = (0.4, 1.5)
+
+
+def see_through_glass(model: LidarModel) -> LidarModel:
+    """`model` with glass that a near-infrared beam mostly passes: 20 % of the rays hitting glass return from it,
+    25 % from the interior behind it, the rest are lost (`omnifuse sim --glass see-through`)."""
+    return dataclasses.replace(model, glass_return=0.2, glass_interior=0.25)
 
 
 @dataclass
@@ -120,7 +127,8 @@ def render_lidar(snap: Snapshot, rng: np.random.Generator, *, model: LidarModel 
     fate = rng.random(n)
     interior = glass & (fate >= model.glass_return) & (fate < model.glass_return + model.glass_interior)
     keep &= ~glass | (fate < model.glass_return) | interior
-    t = t + interior * rng.uniform(*model.interior_depth, n).astype(np.float32)
+    if model.glass_interior > 0:  # no extra draw otherwise: the default scans stay as they were
+        t = t + interior * rng.uniform(*model.interior_depth, n).astype(np.float32)
     if math.isfinite(snap.visibility):
         sigma = 1.5 / snap.visibility
         keep &= rng.random(n) < np.exp(-2 * sigma * t)

@@ -232,9 +232,10 @@ def _attrs(p: Parts) -> tuple[np.ndarray, ...]:
 class _Builder:
     """Accumulates parts and things while the scene is generated."""
 
-    def __init__(self, rng: np.random.Generator, night: bool) -> None:
+    def __init__(self, rng: np.random.Generator, night: bool, glazed_vans: bool = False) -> None:
         self.rng = rng
         self.night = night
+        self.glazed_vans = glazed_vans
         self.static: list[tuple] = []
         self.things: list[tuple] = []   # (box7, name, vx, vy)
         self.thing_parts: list[tuple] = []  # (owner, local6, cls, colour, refl, temp, kind)
@@ -260,7 +261,8 @@ class _Builder:
         owner = len(self.things)
         self.things.append((box, name, velocity))
         self.occupied.append(box)
-        for local, cls, colour, kind, temp in _thing_parts(name, box[3:6], self.rng, moving, self.night):
+        for local, cls, colour, kind, temp in _thing_parts(name, box[3:6], self.rng, moving, self.night,
+                                                           self.glazed_vans):
             self.thing_parts.append((owner, local, cls, colour, _MATERIAL[cls][0] * (0.3 if kind == KIND_GLASS else 1),
                                      temp, kind))
 
@@ -275,8 +277,12 @@ class _Builder:
 
 
 def _thing_parts(name: str, size: np.ndarray, rng: np.random.Generator, moving: bool,
-                 night: bool) -> list[tuple]:
-    """Part boxes of one thing in its own frame: (local6, cls, colour, kind, temp)."""
+                 night: bool, glazed_vans: bool = False) -> list[tuple]:
+    """Part boxes of one thing in its own frame: (local6, cls, colour, kind, temp).
+
+    A van is two opaque boxes (a bonnet-length lower body, a tall cabin), or with `glazed_vans` the body of
+    `_van_parts` (windows, sill, ground clearance, wheels).
+    """
     length, w, h = (float(v) for v in size)
     b = -h / 2  # bottom in the box frame
     cls = C.THING_TO_ID[name]
@@ -292,8 +298,13 @@ def _thing_parts(name: str, size: np.ndarray, rng: np.random.Generator, moving: 
             return [((0, 0, b + low / 2, length, w, low), cls, body, KIND_BODY, base),
                     ((-0.06 * length, 0, b + low + (h - low) / 2, 0.52 * length, 0.9 * w, h - low), cls, glass,
                      KIND_GLASS, base - 3)]
-        if name == 'Van':
+        if name == 'Van' and glazed_vans:
             return _van_parts(length, w, h, cls, body, glass, base)
+        if name == 'Van':
+            low = 0.45 * h
+            return [((0, 0, b + low / 2, length, w, low), cls, body, KIND_BODY, base),
+                    ((-0.09 * length, 0, b + low + (h - low) / 2, 0.82 * length, w, h - low), cls, body, KIND_BODY,
+                     base)]
         cab = 0.2 * length
         return [((length / 2 - cab / 2, 0, b + 0.4 * h, cab, w * 0.96, 0.8 * h), cls, _CAR_COLOURS[rng.integers(5)],
                  KIND_BODY, base),
@@ -530,7 +541,8 @@ def _place_near_field(builder: _Builder, rng: np.random.Generator) -> None:
             builder.add_static(list(box), C.BUILDING, np.array([0.6, 0.58, 0.55]) * rng.uniform(0.8, 1.2))
 
 
-def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, scenario: str = 'street') -> Scene:
+def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, scenario: str = 'street',
+               glazed_vans: bool = False) -> Scene:
     """Generate a world from `seed`.
 
     Args:
@@ -538,6 +550,8 @@ def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, sc
         condition: 'day', 'night', 'glare' or 'fog'.
         duration_s: how long the sequence lasts; the static world is extended to cover the ego's travel.
         scenario: 'street' (driving) or 'parking' (standing still with obstacles within a few metres).
+        glazed_vans: draw vans with windows, sill, ground clearance and wheels (`_van_parts`) instead of two
+            opaque boxes; the labels and every other object are the same.
 
     Returns:
         The scene; `scene.at(t)` gives the snapshot in the ego LiDAR frame at time t.
@@ -549,7 +563,7 @@ def make_scene(seed: int, *, condition: str = 'day', duration_s: float = 0.0, sc
     key = int(seed) & 0xFFFFFFFF
     rng = np.random.default_rng([key, 0x5EED])
     ego_speed = 0.0 if rng.random() < 0.15 else float(rng.uniform(5, 12))
-    builder = _Builder(rng, condition == 'night')
+    builder = _Builder(rng, condition == 'night', glazed_vans)
     if scenario == 'parking':
         ego_speed = 0.0
         builder.occupied[0] = np.array([EGO_BOX[0], EGO_LANE_Y, 0, EGO_BOX[3], EGO_BOX[4], 2, 0])

@@ -7,7 +7,7 @@ import pytest
 
 from omnifuse.datasets.sim import classes as C
 from omnifuse.datasets.sim.generate import generate_frame
-from omnifuse.datasets.sim.lidar import LidarModel, hdl64_elevations, render_lidar
+from omnifuse.datasets.sim.lidar import LidarModel, hdl64_elevations, render_lidar, see_through_glass
 from omnifuse.datasets.sim.raycast import HIT_GROUND
 from omnifuse.datasets.sim.world import EGO_LANE_Y, GROUND_Z, KIND_GLASS, make_scene, scene_from_boxes
 from omnifuse.datasets.transforms import BeamSubsample, beam_index
@@ -63,9 +63,10 @@ def _entry_range(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.nanmax(np.minimum(t1, t2), axis=1)
 
 
-def test_glass_returns_from_itself_or_the_interior_behind_it(scan_and_snap):
-    scan, snap = scan_and_snap
-    model = LidarModel()
+def test_see_through_glass_returns_from_itself_or_the_interior_behind_it():
+    snap = make_scene(21, glazed_vans=True).at(0.0)
+    model = see_through_glass(LidarModel())
+    scan = render_lidar(snap, np.random.default_rng(0), model=model)
     hit = np.flatnonzero(scan.part >= 0)
     glass = hit[snap.parts.kind[scan.part[hit]] == KIND_GLASS]
     assert len(glass) > 200

@@ -87,11 +87,11 @@ def test_faults_change_what_they_should():
     assert np.allclose(again.cameras['image_2'].T_cam_lidar, default_calibration().cameras['image_2'].T_cam_lidar)
 
 
-def test_vans_have_glass_windows_above_the_sill_and_stand_on_wheels():
+def test_glazed_vans_have_glass_windows_above_the_sill_and_stand_on_wheels():
     from omnifuse.datasets.sim.world import KIND_GLASS, _thing_parts
 
     size = np.array([5.1, 1.9, 2.2])
-    parts = _thing_parts('Van', size, np.random.default_rng(0), moving=False, night=False)
+    parts = _thing_parts('Van', size, np.random.default_rng(0), moving=False, night=False, glazed_vans=True)
     local = np.array([p[0] for p in parts])
     kinds = np.array([p[3] for p in parts])
     lo, hi = local[:, :3] - local[:, 3:] / 2, local[:, :3] + local[:, 3:] / 2
@@ -105,5 +105,8 @@ def test_vans_have_glass_windows_above_the_sill_and_stand_on_wheels():
     touching = np.flatnonzero(lo[:, 2] < bottom + 0.05)
     assert len(touching) == 4 and (local[touching, 4] < 0.3).all()
     # The variant (passenger / cargo, rear window) follows the size, not the scene's random stream.
-    again = _thing_parts('Van', size, np.random.default_rng(123), moving=False, night=False)
+    again = _thing_parts('Van', size, np.random.default_rng(123), moving=False, night=False, glazed_vans=True)
     assert [p[3] for p in again] == list(kinds)
+    # the default van stays two opaque boxes (what the shipped models were trained on)
+    plain = _thing_parts('Van', size, np.random.default_rng(0), moving=False, night=False)
+    assert len(plain) == 2 and all(p[3] != KIND_GLASS for p in plain)
