@@ -20,11 +20,9 @@ a checkpoint exported by `omnifuse train` carries its config, so `--checkpoint` 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_precision, add_split
 from omnifuse.datasets.input_adapt import InputAdapter
@@ -34,13 +32,10 @@ from omnifuse.install_paths import CONFIG_DIR
 PATH = ('detect',)
 HELP = 'detect 3D objects in KITTI-layout (or KITTI-format Waymo) frames; write KITTI labels / JSONL and PNGs'
 
-KITTI_IMAGE_SIZE = (1242, 375)  # KITTI's image_2 [px], for frames that come without their image
-
 __all__ = ['PATH', 'HELP', 'add_arguments', 'run', 'DEFAULT_CONFIG', 'DEFAULT_CHECKPOINT']
 
 DEFAULT_CONFIG = DETECTION.config  # the shipped model (omnifuse.defaults, importable without torch)
 DEFAULT_CHECKPOINT = DETECTION.checkpoint
-WAYMO_TYPES = {'Car': 'VEHICLE', 'Pedestrian': 'PEDESTRIAN', 'Cyclist': 'CYCLIST'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,12 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         '--png-dir then draws track ids, velocity arrows and trails')
 
 
-def _fallback_image_size(image_size: list[int] | None) -> tuple[int, int]:
-    """(W, H) [px] of a frame without its image nor an image size in its calib: --image-size, else KITTI's."""
-    width, height = image_size or KITTI_IMAGE_SIZE
-    return int(width), int(height)
-
-
 def _adapter_override(args: argparse.Namespace, model_adapter: InputAdapter) -> InputAdapter:
     """The model's input adapter with --align-ground / --no-align-ground / --intensity-scale applied."""
     import dataclasses
@@ -122,13 +111,11 @@ def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Detect on every requested frame; returns 0."""
-    import cv2
     from tqdm import tqdm
 
+    from omnifuse.apis.detect_folder import WAYMO_TYPES, detect_frames
     from omnifuse.deploy.runtime import choose_backend
     from omnifuse.errors import OmnifuseError
-    from omnifuse.evaluation.kitti_convert import write_kitti_predictions
-    from omnifuse.viz.detections import TrackPictures, detection_picture, track_picture
 
     backend = choose_backend(args.checkpoint, args.backend)
     if args.precision != 'f32' and backend != 'openvino':
@@ -155,106 +142,30 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
     detector = _load(args, backend, camera)
-    warned_size = False
     out = Path(args.out) if args.out else None
     png = Path(args.png_dir) if args.png_dir else None
-    use = {'use_camera': 'camera' not in args.drop, 'use_thermal': 'thermal' not in args.drop}
-    if png:
-        png.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-    if out and args.kitti_root:
-        out.mkdir(parents=True, exist_ok=True)
-    total = n_written = 0
-    not_waymo: dict[str, int] = {}  # detections of classes the Waymo file has no type for
-    sequencer = pictures = None
-    if args.track:
-        from omnifuse.apis.tracking import SequenceTracker
 
-        sequencer = SequenceTracker(camera=camera)
-        pictures = TrackPictures()
+    def note(message: str) -> None:
+        print(f'omnifuse detect: note: {message}', file=sys.stderr)
 
-    def write_strip(sequence: int | None) -> None:
-        if png and pictures is not None and sequence is not None:
-            strip = pictures.strip()
-            if strip is not None:
-                cv2.imwrite(str(png / f'tracks_{sequence:04d}.png'), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
-
-    for frame_id in tqdm(frames, desc='detect', unit='frame'):
-        frame = reader.read(frame_id)
-        if out and args.kitti_root and camera not in frame.calib.cameras:
-            calib_file = frame.meta.get('paths', {}).get('calib', f'calib of frame {frame_id}')
-            raise OmnifuseError(f'{calib_file}: no camera {camera} (P2, R0_rect, Tr_velo_to_cam): KITTI label files '
-                                'are written in that camera\'s frame')
-        pred = detector(frame, **use, score_threshold=args.score_thr)  # DetPredictions, numpy, LiDAR frame
-        boxes, scores, labels = pred.numpy()
-        names = [detector.class_names[int(i)] for i in labels]
-        total += len(boxes)
-        if out and args.kitti_root:
-            cam = frame.calib.cameras[camera]
-            img = frame.images.get(camera)
-            size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
-            if img is None and (cam.width <= 0 or cam.height <= 0):
-                # Without an image the 2D boxes (which set the KITTI difficulty) need the image size.
-                size = _fallback_image_size(args.image_size)
-                if args.image_size is None and not warned_size:
-                    import sys
-
-                    print(f'omnifuse detect: note: frame {frame_id} has no {camera} image and its calib no image '
-                          f'size: 2D boxes are cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)',
-                          file=sys.stderr)
-                    warned_size = True
-            n_written += write_kitti_predictions(out / f'{frame_id}.txt', pred, detector.class_names, cam.T_cam_lidar,
-                                                 cam.P, size)
-        elif args.waymo_root:
-            key = str(frame.meta.get('waymo_frame', frame_id))
-            for b, s, n in zip(boxes, scores, names, strict=True):
-                if n in WAYMO_TYPES:
-                    lines.append(json.dumps({'frame': key, 'type': WAYMO_TYPES[n],
-                                             'box': [round(float(v), 4) for v in b], 'score': round(float(s), 5)}))
-                else:
-                    not_waymo[n] = not_waymo.get(n, 0) + 1
-        if sequencer is not None:
-            from omnifuse.structures import ObjectLabels
-
-            n = len(boxes)
-            img = frame.images.get(camera)
-            cam_model = frame.calib.cameras.get(camera) if frame.calib is not None else None
-            size = ((img.shape[1], img.shape[0]) if img is not None
-                    else (cam_model.width, cam_model.height) if cam_model is not None and cam_model.width > 0
-                    else _fallback_image_size(args.image_size))
-            dets = ObjectLabels(pred.boxes3d(), names, np.zeros(n), np.zeros(n, np.int64), np.zeros(n),
-                                np.full((n, 4), np.nan), np.asarray(scores, np.float64))
-            place, tracks = sequencer(frame, dets, image_size=size)
-            if png and pictures is not None:
-                write_strip(pictures.start(place.sequence))
-                trails = pictures.trails_in_frame(tracks, place.pose)
-                pic, panel = track_picture(frame, detector.sensed_points(frame.points), tracks, trails, camera)
-                pictures.add_panel(place.index, panel)
-                cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
-        elif png:
-            pic = detection_picture(frame, detector.sensed_points(frame.points), boxes, scores, names, camera)
-            cv2.imwrite(str(png / f'{frame_id}.png'), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))
-    if out and args.waymo_root:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text('\n'.join(lines) + ('\n' if lines else ''))
+    image_size = (args.image_size[0], args.image_size[1]) if args.image_size else None
+    done = detect_frames(reader, tqdm(frames, desc='detect', unit='frame'), detector, camera=camera,
+                         kitti=bool(args.kitti_root), out=out, png=png, score_threshold=args.score_thr,
+                         use_camera='camera' not in args.drop, use_thermal='thermal' not in args.drop,
+                         image_size=image_size, track=args.track,
+                         note=note)
     tracked = ''
-    if sequencer is not None:
-        if pictures is not None:
-            write_strip(pictures.sequence)
-        tracked = f'; {len(sequencer.sequences)} sequence(s) tracked'
-        if out:
-            written = sequencer.write(out / 'tracking')
-            tracked += f', KITTI tracking results: {written[0].parent}' if written else ''
+    if done.sequences is not None:
+        tracked = f'; {done.sequences} sequence(s) tracked'
+        tracked += f', KITTI tracking results: {done.tracking_dir}' if done.tracking_dir else ''
     left_out = ''
-    if out and args.kitti_root and n_written < total:
-        left_out = (f' ({total - n_written} outside the camera image or the LiDAR range are not in the KITTI label '
-                    f'files: KITTI scores only what the camera sees)')
-    if out and args.waymo_root:
-        n_written = len(lines)
-        if not_waymo:
-            classes = ', '.join(f'{n} {name}' for name, n in sorted(not_waymo.items()))
-            left_out = f' ({classes}: classes with no Waymo type ({", ".join(WAYMO_TYPES)} only) are not in the file)'
-    print(f'{len(frames)} frame(s), {total} detection(s) with score >= {args.score_thr}'
-          + (f'; {n_written} written to {out}' if out else '')
+    if out and args.kitti_root and done.written < done.detections:
+        left_out = (f' ({done.detections - done.written} outside the camera image or the LiDAR range are not in the '
+                    f'KITTI label files: KITTI scores only what the camera sees)')
+    if out and args.waymo_root and done.not_waymo:
+        classes = ', '.join(f'{n} {name}' for name, n in sorted(done.not_waymo.items()))
+        left_out = f' ({classes}: classes with no Waymo type ({", ".join(WAYMO_TYPES)} only) are not in the file)'
+    print(f'{len(frames)} frame(s), {done.detections} detection(s) with score >= {args.score_thr}'
+          + (f'; {done.written} written to {out}' if out else '')
           + left_out + tracked + (f'; pictures: {png}' if png else ''))
     return 0
