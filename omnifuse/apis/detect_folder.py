@@ -43,10 +43,17 @@ class FolderDetections:
     tracking_dir: Path | None = None
 
 
-def _fallback_image_size(image_size: tuple[int, int] | None) -> tuple[int, int]:
-    """(W, H) [px] of a frame without its image nor an image size in its calib: `image_size`, else KITTI's."""
+def _image_size(frame: Any, camera: str, image_size: tuple[int, int] | None) -> tuple[tuple[int, int], bool]:
+    """(W, H) [px] of `camera`'s image in `frame`: the image's, else its calib's, else `image_size` or KITTI's;
+    and whether it was assumed (no image and no size in the calib)."""
+    img = frame.images.get(camera)
+    if img is not None:
+        return (img.shape[1], img.shape[0]), False
+    cam = frame.calib.cameras.get(camera) if frame.calib is not None else None
+    if cam is not None and cam.width > 0 and cam.height > 0:
+        return (cam.width, cam.height), False
     width, height = image_size or KITTI_IMAGE_SIZE
-    return int(width), int(height)
+    return (int(width), int(height)), True
 
 
 def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: str, kitti: bool,
@@ -107,16 +114,13 @@ def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: 
         result.detections += len(boxes)
         if out and kitti:
             cam = frame.calib.cameras[camera]
-            img = frame.images.get(camera)
-            size = (img.shape[1], img.shape[0]) if img is not None else (cam.width, cam.height)
-            if img is None and (cam.width <= 0 or cam.height <= 0):
-                # Without an image the 2D boxes (which set the KITTI difficulty) need the image size.
-                size = _fallback_image_size(image_size)
-                if image_size is None and not warned_size:
-                    if note is not None:
-                        note(f'frame {frame_id} has no {camera} image and its calib no image size: 2D boxes are '
-                             f'cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)')
-                    warned_size = True
+            # The 2D boxes (which set the KITTI difficulty) need the image size, also without an image.
+            size, assumed = _image_size(frame, camera, image_size)
+            if assumed and image_size is None and not warned_size:
+                if note is not None:
+                    note(f'frame {frame_id} has no {camera} image and its calib no image size: 2D boxes are '
+                         f'cut to KITTI\'s {size[0]} x {size[1]} image (set --image-size W H)')
+                warned_size = True
             result.written += write_kitti_predictions(out / f'{frame_id}.txt', pred, detector.class_names,
                                                       cam.T_cam_lidar, cam.P, size)
         elif not kitti:
@@ -131,11 +135,7 @@ def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: 
             from omnifuse.structures import ObjectLabels
 
             n = len(boxes)
-            img = frame.images.get(camera)
-            cam_model = frame.calib.cameras.get(camera) if frame.calib is not None else None
-            size = ((img.shape[1], img.shape[0]) if img is not None
-                    else (cam_model.width, cam_model.height) if cam_model is not None and cam_model.width > 0
-                    else _fallback_image_size(image_size))
+            size, _ = _image_size(frame, camera, image_size)
             dets = ObjectLabels(pred.boxes3d(), names, np.zeros(n), np.zeros(n, np.int64), np.zeros(n),
                                 np.full((n, 4), np.nan), np.asarray(scores, np.float64))
             place, tracks = sequencer(frame, dets, image_size=size)
