@@ -186,6 +186,9 @@ def open_detector(config: str | None = None, checkpoint: str | None = None, *, d
     from omnifuse.deploy.runtime import choose_backend
 
     backend = choose_backend(checkpoint, backend)
+    if backend == 'torch' and precision != 'f32':
+        raise FormatError(f'precision {precision!r}: reduced precision runs on an exported model on the openvino '
+                          f'backend only (`omnifuse export --format openvino`); {checkpoint} runs on torch in f32')
     if backend != 'torch':  # no torch on this path
         from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
@@ -208,6 +211,7 @@ class FrameDetector:
         backend: 'torch', 'onnxruntime' or 'openvino' (None: the checkpoint decides: .onnx / .xml files made by
             `omnifuse export` run without torch, anything else with torch).
         num_threads: intra-op threads of an exported model (None: the backend's default).
+        precision: 'f32' or 'bf16' (an exported model on OpenVINO only; docs/deploy.md has what bf16 costs).
 
     The same frame gives the same detections every time (spconv runs single-threaded on the CPU:
     omnifuse.ops.spconv_compat), so a replayed bag equals a direct run.
@@ -215,13 +219,14 @@ class FrameDetector:
 
     def __init__(self, *, config: str | None = None, checkpoint: str | None = None, device: str = 'cpu',
                  score_threshold: float = SCORE_THRESHOLD, camera: str | None = None, backend: str | None = None,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, precision: str = 'f32') -> None:
         from omnifuse.deploy.runtime import choose_backend
 
         self.backend = choose_backend(checkpoint, backend)
         self.score_threshold = float(score_threshold)
         self.camera = camera
-        self._opened = open_detector(config, checkpoint, device=device, backend=self.backend, num_threads=num_threads)
+        self._opened = open_detector(config, checkpoint, device=device, backend=self.backend, num_threads=num_threads,
+                                     precision=precision)
         self._by_camera: dict[str, Any] = {}
         if self.backend == 'torch':  # the PyTorch model and its config, for tools
             self.model, self.cfg = self._opened.model, self._opened.cfg

@@ -100,12 +100,13 @@ class PerceptionOutputs:
 
 
 def _detection_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
-                     score_threshold: float = 0.0, backend: str = '', num_threads: int = 0, **_: Any) -> Callable:
+                     score_threshold: float = 0.0, backend: str = '', num_threads: int = 0, precision: str = '',
+                     **_: Any) -> Callable:
     from omnifuse.apis.detection import FrameDetector
 
     return FrameDetector(config=config or None, checkpoint=checkpoint, device=device,
                          score_threshold=score_threshold, camera=camera or None, backend=backend or None,
-                         num_threads=num_threads or None)
+                         num_threads=num_threads or None, precision=precision or 'f32')
 
 
 def _segmentation_model(*, checkpoint: str, config: str = '', device: str = 'cpu', camera: str = 'front',
@@ -126,7 +127,7 @@ def _occupancy_model(*, checkpoint: str, config: str = '', device: str = 'cpu', 
 
 def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', device: str = 'cpu',
                            camera: str = 'front', thermal: str = 'front', score_threshold: float = 0.0,
-                           backend: str = '', num_threads: int = 0) -> Callable:
+                           backend: str = '', num_threads: int = 0, precision: str = '') -> Callable:
     """Build the learned model of `role` ('detector', 'segmenter', 'occupancy') from a checkpoint.
 
     Args:
@@ -141,6 +142,7 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
         backend: 'torch', 'onnxruntime' or 'openvino' ('' = the checkpoint decides: a .onnx / .xml file made by
             `omnifuse export` runs without torch).
         num_threads: intra-op threads of an exported detector (0: the backend's default).
+        precision: an exported detector's arithmetic, 'f32' or 'bf16' (OpenVINO only); '' = f32 (detector).
 
     Raises:
         FileNotFoundError: no such checkpoint.
@@ -160,7 +162,8 @@ def build_checkpoint_model(role: str, *, checkpoint: str, config: str = '', devi
         raise OmnifuseError(f'models.{role}: no builder for {role} checkpoints (omnifuse/ros_nodes/core.py: '
                             f'build_checkpoint_model); expected one of {sorted(builders)}')
     return builders[role](checkpoint=str(path), config=config, device=device, camera=camera, thermal=thermal,
-                          score_threshold=score_threshold, backend=backend, num_threads=num_threads)
+                          score_threshold=score_threshold, backend=backend, num_threads=num_threads,
+                          precision=precision)
 
 
 def _device(params: Mapping[str, Any], models: Mapping[str, Any]) -> str:
@@ -344,6 +347,7 @@ class PerceptionCore:
                                                      thermal=str(spec.get('thermal', thermal) or thermal),
                                                      score_threshold=score_threshold,
                                                      backend=str(spec.get('backend', '') or ''),
+                                                     precision=str(spec.get('precision', '') or ''),
                                                      num_threads=int(params.get('num_threads', default('num_threads'))
                                                                      or 0))
             elif kind == 'cluster' and role == 'detector':

@@ -214,6 +214,27 @@ def test_frame_detector_backend_choice(exported: dict[str, Path]) -> None:
         FrameDetector(checkpoint=str(exported['onnx']), config='configs/logonet/fast_lidar-cam_1xb2-40e_sim.py')
 
 
+def test_ros_params_choose_the_exported_detectors_precision(exported: dict[str, Path]) -> None:
+    """`models.detector.precision` reaches the exported OpenVINO detector; torch and ONNX Runtime refuse bf16
+    with a message that names the precision."""
+    from omnifuse.errors import FormatError
+    from omnifuse.ros_nodes.core import PerceptionCore
+    from omnifuse.ros_nodes.params import load_params
+
+    def core(detector: dict) -> PerceptionCore:
+        return PerceptionCore.from_params(load_params(overrides={'models': {
+            'detector': detector, 'segmenter': {'kind': 'none'}, 'occupancy': {'kind': 'none'}}}))
+
+    for precision in ('f32', 'bf16'):
+        detector = core({'checkpoint': str(exported['openvino']), 'precision': precision}).detector
+        assert detector._opened.exported.runners['first'].precision == precision
+    assert core({'checkpoint': str(exported['openvino'])}).detector._opened.exported.runners['roi'].precision == 'f32'
+    with pytest.raises(FormatError, match='runs on the openvino backend only'):
+        core({'checkpoint': str(exported['onnx']), 'precision': 'bf16'})
+    with pytest.raises(FormatError, match="precision 'bf16': reduced precision runs on an exported model"):
+        core({'checkpoint': '', 'precision': 'bf16'})
+
+
 def test_bf16_is_openvino_only_and_close(exported: dict[str, Path]) -> None:
     """bf16 (OpenVINO on CPUs with bfloat16 units; elsewhere OpenVINO keeps f32) is refused on ONNX Runtime, and
     the bf16 boxes stay near the f32 ones (the AP it costs is measured in docs/deploy.md)."""
