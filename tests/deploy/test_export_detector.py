@@ -137,10 +137,13 @@ def test_detect_runs_an_export_without_torch(exported: dict[str, Path], kitti_ro
         for want in sorted((tmp_path / 'torch').glob('*.txt')):
             a, b = _rows(want), _rows(tmp_path / backend / want.name)
             assert [r[0] for r in a] == [r[0] for r in b], (backend, want.name)
-            # KITTI files carry 2 decimals: the same boxes differ at most in the last printed digit
-            diff = max(abs(float(x) - float(y)) for ra, rb in zip(a, b, strict=True) for x, y in zip(ra[1:], rb[1:],
-                                                                                                    strict=True))
-            assert diff <= 0.011, (backend, want.name, diff)
+            # the same boxes: metres, radians and scores (2 printed decimals) differ at most in the last digit;
+            # the 2D box corners (columns 4-7, pixels) are projections, where a centre 0.1 mm off moves a near
+            # car's corner by a hundredth of a pixel, so they get 0.05 px
+            for ra, rb in zip(a, b, strict=True):
+                for col, (x, y) in enumerate(zip(ra[1:], rb[1:], strict=True), start=1):
+                    limit = 0.05 if 4 <= col <= 7 else 0.011
+                    assert abs(float(x) - float(y)) <= limit, (backend, want.name, col, x, y)
 
 
 def test_export_refuses_a_step_without_numpy_twin(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
