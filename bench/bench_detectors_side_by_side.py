@@ -1,0 +1,75 @@
+"""Detectors (checkpoints or exports) side by side on one frame, in one process (docs/deploy.md "Fewer RoIs").
+
+Usage: python bench/bench_detectors_side_by_side.py NAME=PATH[@bf16] [NAME=PATH ...] [--rounds 7] [--block 4]
+    [--threads 2] [--json OUT]
+KITTI 000000 (the real scan and its image) through each detector as `apis.detection.open_detector` opens it
+(a .pth on PyTorch, a .onnx / .xml export on its runtime; `@bf16` asks OpenVINO for bfloat16). The detectors take
+turns in blocks of `--block` frames over `--rounds` rounds; the first round and the first frame of every block are
+dropped (warm-up, and the shape change between detectors), so that a drift of machine load hits each alike. Prints
+the median and 10-90 % range per detector and the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import omnifuse  # noqa: F401  (before torch: OpenMP's wait policy)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    """Parse the arguments, time the detectors side by side, print (and write) the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('detectors', nargs='+', metavar='NAME=PATH[@bf16]')
+    parser.add_argument('--rounds', type=int, default=7)
+    parser.add_argument('--block', type=int, default=4)
+    parser.add_argument('--threads', type=int, default=2, help='torch threads, and the exported graphs\' threads')
+    parser.add_argument('--kitti-root', default=str(REPO.parent / 'shared' / 'data' / 'kitti'))
+    parser.add_argument('--frame', default='000000')
+    parser.add_argument('--json', help='write the medians [ms] here')
+    args = parser.parse_args()
+
+    import torch
+
+    from omnifuse.apis.detection import open_detector
+    from omnifuse.datasets.kitti import KittiReader
+
+    torch.set_num_threads(args.threads)
+    frame = KittiReader(args.kitti_root).read(args.frame)
+    detectors = {}
+    for spec in args.detectors:
+        name, _, path = spec.partition('=')
+        path, _, precision = path.partition('@')
+        if not name or not path:
+            parser.error(f'{spec!r}: expected NAME=PATH[@bf16]')
+        exported = Path(path).suffix in ('.onnx', '.xml')
+        detectors[name] = open_detector(checkpoint=path, precision=precision or 'f32',
+                                        num_threads=args.threads if exported else None)
+    load_before = os.getloadavg()[0]
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    for r in range(args.rounds):
+        for name, detector in detectors.items():
+            for k in range(args.block):
+                start = time.perf_counter()
+                detector(frame)
+                if r >= 1 and k >= 1:
+                    times[name].append((time.perf_counter() - start) * 1e3)
+    print(f'KITTI {args.frame}, {args.threads} threads, load {load_before:.1f} -> {os.getloadavg()[0]:.1f} '
+          f'({os.cpu_count()} cores), {len(next(iter(times.values())))} frames each')
+    for name, ms in times.items():
+        print(f'  {name:24s} median {np.median(ms):6.1f} ms  (10-90 %: {np.percentile(ms, 10):.1f}-'
+              f'{np.percentile(ms, 90):.1f})')
+    if args.json:
+        Path(args.json).write_text(json.dumps({n: float(np.median(ms)) for n, ms in times.items()}, indent=1) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
