@@ -1,9 +1,12 @@
 """Detectors (checkpoints or exports) side by side on one frame, in one process (docs/deploy.md "Fewer RoIs").
 
-Usage: python bench/bench_detectors_side_by_side.py NAME=PATH[@bf16] [NAME=PATH ...] [--rounds 7] [--block 4]
+Usage: python bench/bench_detectors_side_by_side.py NAME=PATH[@OPT,...] [NAME=PATH ...] [--rounds 7] [--block 4]
     [--threads 2] [--json OUT]
 KITTI 000000 (the real scan and its image) through each detector as `apis.detection.open_detector` opens it
-(a .pth on PyTorch, a .onnx / .xml export on its runtime; `@bf16` asks OpenVINO for bfloat16). The detectors take
+(a .pth on PyTorch, a .onnx / .xml export on its runtime). Options of an export after `@`, comma-separated: `bf16`
+(OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one thread / with a helper thread; default: by --threads),
+`overlap` / `inline` (the image graph in a worker thread beside the numpy steps, or in line; default: by backend),
+e.g. `ov=det.xml@bf16,inline`. The detectors take
 turns in blocks of `--block` frames over `--rounds` rounds; the first round and the first frame of every block are
 dropped (warm-up, and the shape change between detectors), so that a drift of machine load hits each alike. Prints
 the median and 10-90 % range per detector and the load average before and after.
@@ -27,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> int:
     """Parse the arguments, time the detectors side by side, print (and write) the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('detectors', nargs='+', metavar='NAME=PATH[@bf16]')
+    parser.add_argument('detectors', nargs='+', metavar='NAME=PATH[@OPT,...]')
     parser.add_argument('--rounds', type=int, default=7)
     parser.add_argument('--block', type=int, default=4)
     parser.add_argument('--threads', type=int, default=2, help='torch threads, and the exported graphs\' threads')
@@ -40,20 +43,30 @@ def main() -> int:
 
     from omnifuse.apis.detection import open_detector
     from omnifuse.datasets.kitti import KittiReader
+    from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
     torch.set_num_threads(args.threads)
     frame = KittiReader(args.kitti_root).read(args.frame)
     detectors = {}
     for spec in args.detectors:
         name, _, path = spec.partition('=')
-        path, _, precision = path.partition('@')
-        if not name or not path:
-            parser.error(f'{spec!r}: expected NAME=PATH[@bf16]')
-        exported = Path(path).suffix in ('.onnx', '.xml')
-        detectors[name] = open_detector(checkpoint=path, precision=precision or 'f32',
-                                        num_threads=args.threads if exported else None)
+        path, _, opts = path.partition('@')
+        options = [o for o in opts.split(',') if o]
+        unknown = sorted(set(options) - {'bf16', 'np1', 'np2', 'overlap', 'inline'})
+        if not name or not path or unknown:
+            parser.error(f'{spec!r}: expected NAME=PATH[@OPT,...] with OPT in bf16, np1, np2, overlap, inline')
+        if Path(path).suffix not in ('.onnx', '.xml'):
+            if options:
+                parser.error(f'{spec!r}: options are for exported detectors (.onnx / .xml)')
+            detectors[name] = open_detector(checkpoint=path)
+            continue
+        detectors[name] = ExportedFrameDetector(
+            path, num_threads=args.threads, precision='bf16' if 'bf16' in options else 'f32',
+            numpy_threads=1 if 'np1' in options else 2 if 'np2' in options else None,
+            overlap=True if 'overlap' in options else False if 'inline' in options else None)
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in detectors}
+    steps: dict[str, list[dict[str, float]]] = {name: [] for name in detectors}
     for r in range(args.rounds):
         for name, detector in detectors.items():
             for k in range(args.block):
@@ -61,11 +74,16 @@ def main() -> int:
                 detector(frame)
                 if r >= 1 and k >= 1:
                     times[name].append((time.perf_counter() - start) * 1e3)
+                    if hasattr(detector, 'exported'):  # the exported path's per-step times
+                        steps[name].append(dict(detector.exported.times.ms))
     print(f'KITTI {args.frame}, {args.threads} threads, load {load_before:.1f} -> {os.getloadavg()[0]:.1f} '
           f'({os.cpu_count()} cores), {len(next(iter(times.values())))} frames each')
     for name, ms in times.items():
         print(f'  {name:24s} median {np.median(ms):6.1f} ms  (10-90 %: {np.percentile(ms, 10):.1f}-'
               f'{np.percentile(ms, 90):.1f})')
+        if steps[name]:
+            names = list(dict.fromkeys(k for s in steps[name] for k in s))
+            print('    ' + ', '.join(f'{k} {np.median([s.get(k, 0.0) for s in steps[name]]):.1f}' for k in names))
     if args.json:
         Path(args.json).write_text(json.dumps({n: float(np.median(ms)) for n, ms in times.items()}, indent=1) + '\n')
     return 0

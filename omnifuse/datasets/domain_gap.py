@@ -339,6 +339,22 @@ def ray_drop(points: np.ndarray, ring: np.ndarray, step_deg: float, *,
 
 # ---------------------------------------------------------------- ground
 
+def _plane_through(tri: np.ndarray) -> list[np.ndarray | None]:
+    """(a, b, c) of the plane z = a x + b y + c through each of (I, 3, 3) point triples (None: degenerate)."""
+    A = np.ones((tri.shape[0], 3, 3))
+    A[:, :, :2] = tri[:, :, :2]
+    try:
+        return list(np.linalg.solve(A, tri[:, :, 2:])[:, :, 0])
+    except np.linalg.LinAlgError:  # a singular triple: solve them one by one
+        out: list[np.ndarray | None] = []
+        for a, t in zip(A, tri, strict=True):
+            try:
+                out.append(np.linalg.solve(a, t[:, 2]))
+            except np.linalg.LinAlgError:
+                out.append(None)
+        return out
+
+
 def fit_ground_plane(points: np.ndarray, rng: np.random.Generator, *, band: tuple[float, float] = GROUND_BAND,
                      iterations: int = 200, threshold: float = 0.08,
                      max_points: int = 30000) -> tuple[np.ndarray, float] | None:
@@ -362,13 +378,10 @@ def fit_ground_plane(points: np.ndarray, rng: np.random.Generator, *, band: tupl
     # keep spinning after the call and take the cores from whatever runs next (a detector's graphs: +40 ms).
     x, y, z = sel[:, 0], sel[:, 1], sel[:, 2]
     best, best_n = None, -1
-    for _ in range(iterations):
-        tri = sel[rng.choice(len(sel), 3, replace=False)]
-        try:
-            coef = np.linalg.solve(np.c_[tri[:, :2], np.ones(3)], tri[:, 2])
-        except np.linalg.LinAlgError:
-            continue
-        if math.hypot(coef[0], coef[1]) > math.tan(math.radians(15)):
+    # all draws first (the generator's sequence as one draw per iteration), the 3 x 3 systems in one call
+    tri = sel[np.stack([rng.choice(len(sel), 3, replace=False) for _ in range(iterations)])]  # (I, 3, 3)
+    for coef in _plane_through(tri):
+        if coef is None or math.hypot(coef[0], coef[1]) > math.tan(math.radians(15)):
             continue
         n = int((np.abs(x * coef[0] + y * coef[1] + coef[2] - z) < threshold).sum())
         if n > best_n:

@@ -138,13 +138,24 @@ class DetectorPipeline:
     scan). `times` then has their own durations and 'image wait', the time the second stage waited for them.
     """
 
-    def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner], *, overlap: bool = True) -> None:
+    def __init__(self, spec: Mapping[str, Any], runners: Mapping[str, StageRunner], *, overlap: bool = True,
+                 numpy_threads: int = 1) -> None:
         self.spec = spec
         self.runners = runners
         self.planner = SparsePlanner(spec['backbone'])
         self.times = StageTimes()
         self.overlap = overlap
+        self.numpy_threads = numpy_threads
         self._worker: ThreadPoolExecutor | None = None
+        self._helper: ThreadPoolExecutor | None = None
+
+    def _numpy_pool(self) -> ThreadPoolExecutor | None:
+        """The thread that takes half of the numpy steps' work (`numpy_threads` >= 2), started on first use."""
+        if self.numpy_threads < 2:
+            return None
+        if self._helper is None:
+            self._helper = ThreadPoolExecutor(1, thread_name_prefix='omnifuse-numpy')
+        return self._helper
 
     def _image_features(self, images: Mapping[str, np.ndarray]) -> ImageFeatures:
         """Preprocess + image graph of each given image (modality -> image)."""
@@ -197,7 +208,8 @@ class DetectorPipeline:
                 pending.result()
             self.times = StageTimes(times)
             return empty
-        plan = self.planner.plan(zyx)
+        pool = self._numpy_pool()
+        plan = self.planner.plan(zyx, pool=pool)
         lap('index tables')
         first = self.runners['first'].run({'features': feats, **plan.tables, 'bev_rows': plan.bev_rows})
         lap('first stage graph')
@@ -232,11 +244,11 @@ class DetectorPipeline:
                 fmap, hw = features[modality]
                 image_feeds[modality] = {'features': fmap, 'lidar2img': _image_matrix(spec, cam.lidar2img),
                                          'img_hw': hw, 'valid': np.array([True])}
+        # the RoI cell statistics (raw points per cell) in the helper thread beside the voxel lookups
+        cells = pool.submit(dnp.roi_cell_stats, pts, boxes, roi['grid_size']) if pool is not None else None
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
-        count, centroid = dnp.roi_cell_stats(pts, boxes, roi['grid_size'])
-        feeds: dict[str, np.ndarray] = {'rois': boxes.astype(np.float32), 'grid_xyz': grid, 'count': count,
-                                        'centroid': centroid}
+        feeds: dict[str, np.ndarray] = {'rois': boxes.astype(np.float32), 'grid_xyz': grid}
         for level in roi['levels']:
             geometry = spec['level_geometry'][level]
             sites = plan.sites[spec['backbone']['levels'][level]]
@@ -249,6 +261,8 @@ class DetectorPipeline:
             feeds[f'{level}_rows'] = rows.clip(min=0)
         if roi['bev']:
             feeds['bev'] = first['bev']
+        feeds['count'], feeds['centroid'] = (cells.result() if cells is not None
+                                             else dnp.roi_cell_stats(pts, boxes, roi['grid_size']))
         for modality, values in image_feeds.items():
             feeds.update({f'{modality}_{k}': v for k, v in values.items()})
         lap('RoI inputs')
@@ -272,10 +286,13 @@ class ExportedDetector(DetectorPipeline):
             with one intra-op thread: the numpy steps hold the other core (measured faster than two threads
             there). None: on for ONNX Runtime, off for OpenVINO (measured on KITTI 000000 with 2 threads: 7-10 %
             faster end to end with ONNX Runtime, 1-6 % slower with OpenVINO; docs/deploy.md).
+        numpy_threads: threads of the numpy steps between the graphs (2: a helper thread takes half of the index
+            tables and the RoI cell statistics; the outputs are the same). None: 2 when the graphs have two
+            threads or more (or the backend's default), else 1.
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1,
-                 precision: str = 'f32', overlap: bool | None = None) -> None:
+                 precision: str = 'f32', overlap: bool | None = None, numpy_threads: int | None = None) -> None:
         from omnifuse.deploy.runtime import ExportedModel
 
         first = ExportedModel(path, backend=backend, num_threads=num_threads, precision=precision)
@@ -296,7 +313,9 @@ class ExportedDetector(DetectorPipeline):
         self.path = Path(path)
         self.backend = first.backend
         self.class_names = list(spec['class_names'])
-        super().__init__(spec, runners, overlap=overlap)
+        if numpy_threads is None:
+            numpy_threads = 2 if num_threads is None or num_threads >= 2 else 1
+        super().__init__(spec, runners, overlap=overlap, numpy_threads=numpy_threads)
 
 
 class ExportedFrameDetector:
@@ -314,13 +333,14 @@ class ExportedFrameDetector:
             (`input_adapter` of its config, stored in the file).
         overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`;
             None: by backend).
+        numpy_threads: threads of the numpy steps (see `ExportedDetector`; None: by `num_threads`).
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
                  main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None,
-                 overlap: bool | None = None) -> None:
+                 overlap: bool | None = None, numpy_threads: int | None = None) -> None:
         self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision,
-                                         overlap=overlap)
+                                         overlap=overlap, numpy_threads=numpy_threads)
         self.adapter = adapter if adapter is not None else InputAdapter.from_config(
             self.exported.spec.get('input_adapter'), source=str(path))
         self.class_names = self.exported.class_names

@@ -425,8 +425,15 @@ def nms_bev(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *,
         raise ShapeError(f'nms_bev: {len(b)} boxes but {len(sc)} scores')
     rank_to_index = np.argsort(-sc, kind='stable')
     ranked = b[rank_to_index]
-    i, j, inter = _pair_intersections(ranked, ranked, upper_only=True)
-    iou = _ratio(inter, ranked[i, 3] * ranked[i, 4] + ranked[j, 3] * ranked[j, 4] - inter)
-    over = iou > iou_threshold
-    kept = _greedy_nms(len(b), i[over], j[over], max_out)
-    return rank_to_index[kept].astype(np.int64)
+    # The greedy pass decides rank r from the ranks above it only, so when `max_out` boxes survive among the
+    # best `prefix` ranks the rest cannot change the result: try a prefix first (the pairs cost O(prefix²)).
+    prefix = len(b) if max_out is None else min(len(b), max(64, 4 * int(max_out)))
+    while True:
+        top = ranked[:prefix]
+        i, j, inter = _pair_intersections(top, top, upper_only=True)
+        iou = _ratio(inter, top[i, 3] * top[i, 4] + top[j, 3] * top[j, 4] - inter)
+        over = iou > iou_threshold
+        kept = _greedy_nms(prefix, i[over], j[over], max_out)
+        if prefix == len(b) or len(kept) >= int(max_out or 0):
+            return rank_to_index[kept].astype(np.int64)
+        prefix = min(len(b), 4 * prefix)

@@ -144,6 +144,18 @@ def test_estimators_on_known_scans() -> None:
     assert rough == pytest.approx(0.02, abs=0.005)
 
 
+def test_ground_fit_survives_degenerate_draws() -> None:
+    """Points on 12 spots only (a triple of repeated x, y is singular), plus the plane's spread: the RANSAC
+    skips the singular triples, as the one-by-one loop it replaced did, and still finds the plane."""
+    rng = np.random.default_rng(4)
+    spots = rng.uniform([5, -20], [30, 20], (12, 2))
+    xy = spots[rng.integers(0, 12, 3000)]
+    z = 0.01 * xy[:, 0] - 1.7
+    (a, b, c), _ = fit_ground_plane(np.c_[xy, z], np.random.default_rng(0), iterations=60)
+    assert a == pytest.approx(0.01, abs=1e-6) and abs(b) < 1e-6 and c == pytest.approx(-1.7, abs=1e-5)
+    assert fit_ground_plane(np.c_[np.full((300, 2), 10.0), np.full(300, -1.7)], np.random.default_rng(0)) is None
+
+
 def test_height_profile_counts_tenths_of_the_box() -> None:
     box = np.array([10.0, 2.0, -0.7, 4.0, 1.8, 2.0, 0.3])  # bottom at -1.7, top at 0.3
     z = np.array([-1.65] * 30 + [0.25] * 10)  # 30 in the bottom tenth, 10 in the top tenth

@@ -333,6 +333,19 @@ def test_nms_matches_a_brute_force_greedy(b: np.ndarray, thr: float, seed: int) 
     assert np.all(np.diff(scores[keep]) <= 0)
 
 
+@pytest.mark.parametrize('max_out', [1, 7, 20, 60])
+@pytest.mark.parametrize('spread', [2.0, 40.0])
+def test_nms_with_max_out_equals_the_first_survivors_of_the_full_pass(max_out: int, spread: float) -> None:
+    # 400 boxes: nms_bev tries the best 4 * max_out ranks first and widens when too few survive there (crowded
+    # boxes, spread 2 m: most suppressed), so both branches must give the full pass's first survivors
+    rng = np.random.default_rng(max_out)
+    b = np.c_[rng.uniform(-spread, spread, (400, 2)), rng.uniform(-1, 1, 400), rng.uniform(0.5, 4, (400, 3)),
+              rng.uniform(-math.pi, math.pi, 400)]
+    scores = rng.random(400)
+    full = _nms_brute(b, scores, 0.1)
+    assert nms_bev(b, scores, 0.1, max_out=max_out).tolist() == full[:max_out]
+
+
 # ---------------------------------------------------------------- torch counterparts
 
 def _random_boxes(rng: np.random.Generator, n: int, spread: float = 5.0) -> np.ndarray:
