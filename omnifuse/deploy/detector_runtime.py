@@ -150,7 +150,8 @@ class DetectorPipeline:
         self._helper: ThreadPoolExecutor | None = None
 
     def _numpy_pool(self) -> ThreadPoolExecutor | None:
-        """The thread that takes half of the numpy steps' work (`numpy_threads` >= 2), started on first use."""
+        """The thread that computes the RoI cell statistics beside the other RoI inputs (`numpy_threads` >= 2),
+        started on first use."""
         if self.numpy_threads < 2:
             return None
         if self._helper is None:
@@ -208,8 +209,7 @@ class DetectorPipeline:
                 pending.result()
             self.times = StageTimes(times)
             return empty
-        pool = self._numpy_pool()
-        plan = self.planner.plan(zyx, pool=pool)
+        plan = self.planner.plan(zyx)
         lap('index tables')
         first = self.runners['first'].run({'features': feats, **plan.tables, 'bev_rows': plan.bev_rows})
         lap('first stage graph')
@@ -245,6 +245,7 @@ class DetectorPipeline:
                 image_feeds[modality] = {'features': fmap, 'lidar2img': _image_matrix(spec, cam.lidar2img),
                                          'img_hw': hw, 'valid': np.array([True])}
         # the RoI cell statistics (raw points per cell) in the helper thread beside the voxel lookups
+        pool = self._numpy_pool()
         cells = pool.submit(dnp.roi_cell_stats, pts, boxes, roi['grid_size']) if pool is not None else None
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
@@ -286,9 +287,9 @@ class ExportedDetector(DetectorPipeline):
             with one intra-op thread: the numpy steps hold the other core (measured faster than two threads
             there). None: on for ONNX Runtime, off for OpenVINO (measured on KITTI 000000 with 2 threads: 7-10 %
             faster end to end with ONNX Runtime, 1-6 % slower with OpenVINO; docs/deploy.md).
-        numpy_threads: threads of the numpy steps between the graphs (2: a helper thread takes half of the index
-            tables and the RoI cell statistics; the outputs are the same). None: 2 when the graphs have two
-            threads or more (or the backend's default), else 1.
+        numpy_threads: threads of the numpy steps between the graphs (2: a helper thread computes the RoI cell
+            statistics beside the voxel lookups, 13 -> 9 ms on KITTI 000000; the outputs are the same). None: 2
+            when the graphs have two threads or more (or the backend's default), else 1.
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = 1,

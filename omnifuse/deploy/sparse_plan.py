@@ -10,7 +10,6 @@ grid that the BEV map is folded from. The planner keeps one lookup grid per site
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +52,8 @@ class SparsePlanner:
             margins[src] = max(margins.get(src, 0), *conv['kernel'], *conv['padding'])
         self.grids = {s: SiteGrid(self.shapes[s], margin) for s, margin in margins.items()}
 
-    def plan(self, zyx: np.ndarray, *, pool: Executor | None = None) -> SparsePlan:
-        """Tables for the (M0, 3) int64 (z, y, x) voxels of one scan (`pool`: a thread that takes half of each
-        table's work, `sparse_rules.split_work`)."""
+    def plan(self, zyx: np.ndarray) -> SparsePlan:
+        """Tables for the (M0, 3) int64 (z, y, x) voxels of one scan."""
         sites: dict[int, np.ndarray] = {0: np.ascontiguousarray(zyx, dtype=np.int64)}
         tables: dict[str, np.ndarray] = {}
         filled: set[int] = set()
@@ -64,13 +62,13 @@ class SparsePlanner:
                 src, dst = conv['in_set'], conv['out_set']
                 k, s, p = conv['kernel'], conv['stride'], conv['padding']
                 if dst not in sites:
-                    sites[dst] = strided_sites(sites[src], self.shapes[src], k, s, p, pool=pool)
+                    sites[dst] = strided_sites(sites[src], self.shapes[src], k, s, p)
                 if conv['table'] in tables:
                     continue
                 if src not in filled:
                     self.grids[src].fill(sites[src])
                     filled.add(src)
-                tables[conv['table']] = conv_rules(self.grids[src], sites[dst], k, s, p, pool=pool)
+                tables[conv['table']] = conv_rules(self.grids[src], sites[dst], k, s, p)
         finally:
             for s in filled:
                 self.grids[s].clear()

@@ -22,38 +22,15 @@ grid of the finest level costs more (page faults on 50 MB) than everything else 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, wait
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 
 from omnifuse.errors import ShapeError
 
-__all__ = ['Triple', 'triple', 'conv_output_shape', 'kernel_offsets', 'SiteGrid', 'strided_sites', 'conv_rules',
-           'split_work']
+__all__ = ['Triple', 'triple', 'conv_output_shape', 'kernel_offsets', 'SiteGrid', 'strided_sites', 'conv_rules']
 
 Triple = tuple[int, int, int]
-
-
-_MIN_SPLIT = 2048  # rows (sites) below which a second thread costs more than it saves
-
-T = TypeVar('T')
-
-
-def split_work(n: int, work: Callable[[slice], T], pool: Executor | None) -> list[T]:
-    """`work` over range(n) as one slice, or with `pool` as two halves: the second submitted to the pool, the
-    first run here (numpy releases the GIL in its loops, so the halves run on two cores); results in order."""
-    if pool is None or n < 2:
-        return [work(slice(0, n))]
-    half = (n + 1) // 2
-    other = pool.submit(work, slice(half, n))
-    try:
-        first = work(slice(0, half))
-    except BaseException:
-        wait([other])
-        raise
-    return [first, other.result()]
 
 
 def triple(value: int | Sequence[int], name: str) -> Triple:
@@ -134,52 +111,36 @@ def _axis_outputs(n_in: int, n_out: int, k: int, s: int, p: int) -> np.ndarray:
 
 
 def strided_sites(zyx: np.ndarray, shape: Sequence[int], kernel: int | Sequence[int],
-                  stride: int | Sequence[int], padding: int | Sequence[int], *, pool: Executor | None = None
-                  ) -> np.ndarray:
+                  stride: int | Sequence[int], padding: int | Sequence[int]) -> np.ndarray:
     """(M', 3) int64 output sites (raster order) of a strided sparse convolution over active (M, 3) `zyx`.
 
     An output site o is active when some kernel offset k reads an active input: o * s - p + k = i, i.e.
     o = (i + p - k) / s, integral and inside the output grid. Per axis an input feeds at most ceil(k / s)
     outputs, so the sites are the combinations of each axis' candidates (8 passes for kernel 3, stride 2).
-    With `pool` half of the passes run there (each half marks its own grid; the result is the same).
     """
     k, s, p = triple(kernel, 'kernel'), triple(stride, 'stride'), triple(padding, 'padding')
     out_shape = conv_output_shape(shape, kernel, stride, padding)
     cands = [_axis_outputs(int(shape[d]), out_shape[d], k[d], s[d], p[d])[zyx[:, d]] for d in range(3)]
+    marks = np.zeros(int(np.prod(out_shape)), bool)
     _, H, W = out_shape
-    passes = [(a, b, c) for a in range(cands[0].shape[1]) for b in range(cands[1].shape[1])
-              for c in range(cands[2].shape[1])]
-
-    def mark(part: slice) -> np.ndarray:
-        marks = np.zeros(int(np.prod(out_shape)), bool)
-        for a, b, c in passes[part]:
-            oz, oy, ox = cands[0][:, a], cands[1][:, b], cands[2][:, c]
-            ok = (oz >= 0) & (oy >= 0) & (ox >= 0)
-            marks[((oz * H + oy) * W + ox)[ok]] = True
-        return marks
-
-    parts = split_work(len(passes), mark, pool if len(passes) > 1 and zyx.shape[0] >= _MIN_SPLIT else None)
-    marks = parts[0] if len(parts) == 1 else np.logical_or(parts[0], parts[1])
+    for a in range(cands[0].shape[1]):
+        for b in range(cands[1].shape[1]):
+            for c in range(cands[2].shape[1]):
+                oz, oy, ox = cands[0][:, a], cands[1][:, b], cands[2][:, c]
+                ok = (oz >= 0) & (oy >= 0) & (ox >= 0)
+                marks[((oz * H + oy) * W + ox)[ok]] = True
     flat = np.flatnonzero(marks)
     return np.stack([flat // (H * W), (flat // W) % H, flat % W], 1).astype(np.int64)
 
 
 def conv_rules(grid: SiteGrid, out_zyx: np.ndarray, kernel: int | Sequence[int], stride: int | Sequence[int],
-               padding: int | Sequence[int], *, pool: Executor | None = None) -> np.ndarray:
+               padding: int | Sequence[int]) -> np.ndarray:
     """(M_out, K) int32 input row read by each output site and kernel offset; -1 where none.
 
     `grid` holds the active input sites (`SiteGrid.fill`). A submanifold convolution is the case out_zyx = the
     input sites, stride 1, padding k_size // 2. -1 is what a Gather (numpy, torch, ONNX) reads as the last
-    row: the zero row appended to the features, so the table needs no second pass to name that row. With
-    `pool` the second half of the rows is looked up there.
+    row: the zero row appended to the features, so the table needs no second pass to name that row.
     """
     s, p = np.array(triple(stride, 'stride')), np.array(triple(padding, 'padding'))
-    steps = grid.step(kernel_offsets(kernel))[None, :]
-    table = np.empty((out_zyx.shape[0], steps.shape[1]), np.int32)
-
-    def lookup(rows: slice) -> None:
-        base = grid.flat(out_zyx[rows] * s - p)  # the cell offset (0, 0, 0) reads
-        np.take(grid.cells, base[:, None] + steps, out=table[rows], mode='clip')  # in range: margins
-
-    split_work(out_zyx.shape[0], lookup, pool if out_zyx.shape[0] >= _MIN_SPLIT else None)
-    return table
+    base = grid.flat(out_zyx * s - p)  # (M_out,) the cell offset (0, 0, 0) reads
+    return np.take(grid.cells, base[:, None] + grid.step(kernel_offsets(kernel))[None, :])

@@ -301,8 +301,8 @@ def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Pat
 
 
 def test_numpy_steps_with_a_helper_thread_change_nothing(exported: dict[str, Path], kitti_root: Path) -> None:
-    """Half of the index tables and the RoI cell statistics in a helper thread (the default with two graph
-    threads) give the one-thread detections bit for bit."""
+    """The RoI cell statistics in a helper thread (the default with two graph threads) give the one-thread
+    detections bit for bit."""
     frame = KittiReader(kitti_root, require_labels=False).read('000000')
     for backend, path in exported.items():
         assert ExportedFrameDetector(path, num_threads=2).exported.numpy_threads == 2

@@ -3,14 +3,11 @@ the per-corner trilinear neighbours against the plain (P, K, 3) formulation they
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
 from omnifuse.deploy import detector_np as dnp
-from omnifuse.deploy.sparse_plan import SparsePlanner
-from omnifuse.deploy.sparse_rules import SiteGrid, conv_rules, kernel_offsets, split_work, strided_sites
+from omnifuse.deploy.sparse_rules import SiteGrid, conv_rules, kernel_offsets, strided_sites
 
 
 def _random_sites(rng: np.random.Generator, shape: tuple[int, int, int], n: int) -> np.ndarray:
@@ -40,43 +37,6 @@ def test_conv_rules_match_a_brute_force_lookup(subm: bool) -> None:
     np.testing.assert_array_equal(feats[rules], feats[np.where(rules < 0, sites.shape[0], rules)])
     grid.clear()
     assert (grid.cells == -1).all()
-
-
-def test_split_work_gives_the_halves_in_order_and_raises_what_a_half_raises() -> None:
-    with ThreadPoolExecutor(1) as pool:
-        assert split_work(7, lambda part: list(range(7))[part], pool) == [[0, 1, 2, 3], [4, 5, 6]]
-        assert split_work(7, lambda part: list(range(7))[part], None) == [[0, 1, 2, 3, 4, 5, 6]]
-
-        def fails(part: slice) -> None:
-            if part.start == 0:
-                raise ValueError('first half')
-
-        with pytest.raises(ValueError, match='first half'):
-            split_work(4, fails, pool)
-
-
-def test_index_tables_with_a_helper_thread_are_the_same() -> None:
-    """The planner's tables and sites with half of each table's work in a second thread equal the one-thread
-    ones (a backbone like the shipped one: subm, then strided convolutions down to a (2, 1, 1) fold)."""
-    conv = dict(subm=True, kernel=[3, 3, 3], stride=[1, 1, 1], padding=[1, 1, 1])
-    down = dict(subm=False, kernel=[3, 3, 3], stride=[2, 2, 2], padding=[1, 1, 1])
-    convs = [dict(conv, table='subm0', in_set=0, out_set=0), dict(down, table='down1', in_set=0, out_set=1),
-             dict(conv, table='subm1', in_set=1, out_set=1), dict(down, table='down2', in_set=1, out_set=2),
-             dict(conv, table='subm2', in_set=2, out_set=2),
-             dict(subm=False, kernel=[2, 1, 1], stride=[1, 1, 1], padding=[0, 0, 0], table='down3', in_set=2,
-                  out_set=3)]
-    planner = SparsePlanner({'sparse_shape': [6, 120, 100], 'convs': convs, 'bev_set': 3})
-    zyx = _random_sites(np.random.default_rng(3), (6, 120, 100), 9000)  # above the split's minimum
-    alone = planner.plan(zyx)
-    with ThreadPoolExecutor(1) as pool:
-        helped = planner.plan(zyx, pool=pool)
-    assert alone.tables.keys() == helped.tables.keys()
-    for name, table in alone.tables.items():
-        np.testing.assert_array_equal(helped.tables[name], table, err_msg=name)
-        assert helped.tables[name].dtype == np.int32
-    for s, sites in alone.sites.items():
-        np.testing.assert_array_equal(helped.sites[s], sites)
-    np.testing.assert_array_equal(helped.bev_rows, alone.bev_rows)
 
 
 def _trilinear_reference(geometry: dict, sites: np.ndarray, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
