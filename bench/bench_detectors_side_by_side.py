@@ -6,7 +6,8 @@ KITTI 000000 (the real scan and its image) through each detector as `apis.detect
 (a .pth on PyTorch, a .onnx / .xml export on its runtime). Options of an export after `@`, comma-separated: `bf16`
 (OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one thread / with a helper thread; default: by --threads),
 `overlap` / `inline` (the image graph in a worker thread beside the numpy steps, or in line; default: by backend),
-e.g. `ov=det.xml@bf16,inline`. The detectors take
+`openvino` / `onnxruntime` (the runtime; default: by suffix, OpenVINO reads .onnx files too), e.g.
+`ov=det.xml@bf16,inline`. The detectors take
 turns in blocks of `--block` frames over `--rounds` rounds; the first round and the first frame of every block are
 dropped (warm-up, and the shape change between detectors), so that a drift of machine load hits each alike. Prints
 the median and 10-90 % range per detector and the load average before and after.
@@ -52,16 +53,18 @@ def main() -> int:
         name, _, path = spec.partition('=')
         path, _, opts = path.partition('@')
         options = [o for o in opts.split(',') if o]
-        unknown = sorted(set(options) - {'bf16', 'np1', 'np2', 'overlap', 'inline'})
+        unknown = sorted(set(options) - {'bf16', 'np1', 'np2', 'overlap', 'inline', 'openvino', 'onnxruntime'})
         if not name or not path or unknown:
-            parser.error(f'{spec!r}: expected NAME=PATH[@OPT,...] with OPT in bf16, np1, np2, overlap, inline')
+            parser.error(f'{spec!r}: expected NAME=PATH[@OPT,...] with OPT in bf16, np1, np2, overlap, inline, '
+                         f'openvino, onnxruntime')
         if Path(path).suffix not in ('.onnx', '.xml'):
             if options:
                 parser.error(f'{spec!r}: options are for exported detectors (.onnx / .xml)')
             detectors[name] = open_detector(checkpoint=path)
             continue
+        backend = next((o for o in options if o in ('openvino', 'onnxruntime')), None)
         detectors[name] = ExportedFrameDetector(
-            path, num_threads=args.threads, precision='bf16' if 'bf16' in options else 'f32',
+            path, backend=backend, num_threads=args.threads, precision='bf16' if 'bf16' in options else 'f32',
             numpy_threads=1 if 'np1' in options else 2 if 'np2' in options else None,
             overlap=True if 'overlap' in options else False if 'inline' in options else None)
     load_before = os.getloadavg()[0]

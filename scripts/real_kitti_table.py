@@ -98,6 +98,10 @@ def main() -> int:
     parser.add_argument('--config', default=None,
                         help="model config for every checkpoint (default: each checkpoint's embedded config; "
                         'needed for the epoch_N.pth files of a training run, which embed none)')
+    parser.add_argument('--backend', default=None, choices=['torch', 'onnxruntime', 'openvino'],
+                        help='runtime of every checkpoint (default: its suffix decides, as `omnifuse detect`)')
+    parser.add_argument('--precision', default=None, choices=['f32', 'bf16'],
+                        help='arithmetic of an exported model on OpenVINO (default: f32)')
     parser.add_argument('models', nargs='+', metavar='NAME=CHECKPOINT')
     args = parser.parse_args()
     bad = sorted(set(args.modes.split(',')) - {'plain', 'align', 'model'})
@@ -115,6 +119,8 @@ def main() -> int:
                 pred = tmp_path / f'{name}_{mode}'
                 extra = {'align': ['--align-ground'], 'plain': ['--no-align-ground'], 'model': []}[mode]
                 config = ['--config', args.config] if args.config else []
+                config += ['--backend', args.backend] if args.backend else []
+                config += ['--precision', args.precision] if args.precision else []
                 if omnifuse(['detect', '--kitti-root', str(root), '--checkpoint', ckpt, '--out', str(pred),
                              *config, *extra]) != 0:
                     raise SystemExit(f'detect failed for {spec}')
