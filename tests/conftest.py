@@ -17,9 +17,11 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope='session')
 def shared_data() -> Path:
-    """Root of the shared real samples (KITTI, Waymo, RGB-thermal)."""
+    """Root of the shared real samples (KITTI, Waymo, RGB-thermal). Required (CI has them): a test that needs them
+    fails with one line naming the place, rather than skipping and proving nothing."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f'needs the shared real sample data at {SHARED_DATA} (set OMNIFUSE_SHARED_DATA to another place)')
+        pytest.fail(f'needs the shared real sample data at {SHARED_DATA} (set OMNIFUSE_SHARED_DATA to another place)',
+                    pytrace=False)
     return SHARED_DATA
 
 

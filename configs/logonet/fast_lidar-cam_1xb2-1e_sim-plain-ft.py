@@ -4,14 +4,6 @@
 #   omnifuse train configs/logonet/fast_lidar-cam_1xb2-1e_sim-plain-ft.py \
 #       --load-from work_dirs/det_fast_lidar-cam_glass8-mixft/weights.pth \
 #       --work-dir work_dirs/det_fast_lidar-cam_glass8-mix2-plain1
-_base_ = ['./fast_lidar-cam_1xb2-8e_sim-vans.py']
-train_dataloader = dict(dataset=dict(data_root='data/sim_train', image_set='trainval'))
-val_dataloader = dict(dataset=dict(data_root='data/sim_val', image_set='trainval'))
-test_dataloader = val_dataloader
-max_epochs = 1
-optim_wrapper = dict(optimizer=dict(lr=5e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-5, by_epoch=True, begin=0, end=max_epochs),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+_base_ = ['./fast_lidar-cam_1xb2-1e_sim-mixglass-ft.py']  # its schedule: 1 epoch at half the rate
+_plain = _base_.train_dataloader.dataset.datasets[0]  # the shipped rendering, data/sim_train
+train_dataloader = dict(dataset=dict(_delete_=True, **_plain))
