@@ -2,8 +2,8 @@
 
 Usage: python bench/bench_detectors_side_by_side.py NAME=PATH[@OPT,...] [NAME=PATH ...] [--rounds 7] [--block 4]
     [--threads 2] [--json OUT]
-KITTI 000000 (the real scan and its image) through each detector as `apis.detection.open_detector` opens it
-(a .pth on PyTorch, a .onnx / .xml export on its runtime). Options of an export after `@`, comma-separated: `bf16`
+KITTI 000000 (the real scan and its image) through each detector: a .pth as `apis.detection.open_detector` opens
+it (PyTorch), a .onnx / .xml export through `deploy.detector_runtime.ExportedFrameDetector` on its runtime. Options of an export after `@`, comma-separated: `bf16`
 (OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one thread / with a helper thread; default: by --threads),
 `overlap` / `inline` (the image graph in a worker thread beside the numpy steps, or in line; default: by backend),
 `openvino` / `onnxruntime` (the runtime; default: by suffix, OpenVINO reads .onnx files too), e.g.
