@@ -3,14 +3,14 @@
 Usage: python bench/bench_detectors_side_by_side.py NAME=PATH[@OPT,...] [NAME=PATH ...] [--rounds 7] [--block 4]
     [--threads 2] [--json OUT]
 KITTI 000000 (the real scan and its image) through each detector: a .pth as `apis.detection.open_detector` opens
-it (PyTorch), a .onnx / .xml export through `deploy.detector_runtime.ExportedFrameDetector` on its runtime. Options of an export after `@`, comma-separated: `bf16`
-(OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one thread / with a helper thread; default: by --threads),
-`overlap` / `inline` (the image graph in a worker thread beside the numpy steps, or in line; default: by backend),
-`openvino` / `onnxruntime` (the runtime; default: by suffix, OpenVINO reads .onnx files too), e.g.
-`ov=det.xml@bf16,inline`. The detectors take
-turns in blocks of `--block` frames over `--rounds` rounds; the first round and the first frame of every block are
-dropped (warm-up, and the shape change between detectors), so that a drift of machine load hits each alike. Prints
-the median and 10-90 % range per detector and the load average before and after.
+it (PyTorch), a .onnx / .xml export through `deploy.detector_runtime.ExportedFrameDetector` on its runtime.
+Options of an export after `@`, comma-separated: `bf16` (OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one
+thread / with a helper thread; default: by --threads), `overlap` / `inline` (the image graph in a worker thread
+beside the numpy steps, or in line; default: by backend), `openvino` / `onnxruntime` (the runtime; default: by
+suffix, OpenVINO reads .onnx files too), e.g. `ov=det.xml@bf16,inline`. The detectors take turns in blocks of
+`--block` frames over `--rounds` rounds; the first round and the first frame of every block are dropped (warm-up,
+and the shape change between detectors), so that a drift of machine load hits each alike. Prints the median and
+10-90 % range per detector (and the exported paths' per-step medians) and the load average before and after.
 """
 
 from __future__ import annotations
