@@ -93,7 +93,8 @@ def main() -> int:
     parser.add_argument('--root', required=True, help='KITTI-layout root of the labelled real scans')
     parser.add_argument('--modes', default='plain,align',
                         help='comma-separated: plain (--no-align-ground), align (--align-ground), model (as the '
-                        "model's config says: what `omnifuse detect` does by default)")
+                        "model's config says: what `omnifuse detect` does by default), nofit (as the model's config "
+                        'says, with --no-fit-boxes)')
     parser.add_argument('--json', default=None, help='write the rows here')
     parser.add_argument('--config', default=None,
                         help="model config for every checkpoint (default: each checkpoint's embedded config; "
@@ -104,9 +105,9 @@ def main() -> int:
                         help='arithmetic of an exported model on OpenVINO (default: f32)')
     parser.add_argument('models', nargs='+', metavar='NAME=CHECKPOINT')
     args = parser.parse_args()
-    bad = sorted(set(args.modes.split(',')) - {'plain', 'align', 'model'})
+    bad = sorted(set(args.modes.split(',')) - {'plain', 'align', 'model', 'nofit'})
     if bad:
-        parser.error(f'--modes: unknown mode(s) {bad} (plain, align, model)')
+        parser.error(f'--modes: unknown mode(s) {bad} (plain, align, model, nofit)')
     root = Path(args.root)
     labels = root / 'training' / 'label_2'
     rows = {}
@@ -117,7 +118,8 @@ def main() -> int:
             name, _, ckpt = spec.partition('=')
             for mode in args.modes.split(','):
                 pred = tmp_path / f'{name}_{mode}'
-                extra = {'align': ['--align-ground'], 'plain': ['--no-align-ground'], 'model': []}[mode]
+                extra = {'align': ['--align-ground'], 'plain': ['--no-align-ground'], 'model': [],
+                         'nofit': ['--no-fit-boxes']}[mode]
                 config = ['--config', args.config] if args.config else []
                 config += ['--backend', args.backend] if args.backend else []
                 config += ['--precision', args.precision] if args.precision else []

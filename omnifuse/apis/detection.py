@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.errors import FormatError
@@ -98,16 +99,18 @@ class Detector:
 
     `adapter` normalises each scan before the model (levelling on the ground for a sim-trained model;
     omnifuse.datasets.input_adapt) and maps the boxes back to the sensor frame; None takes the config's
-    `input_adapter` (absent: none)."""
+    `input_adapter` (absent: none). `box_fit` then fits the boxes of its classes to the scan's points
+    (omnifuse.datasets.box_fit); None takes the config's `box_fit` (absent: none)."""
 
     def __init__(self, model: Any, cfg: Any, *, main_camera: str = 'image_2',
-                 adapter: InputAdapter | None = None) -> None:
+                 adapter: InputAdapter | None = None, box_fit: BoxFit | None = None) -> None:
         from mmengine.dataset import Compose
 
         from omnifuse.datasets.transforms import BeamSubsample
         from omnifuse.registry import TRANSFORMS
 
         self.adapter = adapter if adapter is not None else InputAdapter.from_config(cfg.get('input_adapter'))
+        self.box_fit = box_fit if box_fit is not None else BoxFit.from_config(cfg.get('box_fit'))
         self.model = model
         self.cfg = cfg
         self.class_names = list(model.class_names)
@@ -126,7 +129,7 @@ class Detector:
 
     def for_camera(self, camera: str) -> Detector:
         """The same loaded model fusing colour camera `camera` (its own test pipeline; the same input adapter)."""
-        return Detector(self.model, self.cfg, main_camera=camera, adapter=self.adapter)
+        return Detector(self.model, self.cfg, main_camera=camera, adapter=self.adapter, box_fit=self.box_fit)
 
     def sensed_points(self, points: np.ndarray) -> np.ndarray:
         """(N, C) points, LiDAR frame -> the (M <= N, C) points this model's pipeline keeps as its LiDAR
@@ -140,7 +143,8 @@ class Detector:
                  score_threshold: float = 0.0) -> DetPredictions:
         """One frame's detections with score >= `score_threshold` (the one place a detector's threshold is applied;
         0 keeps every box), as numpy `DetPredictions`: boxes (K, 7) float64 in the frame's LiDAR frame (mapped back
-        from the levelled frame when the adapter levels), scores (K,) float32, labels (K,) int64 class indices.
+        from the levelled frame when the adapter levels, then fitted to the points when `box_fit` is active),
+        scores (K,) float32, labels (K,) int64 class indices.
         `use_camera` / `use_thermal` (default: as `use_camera`) say whether the colour / thermal images are fused."""
         import torch
         from mmengine.dataset import pseudo_collate
@@ -149,6 +153,7 @@ class Detector:
 
         use_thermal = use_camera if use_thermal is None else use_thermal
         T = None
+        sensor_points = frame.points
         if self.adapter.active:
             frame, T = self.adapter.adapt_frame(frame)
         res = frame_to_results(frame, use_camera=use_camera and self.model.image_encoder is not None,
@@ -160,6 +165,8 @@ class Detector:
         boxes, scores, labels = pred.numpy()  # leaves torch: float64 boxes for the numpy geometry
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
+        if self.box_fit.active and sensor_points is not None:
+            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points)
         return DetPredictions(boxes, scores[keep], labels[keep])
 
 

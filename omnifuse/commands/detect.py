@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_precision, add_split
+from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.defaults import DETECTION, SCORE_THRESHOLD
 from omnifuse.install_paths import CONFIG_DIR
@@ -70,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='detect on the scan as it is, even when the model\'s config levels it')
     adapt.add_argument('--intensity-scale', type=float, default=None, metavar='S',
                        help='multiply the LiDAR intensity by S (clipped to [0, 1]) before detection')
+    fit = adapt.add_mutually_exclusive_group()
+    fit.add_argument('--fit-boxes', nargs='?', const='Car', default=None, metavar='CLASSES',
+                     help='grow the boxes of these classes (comma-separated; default Car) over the points next to '
+                     'them, up to where those points end (omnifuse.datasets.box_fit; the shipped 64-beam detectors '
+                     'do this for Car by default)')
+    fit.add_argument('--no-fit-boxes', action='store_true',
+                     help='report the boxes as the model gives them, even when its config fits them')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0 (default: cpu)')
     add_backend(parser, note='; an exported detector (omnifuse export) runs without torch')
     add_precision(parser)
@@ -93,6 +101,28 @@ def _adapter_override(args: argparse.Namespace, model_adapter: InputAdapter) -> 
     return dataclasses.replace(model_adapter, **changes)
 
 
+def _box_fit_override(args: argparse.Namespace, model_fit: BoxFit, class_names: list[str]) -> BoxFit:
+    """The model's box fitting with --fit-boxes / --no-fit-boxes applied.
+
+    Raises:
+        OmnifuseError: --fit-boxes names a class the model does not detect.
+    """
+    import dataclasses
+
+    if args.no_fit_boxes:
+        return dataclasses.replace(model_fit, classes=())
+    if args.fit_boxes is None:
+        return model_fit
+    classes = tuple(c.strip() for c in args.fit_boxes.split(',') if c.strip())
+    unknown = sorted(set(classes) - set(class_names))
+    if unknown or not classes:
+        from omnifuse.errors import OmnifuseError
+
+        raise OmnifuseError(f'--fit-boxes {args.fit_boxes!r}: not classes of this model {unknown or ""}; it '
+                            f'detects {", ".join(class_names)}')
+    return dataclasses.replace(model_fit, classes=classes)
+
+
 def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
     """The detector of --config/--checkpoint on `backend` (the exported path imports no torch), with the input
     normalisation of its config overridden by the command's options."""
@@ -106,6 +136,7 @@ def _load(args: argparse.Namespace, backend: str, camera: str) -> Any:
     det = open_detector(args.config, args.checkpoint, device=device, backend=backend, main_camera=camera,
                         precision=args.precision)
     det.adapter = _adapter_override(args, det.adapter)
+    det.box_fit = _box_fit_override(args, det.box_fit, det.class_names)
     return det
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy import detector_np as dnp
 from omnifuse.deploy.sparse_plan import SparsePlanner
@@ -332,6 +333,8 @@ class ExportedFrameDetector:
         precision: 'f32' or 'bf16' (OpenVINO only).
         adapter: input normalisation (omnifuse.datasets.input_adapt); None: the one the exported model carries
             (`input_adapter` of its config, stored in the file).
+        box_fit: the boxes fitted to the points after detection (omnifuse.datasets.box_fit); None: the one the
+            exported model carries (`box_fit` of its config; none in files exported before it existed).
         overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`;
             None: by backend).
         numpy_threads: threads of the numpy steps (see `ExportedDetector`; None: by `num_threads`).
@@ -339,11 +342,14 @@ class ExportedFrameDetector:
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
                  main_camera: str = 'image_2', precision: str = 'f32', adapter: InputAdapter | None = None,
-                 overlap: bool | None = None, numpy_threads: int | None = None) -> None:
+                 overlap: bool | None = None, numpy_threads: int | None = None, box_fit: BoxFit | None = None
+                 ) -> None:
         self.exported = ExportedDetector(path, backend=backend, num_threads=num_threads, precision=precision,
                                          overlap=overlap, numpy_threads=numpy_threads)
         self.adapter = adapter if adapter is not None else InputAdapter.from_config(
             self.exported.spec.get('input_adapter'), source=str(path))
+        self.box_fit = box_fit if box_fit is not None else BoxFit.from_config(
+            self.exported.spec.get('box_fit'), source=str(path))
         self.class_names = self.exported.class_names
         self.main_camera = main_camera
 
@@ -371,6 +377,7 @@ class ExportedFrameDetector:
         pending = self.exported.start_images({m: c.image for m, c in frame_cameras(frame, self.main_camera).items()
                                               if wanted.get(m)})
         T = None
+        sensor_points = frame.points
         start = time.perf_counter()
         if self.adapter.active:
             frame, T = self.adapter.adapt_frame(frame)
@@ -382,4 +389,8 @@ class ExportedFrameDetector:
             self.exported.times = StageTimes({'input adapter': levelling, **self.exported.times.ms})
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
+        if self.box_fit.active:  # after the graphs, on the sensor's own points; last in the per-step times
+            start = time.perf_counter()
+            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points)
+            self.exported.times = StageTimes({**self.exported.times.ms, 'box fit': (time.perf_counter() - start) * 1e3})
         return DetPredictions(boxes, scores[keep], labels[keep])

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from omnifuse import __version__
+from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy.detector_graphs import FirstStageGraph, ImageGraph, RoIGraph, check_exportable, detector_spec
 from omnifuse.deploy.detector_runtime import CameraInput, DetectorPipeline, ExportedDetector, frame_cameras, stage_files
@@ -74,6 +75,7 @@ def detector_stages(model: Any, cfg: Any) -> tuple[dict[str, Any], dict[str, Tor
     spec['image_preprocess'] = _image_preprocess(model, cfg)
     # the runtime applies it before the graphs, as apis.detection.Detector does before the model
     spec['input_adapter'] = InputAdapter.from_config(cfg.get('input_adapter')).as_dict()
+    spec['box_fit'] = BoxFit.from_config(cfg.get('box_fit')).as_dict()  # after the graphs, likewise
     first = FirstStageGraph(model)
     stages = {'first': TorchStage(first, ['features', *first.backbone.table_names, 'bev_rows'],
                                   ['boxes', 'scores', 'labels', 'bev', *(f'{n}_features' for n in first.level_names)])}

@@ -292,6 +292,8 @@ def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Pat
         overlapped = detector(frame).numpy()
         assert 'image wait' in detector.exported.times.ms and 'camera graph' in detector.exported.times.ms
         assert next(iter(detector.exported.times.ms)) == 'input adapter'  # the levelling, timed first
+        assert list(detector.exported.times.ms)[-1] == 'box fit'  # the shipped default fits its Car boxes, last
+        assert detector.box_fit.classes == ('Car',)
         detector.exported.overlap = False
         in_line = detector(frame).numpy()
         assert 'image wait' not in detector.exported.times.ms
