@@ -7,7 +7,8 @@ it (PyTorch), a .onnx / .xml export through `deploy.detector_runtime.ExportedFra
 Options of an export after `@`, comma-separated: `bf16` (OpenVINO in bfloat16), `np1` / `np2` (numpy steps on one
 thread / with a helper thread; default: by --threads), `overlap` / `inline` (the image graph in a worker thread
 beside the numpy steps, or in line; default: by backend), `openvino` / `onnxruntime` (the runtime; default: by
-suffix, OpenVINO reads .onnx files too), e.g. `ov=det.xml@bf16,inline`. The detectors take turns in blocks of
+suffix, OpenVINO reads .onnx files too), e.g. `ov=det.xml@bf16,inline`; `nofit` (a .pth too: the boxes as the
+model gives them, without the config's box fitting, omnifuse.datasets.box_fit). The detectors take turns in blocks of
 `--block` frames over `--rounds` rounds; the first round and the first frame of every block are dropped (warm-up,
 and the shape change between detectors), so that a drift of machine load hits each alike. Prints the median and
 10-90 % range per detector (and the exported paths' per-step medians) and the load average before and after.
@@ -43,6 +44,7 @@ def main() -> int:
     import torch
 
     from omnifuse.apis.detection import open_detector
+    from omnifuse.datasets.box_fit import BoxFit
     from omnifuse.datasets.kitti import KittiReader
     from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
@@ -53,20 +55,24 @@ def main() -> int:
         name, _, path = spec.partition('=')
         path, _, opts = path.partition('@')
         options = [o for o in opts.split(',') if o]
-        unknown = sorted(set(options) - {'bf16', 'np1', 'np2', 'overlap', 'inline', 'openvino', 'onnxruntime'})
+        unknown = sorted(set(options) - {'bf16', 'np1', 'np2', 'overlap', 'inline', 'openvino', 'onnxruntime',
+                                         'nofit'})
         if not name or not path or unknown:
             parser.error(f'{spec!r}: expected NAME=PATH[@OPT,...] with OPT in bf16, np1, np2, overlap, inline, '
-                         f'openvino, onnxruntime')
+                         f'openvino, onnxruntime, nofit')
         if Path(path).suffix not in ('.onnx', '.xml'):
-            if options:
-                parser.error(f'{spec!r}: options are for exported detectors (.onnx / .xml)')
+            if set(options) - {'nofit'}:
+                parser.error(f'{spec!r}: options other than nofit are for exported detectors (.onnx / .xml)')
             detectors[name] = open_detector(checkpoint=path)
+            if 'nofit' in options:
+                detectors[name].box_fit = BoxFit()
             continue
         backend = next((o for o in options if o in ('openvino', 'onnxruntime')), None)
         detectors[name] = ExportedFrameDetector(
             path, backend=backend, num_threads=args.threads, precision='bf16' if 'bf16' in options else 'f32',
             numpy_threads=1 if 'np1' in options else 2 if 'np2' in options else None,
-            overlap=True if 'overlap' in options else False if 'inline' in options else None)
+            overlap=True if 'overlap' in options else False if 'inline' in options else None,
+            box_fit=BoxFit() if 'nofit' in options else None)
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in detectors}
     steps: dict[str, list[dict[str, float]]] = {name: [] for name in detectors}

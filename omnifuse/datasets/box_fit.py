@@ -37,7 +37,7 @@ from omnifuse.errors import FormatError
 
 __all__ = ['BoxFit', 'fit_boxes_to_points']
 
-_CELL = 4.0  # [m] side of the BEV cells the points are bucketed in, to find a box's neighbours quickly
+_CELL = 2.0  # [m] side of the BEV cells the points are bucketed in, to find a box's neighbours quickly
 _SIDE_BAND = 0.2  # [m] how far sideways of a face its points may lie
 
 
@@ -128,32 +128,39 @@ def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c * dx + s * dy, c * dy - s * dx
 
 
-def _bucket(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Points sorted into `_CELL` BEV cells: (order, cell start offsets (cells + 1,), cell origin (2,), cells a row)."""
-    lo = np.floor(xy.min(0) / _CELL) * _CELL
-    i = ((xy[:, 0] - lo[0]) * (1.0 / _CELL)).astype(np.int32)
-    j = ((xy[:, 1] - lo[1]) * (1.0 / _CELL)).astype(np.int32)
-    cols = int(j.max()) + 1
-    cell = i * cols + j
-    # 16-bit keys sort by radix (linear time): a 4 m grid of a 120 m scan has a few thousand cells
-    order = np.argsort(cell.astype(np.uint16) if cell.max() < 65536 else cell, kind='stable')
-    starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=int(cell.max()) + 1))])
-    return order, starts, lo.astype(np.float64), cols
+def _bucket(xy: np.ndarray, centres: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The points near any of the discs (`centres` (B, 2), radii `reach` (B,)), sorted into `_CELL` BEV cells:
+    (point indices by cell, cell start offsets (cells + 1,), grid origin (2,), cells a row)."""
+    lo = np.floor((centres - reach[:, None]).min(0) / _CELL) * _CELL
+    hi = (centres + reach[:, None]).max(0)
+    rows, cols = (np.floor((hi - lo) / _CELL).astype(int) + 1).tolist()
+    wanted = np.zeros((rows, cols), bool)
+    for (cx, cy), r in zip(centres - lo, reach, strict=True):
+        wanted[max(int((cx - r) // _CELL), 0):int((cx + r) // _CELL) + 1,
+               max(int((cy - r) // _CELL), 0):int((cy + r) // _CELL) + 1] = True
+    # one pass over the scan (float32 arithmetic, as the points come): each point's cell, kept if wanted
+    i = np.floor((xy[:, 0] - np.float32(lo[0])) * np.float32(1.0 / _CELL))
+    j = np.floor((xy[:, 1] - np.float32(lo[1])) * np.float32(1.0 / _CELL))
+    inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
+    idx = np.flatnonzero(inside)
+    cell = i[idx].astype(np.int64) * cols + j[idx].astype(np.int64)
+    keep = wanted.reshape(-1)[cell]
+    idx, cell = idx[keep], cell[keep]
+    order = np.argsort(cell, kind='stable')
+    starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=rows * cols))])
+    return idx[order], starts, lo.astype(np.float64), cols
 
 
 def _near(buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int], centre: np.ndarray, radius: float
           ) -> np.ndarray:
-    """Indices of the points in the cells that a disc of `radius` around `centre` (x, y) touches."""
+    """Indices of the points in the cells that a disc of `radius` around `centre` (x, y) touches (those cells
+    were wanted by `_bucket`)."""
     order, starts, lo, cols = buckets
-    rows = (len(starts) - 2) // cols + 1
+    rows = (len(starts) - 1) // cols
     i0, j0 = np.floor((centre - radius - lo) / _CELL).astype(int)
     i1, j1 = np.floor((centre + radius - lo) / _CELL).astype(int)
     i0, j0, i1, j1 = max(i0, 0), max(j0, 0), min(i1, rows - 1), min(j1, cols - 1)
-    parts = []
-    for i in range(i0, i1 + 1):
-        a, b = i * cols + j0, i * cols + j1 + 1
-        a, b = min(a, len(starts) - 1), min(b, len(starts) - 1)
-        parts.append(order[starts[a]:starts[b]])
+    parts = [order[starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
@@ -175,27 +182,32 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     todo = np.flatnonzero(np.asarray(chosen, bool))
     if not len(todo) or not len(xyz):
         return out
-    buckets = _bucket(xyz[:, :2])
     half_diag = 0.5 * np.hypot(boxes[:, 3], boxes[:, 4])
+    reaches = half_diag + fit.margin * np.sqrt(2.0)  # a disc around each box holding its searched neighbourhood
+    buckets = _bucket(xyz[:, :2], boxes[todo, :2], reaches[todo])
     for i in todo:
         x, y, z, length, width, height, _ = boxes[i]
-        reach = half_diag[i] + fit.margin * np.sqrt(2.0)
+        reach = reaches[i]
         idx = _near(buckets, boxes[i, :2], reach)
         p = xyz[idx].astype(np.float64)
         u, v = _local(p[:, :2], boxes[i])
-        zz = p[:, 2]
         bottom, top = z - height / 2, z + height / 2
-        near = (np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin)
+        near = np.flatnonzero((np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin))
+        p, u, v = p[near], u[near], v[near]
+        zz = p[:, 2]
         foot = (np.abs(u) <= length / 2) & (np.abs(v) <= width / 2)
-        ring = near & ~foot & (np.abs(zz - bottom) < fit.ground_band)
-        ground = float(np.percentile(zz[ring], 10)) if ring.sum() >= 5 else bottom
-        sel = near & (zz > ground + fit.clearance) & (zz < top + fit.grow_height)
+        ring = zz[~foot & (np.abs(zz - bottom) < fit.ground_band)]
+        ground = float(np.percentile(ring, 10)) if len(ring) >= 5 else bottom
+        # the object's points: above the ground, below the highest top allowed, in no other detected box
+        keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
+        p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
+        sel = np.ones(len(p), bool)
         others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T) < reach + half_diag + 0.1)
         for j in others[others != i]:
             uj, vj = _local(p[:, :2], boxes[j])
             sel &= ~((np.abs(uj) <= boxes[j, 3] / 2 + 0.1) & (np.abs(vj) <= boxes[j, 4] / 2 + 0.1))
         inside = sel & foot
-        if inside.sum() < fit.min_points:
+        if np.count_nonzero(inside) < fit.min_points:
             continue
         along = sel & (np.abs(v) <= width / 2 + _SIDE_BAND)
         across = sel & (np.abs(u) <= length / 2 + _SIDE_BAND)
