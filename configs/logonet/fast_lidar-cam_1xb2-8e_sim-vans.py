@@ -13,8 +13,8 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 # Inference levels each scan on its fitted ground plane first (omnifuse.datasets.input_adapt): the simulator's
 # ground is level 1.73 m below the LiDAR, a real LiDAR is tilted against its road (docs/results.md "Sim-to-real").
 input_adapter = dict(align_ground=True, sensor_height=1.73)
-# ... and grows each Car box over the points next to it (omnifuse.datasets.box_fit): real vans read as car-sized
-# boxes by a sim-trained model get their measured size (docs/results.md "Fitting the boxes to their points").
+# ... and grows each Car box over the points next to it, a tall one to a van's length (omnifuse.datasets.box_fit):
+# real vans read as car-sized boxes by a sim-trained model get their size (docs/results.md "Fitting the boxes ...").
 box_fit = dict(classes=['Car'])
 # Inference keeps 32 proposals after the first stage's NMS (the base config: 50; training unchanged at 96). Measured
 # with the shipped weights (docs/deploy.md "Fewer RoIs"): the frame 17 ms faster on two threads, every AP|R40 cell

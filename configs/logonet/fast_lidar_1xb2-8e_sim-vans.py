@@ -10,6 +10,6 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 # Inference levels each scan on its fitted ground plane first (omnifuse.datasets.input_adapt): the simulator's
 # ground is level 1.73 m below the LiDAR, a real LiDAR is tilted against its road (docs/results.md "Sim-to-real").
 input_adapter = dict(align_ground=True, sensor_height=1.73)
-# ... and grows each Car box over the points next to it (omnifuse.datasets.box_fit): real vans read as car-sized
-# boxes by a sim-trained model get their measured size (docs/results.md "Fitting the boxes to their points").
+# ... and grows each Car box over the points next to it, a tall one to a van's length (omnifuse.datasets.box_fit):
+# real vans read as car-sized boxes by a sim-trained model get their size (docs/results.md "Fitting the boxes ...").
 box_fit = dict(classes=['Car'])

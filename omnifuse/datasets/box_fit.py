@@ -15,13 +15,17 @@ over the points next to it, as far as those points run on without a gap:
   ground when that is lower;
 - a face never moves in (a fitted box contains the detected one), the size stays within `max_size` (a longer
   or wider fit keeps the detected centre along that axis) and a box with fewer than `min_points`
-  neighbourhood points inside it is left as detected. Yaw is never changed.
+  neighbourhood points inside it is left as detected. Yaw is never changed;
+- a fitted box at least `long_height` tall and shorter than `long_length` is lengthened to `long_length` at its
+  end away from the sensor, the end a LiDAR does not see: by KITTI's labels such a box is a van (of the tracking
+  labels of sequences 1-20, 94 % of the Vans and 3.5 % of the Cars are 1.8 m or taller; the Vans' median length
+  is 4.99 m), and a sim-trained model, having read it as a car, leaves it car-long when its far end has no points.
 
 It needs no weights and runs the same on every backend (numpy; the exported detector's runtime applies it
 too). A model asks for it in its config, `box_fit = dict(classes=['Car'])`; `omnifuse detect --fit-boxes /
---no-fit-boxes` override. On the simulator's test set it moves the Car AP by less than 0.1 (its boxes are
-already the size of their points); on the real scans of KITTI sequence 0000 it takes the vans' boxes to their
-labelled size (docs/results.md, "Fitting the boxes to their points").
+--no-fit-boxes` override. On the simulator's test set it moves the Car AP by at most 0.11 (its boxes are already
+the size of their points); on the real scans of KITTI sequence 0000 it takes the vans' boxes to their labelled
+size (docs/results.md, "Fitting the boxes to their points").
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class BoxFit:
         ground_band: the margin-ring points within this of the box bottom give the local ground.
         min_points: fewer neighbourhood points inside the box than this: left as detected.
         max_size: (length, width, height) a fitted box does not exceed.
+        long_height, long_length: a fitted box this tall and shorter than `long_length` gets that length
+            (`long_length` 0: never).
     """
 
     classes: tuple[str, ...] = ()
@@ -67,6 +73,8 @@ class BoxFit:
     ground_band: float = 0.6
     min_points: int = 20
     max_size: tuple[float, float, float] = (6.5, 2.3, 2.6)
+    long_height: float = 1.8
+    long_length: float = 4.99
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'classes', tuple(str(c) for c in self.classes))
@@ -222,5 +230,10 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         cv = (v1 + v0) / 2 if v1 - v0 <= max_w else 0.0
         new_l, new_w, new_h = min(u1 - u0, max_l), min(v1 - v0, max_w), min(z1 - z0, max_h)
         c, s = np.cos(boxes[i, 6]), np.sin(boxes[i, 6])
-        out[i, :6] = [x + c * cu - s * cv, y + s * cu + c * cv, z0 + new_h / 2, new_l, new_w, new_h]
+        cx, cy = x + c * cu - s * cv, y + s * cu + c * cv
+        if new_h >= fit.long_height and new_l < fit.long_length:
+            away = np.sign(c * cx + s * cy) or 1.0  # +1: the heading points away from the sensor
+            shift = (fit.long_length - new_l) / 2 * away
+            cx, cy, new_l = cx + c * shift, cy + s * shift, fit.long_length
+        out[i, :6] = [cx, cy, z0 + new_h / 2, new_l, new_w, new_h]
     return out

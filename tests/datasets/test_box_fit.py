@@ -111,6 +111,22 @@ def test_too_few_points_or_nothing_chosen_leave_the_boxes() -> None:
     assert np.array_equal(moved[0], box[0])  # a pedestrian's box on the van stays
 
 
+def test_a_tall_box_seen_only_in_part_gets_a_vans_length_away_from_the_sensor() -> None:
+    # only the first 3 m of a 2.1 m high van have points (its far end hidden); a 1.5 m car the same way
+    van = _scan(_surface(15.0, 18.0, 3.0, 4.9, GROUND, GROUND + 2.1), _ground(10, 25, -2, 9))
+    box = np.array([[16.5, 3.95, GROUND + 0.9, 3.0, 1.9, 1.8, 0.0]])
+    fitted = fit_boxes_to_points(box, van, np.array([True]), CAR_FIT)
+    assert fitted[0, 3] == CAR_FIT.long_length and fitted[0, 0] - fitted[0, 3] / 2 == pytest.approx(15.0, abs=0.01)
+    turned = box.copy()
+    turned[0, 6] = np.pi  # the same box heading towards the sensor: still lengthened at the far end
+    assert fit_boxes_to_points(turned, van, np.array([True]), CAR_FIT)[0, 0] == pytest.approx(fitted[0, 0])
+    off = fit_boxes_to_points(box, van, np.array([True]), BoxFit(('Car',), long_length=0.0))
+    assert off[0, 3] == pytest.approx(3.0, abs=0.01)
+    car = _scan(_surface(15.0, 18.0, 3.0, 4.6, GROUND, GROUND + 1.5), _ground(10, 25, -2, 9))
+    low = np.array([[16.5, 3.8, GROUND + 0.7, 3.0, 1.6, 1.4, 0.0]])
+    assert fit_boxes_to_points(low, car, np.array([True]), CAR_FIT)[0, 3] == pytest.approx(3.0, abs=0.01)
+
+
 def test_box_fit_from_config() -> None:
     assert BoxFit.from_config(None) == BoxFit() and not BoxFit().active
     fit = BoxFit.from_config({'classes': ['Car', 'Cyclist'], 'gap': 0.3})
