@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.datasets.config_settings import settings_from_config
 from omnifuse.errors import FormatError
 
 __all__ = ['BoxFit', 'fit_boxes_to_points']
@@ -89,13 +90,7 @@ class BoxFit:
         Raises:
             FormatError naming `source` and the key: an unknown key.
         """
-        if not settings:
-            return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise FormatError(f'{source}: box_fit has unknown key(s) {unknown}; known: {sorted(known)}')
-        return cls(**dict(settings))
+        return settings_from_config(cls, settings, key='box_fit', source=source)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a JSON-able dict (what `from_config` reads back)."""

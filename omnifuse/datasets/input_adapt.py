@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.datasets.config_settings import settings_from_config
 from omnifuse.datasets.domain_gap import fit_ground_plane
 from omnifuse.errors import FormatError
 from omnifuse.structures.calibration import Calibration, CameraModel
@@ -90,13 +91,7 @@ class InputAdapter:
         Raises:
             FormatError naming `source` and the key: an unknown key.
         """
-        if not settings:
-            return cls()
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise FormatError(f'{source}: input_adapter has unknown key(s) {unknown}; known: {sorted(known)}')
-        return cls(**{k: v for k, v in settings.items()})
+        return settings_from_config(cls, settings, key='input_adapter', source=source)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a JSON-able dict (what `from_config` reads back)."""
