@@ -149,7 +149,8 @@ def _bucket(xy: np.ndarray, centres: np.ndarray, reach: np.ndarray) -> tuple[np.
     cell = i[idx].astype(np.int64) * cols + j[idx].astype(np.int64)
     keep = wanted.reshape(-1)[cell]
     idx, cell = idx[keep], cell[keep]
-    order = np.argsort(cell, kind='stable')
+    # 16-bit keys sort by radix (linear time)
+    order = np.argsort(cell.astype(np.uint16) if rows * cols <= 65536 else cell, kind='stable')
     starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=rows * cols))])
     return idx[order], starts, lo.astype(np.float64), cols
 
