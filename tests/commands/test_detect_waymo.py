@@ -71,11 +71,13 @@ def test_detect_says_what_the_waymo_file_holds(shared_data: Path, tmp_path: Path
                                                capsys) -> None:
     """Detections of a class with no Waymo type are left out of the file, and the console line says so."""
     import omnifuse.apis.detection as detection
+    from omnifuse.datasets.box_fit import BoxFit
     from omnifuse.datasets.input_adapt import InputAdapter
     from omnifuse.structures import DetPredictions
 
     class Fixed:  # a detector that finds a car, a van and a pedestrian in every frame
         adapter = InputAdapter()
+        box_fit = BoxFit()
         class_names = ['Car', 'Pedestrian', 'Cyclist', 'Van']
 
         def __call__(self, frame, **_) -> DetPredictions:
