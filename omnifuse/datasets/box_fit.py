@@ -131,16 +131,16 @@ def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c * dx + s * dy, c * dy - s * dx
 
 
-def _bucket(xy: np.ndarray, centres: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The points near any of the discs (`centres` (B, 2), radii `reach` (B,)), sorted into `_CELL` BEV cells:
-    (point indices by cell, cell start offsets (cells + 1,), grid origin (2,), cells a row)."""
-    lo = np.floor((centres - reach[:, None]).min(0) / _CELL) * _CELL
-    hi = (centres + reach[:, None]).max(0)
+def _bucket(xy: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The points in any of the rectangles (`centres` (B, 2), half extents `half` (B, 2), axis-aligned), sorted into
+    `_CELL` BEV cells: (point indices by cell, cell start offsets (cells + 1,), grid origin (2,), cells a row)."""
+    lo = np.floor((centres - half).min(0) / _CELL) * _CELL
+    hi = (centres + half).max(0)
     rows, cols = (np.floor((hi - lo) / _CELL).astype(int) + 1).tolist()
     wanted = np.zeros((rows, cols), bool)
-    for (cx, cy), r in zip(centres - lo, reach, strict=True):
-        wanted[max(int((cx - r) // _CELL), 0):int((cx + r) // _CELL) + 1,
-               max(int((cy - r) // _CELL), 0):int((cy + r) // _CELL) + 1] = True
+    for (cx, cy), (hx, hy) in zip(centres - lo, half, strict=True):
+        wanted[max(int((cx - hx) // _CELL), 0):int((cx + hx) // _CELL) + 1,
+               max(int((cy - hy) // _CELL), 0):int((cy + hy) // _CELL) + 1] = True
     # one pass over the scan (float32 arithmetic, as the points come): each point's cell, kept if wanted
     i = np.floor((xy[:, 0] - np.float32(lo[0])) * np.float32(1.0 / _CELL))
     j = np.floor((xy[:, 1] - np.float32(lo[1])) * np.float32(1.0 / _CELL))
@@ -155,14 +155,14 @@ def _bucket(xy: np.ndarray, centres: np.ndarray, reach: np.ndarray) -> tuple[np.
     return idx[order], starts, lo.astype(np.float64), cols
 
 
-def _near(buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int], centre: np.ndarray, radius: float
+def _near(buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int], centre: np.ndarray, half: np.ndarray
           ) -> np.ndarray:
-    """Indices of the points in the cells that a disc of `radius` around `centre` (x, y) touches (those cells
-    were wanted by `_bucket`)."""
+    """Indices of the points in the cells that the rectangle of half extents `half` (2,) around `centre` (x, y)
+    touches (those cells were wanted by `_bucket`)."""
     order, starts, lo, cols = buckets
     rows = (len(starts) - 1) // cols
-    i0, j0 = np.floor((centre - radius - lo) / _CELL).astype(int)
-    i1, j1 = np.floor((centre + radius - lo) / _CELL).astype(int)
+    i0, j0 = np.floor((centre - half - lo) / _CELL).astype(int)
+    i1, j1 = np.floor((centre + half - lo) / _CELL).astype(int)
     i0, j0, i1, j1 = max(i0, 0), max(j0, 0), min(i1, rows - 1), min(j1, cols - 1)
     parts = [order[starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -188,11 +188,15 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         return out
     half_diag = 0.5 * np.hypot(boxes[:, 3], boxes[:, 4])
     reaches = half_diag + fit.margin * np.sqrt(2.0)  # a disc around each box holding its searched neighbourhood
-    buckets = _bucket(xyz[:, :2], boxes[todo, :2], reaches[todo])
+    # the axis-aligned extent of each box's searched neighbourhood (its footprint grown by the margin)
+    c, s = np.abs(np.cos(boxes[:, 6])), np.abs(np.sin(boxes[:, 6]))
+    hl, hw = boxes[:, 3] / 2 + fit.margin, boxes[:, 4] / 2 + fit.margin
+    extents = np.stack([c * hl + s * hw, s * hl + c * hw], 1) + 1e-6
+    buckets = _bucket(xyz[:, :2], boxes[todo, :2], extents[todo])
     for i in todo:
         x, y, z, length, width, height, _ = boxes[i]
         reach = reaches[i]
-        idx = _near(buckets, boxes[i, :2], reach)
+        idx = _near(buckets, boxes[i, :2], extents[i])
         p = xyz[idx].astype(np.float64)
         u, v = _local(p[:, :2], boxes[i])
         bottom, top = z - height / 2, z + height / 2
