@@ -118,8 +118,8 @@ def _box_fit_override(args: argparse.Namespace, model_fit: BoxFit, class_names: 
     if unknown or not classes:
         from omnifuse.errors import OmnifuseError
 
-        raise OmnifuseError(f'--fit-boxes {args.fit_boxes!r}: not classes of this model {unknown or ""}; it '
-                            f'detects {", ".join(class_names)}')
+        what = f'not classes of this model {unknown}' if unknown else 'names no class'
+        raise OmnifuseError(f'--fit-boxes {args.fit_boxes!r}: {what}; it detects {", ".join(class_names)}')
     return dataclasses.replace(model_fit, classes=classes)
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from omnifuse.datasets.config_settings import settings_from_config
 from omnifuse.errors import FormatError
+from omnifuse.structures.geometry import points_in_boxes
 
 __all__ = ['BoxFit', 'fit_boxes_to_points']
 
@@ -209,11 +210,14 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         # the object's points: above the ground, below the highest top allowed, in no other detected box
         keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
         p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
-        sel = np.ones(len(p), bool)
         others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T) < reach + half_diag + 0.1)
-        for j in others[others != i]:
-            uj, vj = _local(p[:, :2], boxes[j])
-            sel &= ~((np.abs(uj) <= boxes[j, 3] / 2 + 0.1) & (np.abs(vj) <= boxes[j, 4] / 2 + 0.1))
+        others = others[others != i]
+        if len(others):  # their footprints 0.1 m wider, at any height
+            obstacles = boxes[others] + [0.0, 0.0, 0.0, 0.2, 0.2, 0.0, 0.0]
+            obstacles[:, 2], obstacles[:, 5] = 0.0, np.inf
+            sel = ~points_in_boxes(p, obstacles).any(1)
+        else:
+            sel = np.ones(len(p), bool)
         inside = sel & foot
         if np.count_nonzero(inside) < fit.min_points:
             continue

@@ -167,3 +167,5 @@ def test_detect_fits_the_real_vans(shared_data: Path, tmp_path: Path, capsys: py
     capsys.readouterr()
     assert main([*base, '--out', str(tmp_path / 'bad'), '--fit-boxes', 'Truck']) != 0
     assert "--fit-boxes 'Truck': not classes of this model ['Truck']" in capsys.readouterr().err
+    assert main([*base, '--out', str(tmp_path / 'none'), '--fit-boxes', ',']) != 0
+    assert "--fit-boxes ',': names no class; it detects Car, Pedestrian, Cyclist" in capsys.readouterr().err
