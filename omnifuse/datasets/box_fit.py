@@ -39,7 +39,6 @@ import numpy as np
 
 from omnifuse.datasets.config_settings import settings_from_config
 from omnifuse.errors import FormatError
-from omnifuse.structures.geometry import points_in_boxes
 
 __all__ = ['BoxFit', 'fit_boxes_to_points']
 
@@ -113,18 +112,6 @@ class BoxFit:
         return fit_boxes_to_points(boxes, points, chosen, self)
 
 
-def _grow(values: np.ndarray, edge: float, gap: float, limit: float) -> float:
-    """The edge moved up over the sorted `values` beyond it while consecutive ones are < `gap` apart, by at most
-    `limit` (the values given as distances along the direction of growth)."""
-    beyond = np.sort(values[values > edge])
-    if not len(beyond):
-        return edge
-    steps = np.diff(beyond, prepend=edge)
-    stop = (steps > gap) | (beyond - edge > limit)
-    k = int(np.argmax(stop)) if stop.any() else len(beyond)
-    return float(beyond[k - 1]) if k else edge
-
-
 def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points' (u, v): along the box heading and to its left, from its centre."""
     c, s = np.cos(box[6]), np.sin(box[6])
@@ -132,9 +119,10 @@ def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c * dx + s * dy, c * dy - s * dx
 
 
-def _bucket(xy: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The points in any of the rectangles (`centres` (B, 2), half extents `half` (B, 2), axis-aligned), sorted into
-    `_CELL` BEV cells: (point indices by cell, cell start offsets (cells + 1,), grid origin (2,), cells a row)."""
+def _bucket(xyz: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The points (N, 3) in any of the rectangles (`centres` (B, 2), half extents `half` (B, 2), axis-aligned),
+    sorted into `_CELL` BEV cells: (those points as float64 (M, 3) in cell order, cell start offsets (cells + 1,),
+    grid origin (2,), cells a row)."""
     lo = np.floor((centres - half).min(0) / _CELL) * _CELL
     hi = (centres + half).max(0)
     rows, cols = (np.floor((hi - lo) / _CELL).astype(int) + 1).tolist()
@@ -143,8 +131,8 @@ def _bucket(xy: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.n
         wanted[max(int((cx - hx) // _CELL), 0):int((cx + hx) // _CELL) + 1,
                max(int((cy - hy) // _CELL), 0):int((cy + hy) // _CELL) + 1] = True
     # one pass over the scan (float32 arithmetic, as the points come): each point's cell, kept if wanted
-    i = np.floor((xy[:, 0] - np.float32(lo[0])) * np.float32(1.0 / _CELL))
-    j = np.floor((xy[:, 1] - np.float32(lo[1])) * np.float32(1.0 / _CELL))
+    i = np.floor((xyz[:, 0] - np.float32(lo[0])) * np.float32(1.0 / _CELL))
+    j = np.floor((xyz[:, 1] - np.float32(lo[1])) * np.float32(1.0 / _CELL))
     inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
     idx = np.flatnonzero(inside)
     cell = i[idx].astype(np.int64) * cols + j[idx].astype(np.int64)
@@ -153,20 +141,57 @@ def _bucket(xy: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.n
     # 16-bit keys sort by radix (linear time)
     order = np.argsort(cell.astype(np.uint16) if rows * cols <= 65536 else cell, kind='stable')
     starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=rows * cols))])
-    return idx[order], starts, lo.astype(np.float64), cols
+    return xyz[idx[order]].astype(np.float64), starts, lo.astype(np.float64), cols
 
 
 def _near(buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int], centre: np.ndarray, half: np.ndarray
           ) -> np.ndarray:
-    """Indices of the points in the cells that the rectangle of half extents `half` (2,) around `centre` (x, y)
-    touches (those cells were wanted by `_bucket`)."""
-    order, starts, lo, cols = buckets
+    """The points (P, 3) of the cells that the rectangle of half extents `half` (2,) around `centre` (x, y)
+    touches (those cells were wanted by `_bucket`): one slice of the bucketed points per row of cells."""
+    points, starts, lo, cols = buckets
     rows = (len(starts) - 1) // cols
     i0, j0 = np.floor((centre - half - lo) / _CELL).astype(int)
     i1, j1 = np.floor((centre + half - lo) / _CELL).astype(int)
     i0, j0, i1, j1 = max(i0, 0), max(j0, 0), min(i1, rows - 1), min(j1, cols - 1)
-    parts = [order[starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    parts = [points[starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
+    return np.concatenate(parts) if parts else np.zeros((0, 3))
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """`np.percentile(values, q)` (its default 'linear' method, the same arithmetic) of a non-empty array."""
+    ordered = np.sort(values)
+    virtual = (len(ordered) - 1) * (q / 100)
+    below = int(np.floor(virtual))
+    gamma = virtual - below
+    a, b = ordered[below], ordered[min(below + 1, len(ordered) - 1)]
+    diff = b - a
+    return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+
+
+def _group_grow(values: np.ndarray, group: np.ndarray, edge: np.ndarray, gap: float, limit: np.ndarray
+                ) -> np.ndarray:
+    """`_grow` of G groups at once: (G,) edges, each moved up over the values of its group while consecutive
+    ones are < `gap` apart, by at most its `limit`. `values` (P,) ascending within each group, `group` (P,)
+    ascending in [0, G); `edge`, `limit` (G,)."""
+    beyond = values > edge[group]
+    values, group = values[beyond], group[beyond]
+    out = edge.copy()
+    if not len(values):
+        return out
+    first = np.ones(len(values), bool)
+    first[1:] = group[1:] != group[:-1]
+    previous = np.empty_like(values)
+    previous[1:] = values[:-1]
+    previous[first] = edge[group[first]]
+    stop = ((values - previous) > gap) | ((values - edge[group]) > limit[group])
+    last = np.flatnonzero(np.r_[first[1:], True])
+    out[group[last]] = values[last]  # no stop: the group's last value
+    stops = np.flatnonzero(stop)
+    if len(stops):  # else the value before the group's first stop (its edge when that is the group's first)
+        g, at = np.unique(group[stops], return_index=True)
+        k = stops[at]
+        out[g] = np.where(first[k], edge[g], values[k - 1])
+    return out
 
 
 def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarray, fit: BoxFit) -> np.ndarray:
@@ -193,12 +218,15 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     c, s = np.abs(np.cos(boxes[:, 6])), np.abs(np.sin(boxes[:, 6]))
     hl, hw = boxes[:, 3] / 2 + fit.margin, boxes[:, 4] / 2 + fit.margin
     extents = np.stack([c * hl + s * hw, s * hl + c * hw], 1) + 1e-6
-    buckets = _bucket(xyz[:, :2], boxes[todo, :2], extents[todo])
+    buckets = _bucket(xyz, boxes[todo, :2], extents[todo])
+    # the obstacles' footprints, 0.1 m wider, and their headings
+    half_l, half_w = (boxes[:, 3] + 0.2) / 2, (boxes[:, 4] + 0.2) / 2
+    cos_all, sin_all = np.cos(boxes[:, 6]), np.sin(boxes[:, 6])
+    fitted: list[tuple[int, float]] = []  # (box, local ground) of the boxes with enough points
+    faces: list[np.ndarray] = []  # per fitted box and face (front, back negated, left, right negated, top): values
     for i in todo:
         x, y, z, length, width, height, _ = boxes[i]
-        reach = reaches[i]
-        idx = _near(buckets, boxes[i, :2], extents[i])
-        p = xyz[idx].astype(np.float64)
+        p = _near(buckets, boxes[i, :2], extents[i])
         u, v = _local(p[:, :2], boxes[i])
         bottom, top = z - height / 2, z + height / 2
         near = np.flatnonzero((np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin))
@@ -206,35 +234,42 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         zz = p[:, 2]
         foot = (np.abs(u) <= length / 2) & (np.abs(v) <= width / 2)
         ring = zz[~foot & (np.abs(zz - bottom) < fit.ground_band)]
-        ground = float(np.percentile(ring, 10)) if len(ring) >= 5 else bottom
+        ground = _percentile(ring, 10) if len(ring) >= 5 else bottom
         # the object's points: above the ground, below the highest top allowed, in no other detected box
         keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
         p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
-        others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T) < reach + half_diag + 0.1)
+        others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T) < reaches[i] + half_diag + 0.1)
         others = others[others != i]
-        if len(others):  # their footprints 0.1 m wider, at any height
-            obstacles = boxes[others] + [0.0, 0.0, 0.0, 0.2, 0.2, 0.0, 0.0]
-            obstacles[:, 2], obstacles[:, 5] = 0.0, np.inf
-            sel = ~points_in_boxes(p, obstacles).any(1)
-        else:
-            sel = np.ones(len(p), bool)
+        sel = np.ones(len(p), bool)
+        if len(others) and len(p):  # the footprints of the other boxes at any height (points_in_boxes' arithmetic)
+            d0 = p[:, 0, None] - boxes[others, 0]
+            d1 = p[:, 1, None] - boxes[others, 1]
+            c, s = cos_all[others], sin_all[others]
+            sel = ~((np.abs(d0 * c + d1 * s) <= half_l[others]) & (np.abs(-d0 * s + d1 * c) <= half_w[others])).any(1)
         inside = sel & foot
         if np.count_nonzero(inside) < fit.min_points:
             continue
-        along = sel & (np.abs(v) <= width / 2 + _SIDE_BAND)
-        across = sel & (np.abs(u) <= length / 2 + _SIDE_BAND)
-        u1 = _grow(u[along], length / 2, fit.gap, fit.grow_length)
-        u0 = -_grow(-u[along], length / 2, fit.gap, fit.grow_length)
-        v1 = _grow(v[across], width / 2, fit.gap, fit.grow_width)
-        v0 = -_grow(-v[across], width / 2, fit.gap, fit.grow_width)
-        z1 = _grow(zz[inside], top, fit.gap, fit.grow_height)
+        along = np.sort(u[sel & (np.abs(v) <= width / 2 + _SIDE_BAND)])
+        across = np.sort(v[sel & (np.abs(u) <= length / 2 + _SIDE_BAND)])
+        fitted.append((int(i), ground))
+        faces += [along, -along[::-1], across, -across[::-1], np.sort(zz[inside])]  # each ascending
+    if not fitted:
+        return out
+    F = len(fitted)
+    _, _, z, length, width, height, _ = boxes[[i for i, _ in fitted]].T
+    group = np.repeat(np.arange(5 * F), [len(f) for f in faces])
+    edge = np.stack([length / 2, length / 2, width / 2, width / 2, z + height / 2], 1).reshape(-1)
+    limit = np.tile([fit.grow_length, fit.grow_length, fit.grow_width, fit.grow_width, fit.grow_height], F)
+    grown = _group_grow(np.concatenate(faces), group, edge, fit.gap, limit).reshape(F, 5)
+    max_l, max_w, max_h = fit.max_size
+    for (i, ground), (u1, u0, v1, v0, z1) in zip(fitted, grown * [1, -1, 1, -1, 1], strict=True):
+        bottom = boxes[i, 2] - boxes[i, 5] / 2
         z0 = min(bottom, ground)
-        max_l, max_w, max_h = fit.max_size
         cu = (u1 + u0) / 2 if u1 - u0 <= max_l else 0.0
         cv = (v1 + v0) / 2 if v1 - v0 <= max_w else 0.0
         new_l, new_w, new_h = min(u1 - u0, max_l), min(v1 - v0, max_w), min(z1 - z0, max_h)
         c, s = np.cos(boxes[i, 6]), np.sin(boxes[i, 6])
-        cx, cy = x + c * cu - s * cv, y + s * cu + c * cv
+        cx, cy = boxes[i, 0] + c * cu - s * cv, boxes[i, 1] + s * cu + c * cv
         if new_h >= fit.long_height and new_l < fit.long_length:
             away = np.sign(c * cx + s * cy) or 1.0  # +1: the heading points away from the sensor
             shift = (fit.long_length - new_l) / 2 * away

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from omnifuse.cli import main
-from omnifuse.datasets.box_fit import BoxFit, fit_boxes_to_points
+from omnifuse.datasets.box_fit import BoxFit, _group_grow, _percentile, fit_boxes_to_points
 from omnifuse.errors import FormatError
 from omnifuse.structures.boxes3d import kitti_camera_to_lidar
 from omnifuse.structures.geometry import box_iou_3d
@@ -125,6 +125,42 @@ def test_a_tall_box_seen_only_in_part_gets_a_vans_length_away_from_the_sensor() 
     car = _scan(_surface(15.0, 18.0, 3.0, 4.6, GROUND, GROUND + 1.5), _ground(10, 25, -2, 9))
     low = np.array([[16.5, 3.8, GROUND + 0.7, 3.0, 1.6, 1.4, 0.0]])
     assert fit_boxes_to_points(low, car, np.array([True]), CAR_FIT)[0, 3] == pytest.approx(3.0, abs=0.01)
+
+
+def test_percentile_is_numpys() -> None:
+    """The box fitting's ground height is numpy's percentile to the bit (the same arithmetic, without its
+    per-call overhead)."""
+    rng = np.random.default_rng(3)
+    for n in [1, 2, 5, 9, 10, 11, 37, 200, 1001]:
+        values = rng.normal(-1.6, 0.3, n)
+        for q in (10, 50, 90, 95):
+            assert _percentile(values, q) == float(np.percentile(values, q)), (n, q)
+
+
+def test_faces_of_all_boxes_grow_as_one_by_one() -> None:
+    """All faces grown at once (`_group_grow`) stop where growing each face alone over its sorted values stops:
+    at the last value before a gap wider than `gap` or beyond `limit`, the edge itself when the first value is."""
+    def alone(values: np.ndarray, edge: float, gap: float, limit: float) -> float:
+        reached = edge
+        for value in np.sort(values[values > edge]):
+            if value - reached > gap or value - edge > limit:
+                break
+            reached = value
+        return reached
+
+    rng = np.random.default_rng(4)
+    groups = 60
+    edge = rng.uniform(0.5, 2.5, groups)
+    limit = rng.uniform(0.3, 1.2, groups)
+    sizes = rng.integers(0, 40, groups)
+    sizes[:3] = 0  # empty groups keep their edge
+    parts = [np.sort(rng.uniform(e - 1.0, e + 1.5, k) * rng.choice([1.0, 1.0, 1.3], k))
+             for e, k in zip(edge, sizes, strict=True)]
+    values, group = np.concatenate(parts), np.repeat(np.arange(groups), sizes)
+    got = _group_grow(values, group, edge, 0.15, limit)
+    want = [alone(v, e, 0.15, m) for v, e, m in zip(parts, edge, limit, strict=True)]
+    np.testing.assert_array_equal(got, want)
+    assert (got[:3] == edge[:3]).all() and (got > edge).sum() > groups // 2  # most groups moved
 
 
 def test_box_fit_from_config() -> None:

@@ -23,6 +23,7 @@ from omnifuse.deploy.export_detector import compare_detections, example_scan, ex
 from omnifuse.deploy.sparse_graph import GatherBackbone  # noqa: E402
 from omnifuse.deploy.sparse_plan import SparsePlanner  # noqa: E402
 from omnifuse.deploy.voxels_np import mean_voxels  # noqa: E402
+from omnifuse.detectors.centre_head import CentreHead  # noqa: E402
 from omnifuse.encoders.lidar import SecondLidarEncoder  # noqa: E402
 from tests.no_torch import run_cli_without_torch, run_without_torch  # noqa: E402
 
@@ -87,6 +88,31 @@ def test_gather_backbone_equals_spconv_on_random_weights() -> None:
         assert np.array_equal(np.sort(want_key), np.sort(got_key)), name  # the same active sites
         np.testing.assert_allclose(got.numpy()[np.argsort(got_key)], level.features.numpy()[np.argsort(want_key)],
                                    atol=1e-4, err_msg=name)
+
+
+def test_first_stage_regresses_at_the_peaks_as_the_head_over_the_map() -> None:
+    """The exported first stage computes the head's regression branch at the top-k cells only: the same values as
+    the branch run over the whole BEV map (random weights and batch-norm statistics; border cells included)."""
+    from omnifuse.deploy.detector_graphs import FirstStageGraph
+
+    torch.manual_seed(0)
+    head = CentreHead(in_channels=12, num_classes=3, point_range=[0, -8, -3, 16, 8, 1], head_channels=10).eval()
+    norm = head.reg[1]
+    norm.running_mean.uniform_(-0.5, 0.5)
+    norm.running_var.uniform_(0.5, 2.0)
+    norm.weight.data.uniform_(0.5, 1.5)
+    norm.bias.data.uniform_(-0.2, 0.2)
+    stage = FirstStageGraph.__new__(FirstStageGraph)
+    torch.nn.Module.__init__(stage)
+    stage.head = head
+    bev = torch.randn(1, 12, 9, 11)
+    iy = torch.tensor([0, 0, 8, 8, 4, 3, 0])
+    ix = torch.tensor([0, 10, 0, 10, 5, 7, 4])
+    with torch.no_grad():
+        want = head.reg(bev)[0][:, iy, ix].T
+        got = stage._regression_at(bev, iy, ix)
+    assert got.shape == (7, 8)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
 def _torch_detector(camera: str = 'image_2') -> Detector:
