@@ -198,7 +198,7 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     """Fit the `chosen` boxes to the points around them (the rule of the module doc).
 
     Args:
-        boxes: (K, 7) boxes, LiDAR frame of `points`; every box is an obstacle to the others' fitting.
+        boxes: (K, 7) boxes, LiDAR frame of `points`; every (finite) box is an obstacle to the others' fitting.
         points: (N, >=3) points, x y z first.
         chosen: (K,) bool, the boxes to fit.
         fit: the settings.
@@ -209,7 +209,8 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     boxes = np.asarray(boxes, dtype=np.float64)
     out = boxes.copy()
     xyz = np.asarray(points)[:, :3]
-    todo = np.flatnonzero(np.asarray(chosen, bool))
+    # a box with a non-finite value (a reduced-precision graph's overflow) is left as it is and blocks nothing
+    todo = np.flatnonzero(np.asarray(chosen, bool) & np.isfinite(boxes).all(1))
     if not len(todo) or not len(xyz):
         return out
     half_diag = 0.5 * np.hypot(boxes[:, 3], boxes[:, 4])

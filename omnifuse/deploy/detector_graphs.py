@@ -112,10 +112,11 @@ class FirstStageGraph(nn.Module):
         decoding reads (k = pre_max of H·W cells: about a seventeenth of the branch's work on KITTI's grid)."""
         conv, norm, _, out = self.head.reg
         _, C, H, W = bev.shape
-        padded = F.pad(bev, (1, 1, 1, 1)).reshape(C, (H + 2) * (W + 2))
+        cells = F.pad(bev, (1, 1, 1, 1)).reshape(C, (H + 2) * (W + 2)).T  # (cells, C): rows gathered whole
         taps = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], dtype=iy.dtype)
-        window = padded[:, (iy * (W + 2) + ix)[:, None] + taps[None, :]]  # (C, k, 9): the 3x3 around each cell
-        hidden = window.permute(1, 0, 2).reshape(-1, C * 9) @ conv.weight.reshape(conv.out_channels, C * 9).T
+        window = cells[(iy * (W + 2) + ix)[:, None] + taps[None, :]]  # (k, 9, C): the 3x3 around each cell
+        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, 9 * C)  # (out, 9·C), taps then C
+        hidden = window.reshape(-1, 9 * C) @ weight.T
         scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
         hidden = torch.relu(hidden * scale + (norm.bias - norm.running_mean * scale))
         return hidden @ out.weight.reshape(out.out_channels, -1).T + out.bias

@@ -127,6 +127,19 @@ def test_a_tall_box_seen_only_in_part_gets_a_vans_length_away_from_the_sensor() 
     assert fit_boxes_to_points(low, car, np.array([True]), CAR_FIT)[0, 3] == pytest.approx(3.0, abs=0.01)
 
 
+def test_a_non_finite_box_is_left_and_blocks_nothing() -> None:
+    """A box with NaN or inf values (an overflowing reduced-precision graph) stays as it is; the others fit as
+    without it."""
+    points = _scan(_surface(*VAN), _ground(10, 25, -10, 9))
+    van = np.array([17.0, 3.85, GROUND + 0.9, 4.0, 1.7, 1.6, 0.0])  # a car-sized box on the van
+    bad = np.array([[np.nan, 3.85, -0.9, 4.0, 1.8, 1.5, 0.0], [17.0, 3.0, np.inf, 4.0, 1.8, 1.5, 0.0]])
+    alone = fit_boxes_to_points(van[None], points, np.array([True]), CAR_FIT)
+    both = fit_boxes_to_points(np.concatenate([van[None], bad]), points, np.ones(3, bool), CAR_FIT)
+    np.testing.assert_array_equal(both[0], alone[0])
+    assert not np.array_equal(alone[0], van)  # the van box did grow
+    np.testing.assert_array_equal(both[1:], bad)
+
+
 def test_percentile_is_numpys() -> None:
     """The box fitting's ground height is numpy's percentile to the bit (the same arithmetic, without its
     per-call overhead)."""
