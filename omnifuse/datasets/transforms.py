@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.datasets.beams import selection_from_degrees
 from omnifuse.errors import FormatError
 from omnifuse.registry import TRANSFORMS
 from omnifuse.structures.calibration import CameraModel
@@ -227,21 +228,6 @@ def _in_range(xyz: np.ndarray, point_range: Sequence[float], dims: int) -> np.nd
     return np.asarray(((xyz[:, :dims] >= lo) & (xyz[:, :dims] < hi)).all(1))
 
 
-def beam_index(xyz: np.ndarray, elevations: np.ndarray) -> np.ndarray:
-    """(N,) index of the beam that fired each point: the beam elevation nearest the point's.
-
-    Args:
-        xyz: (N, 3) points, LiDAR frame with the sensor at the origin (x forward, z up).
-        elevations: (B,) beam elevations [rad], any order.
-    """
-    elev = np.arctan2(xyz[:, 2], np.hypot(xyz[:, 0], xyz[:, 1]))
-    order = np.argsort(elevations)
-    sorted_el = np.asarray(elevations, dtype=np.float64)[order]
-    right = np.clip(np.searchsorted(sorted_el, elev), 1, len(sorted_el) - 1)
-    nearer_left = (elev - sorted_el[right - 1]) < (sorted_el[right] - elev)
-    return order[np.where(nearer_left, right - 1, right)]
-
-
 @TRANSFORMS.register_module()
 class BeamSubsample:
     """Make a sparser LiDAR out of a denser one: keep every `keep_every`-th beam (laser ring).
@@ -259,27 +245,17 @@ class BeamSubsample:
     """
 
     def __init__(self, *, keep_every: int = 4, offset: int = 0, elevations_deg: Sequence[float] | None = None) -> None:
-        if keep_every < 1 or not 0 <= offset < keep_every:
-            raise ValueError(f'BeamSubsample: need keep_every >= 1 and 0 <= offset < keep_every, got keep_every='
-                             f'{keep_every}, offset={offset}')
-        if elevations_deg is None:
-            from omnifuse.datasets.sim.lidar import hdl64_elevations
-            elevations = hdl64_elevations()
-        else:
-            elevations = np.radians(np.asarray(elevations_deg, dtype=np.float64))
-        if elevations.ndim != 1 or len(elevations) < 2:
-            raise ValueError(f'BeamSubsample: elevations_deg must list at least 2 beams, got {elevations_deg!r}')
-        self.keep_every = int(keep_every)
-        self.offset = int(offset)
-        self.elevations = np.sort(elevations)[::-1].copy()  # beam 0 = top
+        self.selection = selection_from_degrees(elevations_deg, keep_every, offset)
+        self.keep_every = self.selection.keep_every
+        self.offset = self.selection.offset
+        self.elevations = np.asarray(self.selection.elevations)  # beam 0 = top
 
     def __call__(self, results: dict[str, Any]) -> dict[str, Any]:
         """Keep the points of the kept beams."""
         if self.keep_every == 1:
             return results
         pts = results['points']
-        beam = beam_index(np.asarray(pts[:, :3], dtype=np.float64), self.elevations)
-        results['points'] = pts[beam % self.keep_every == self.offset]
+        results['points'] = pts[self.selection.keep(pts)]
         return results
 
 

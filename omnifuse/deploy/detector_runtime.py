@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from omnifuse.datasets.beams import BeamSelection
 from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy import detector_np as dnp
@@ -144,6 +145,7 @@ class DetectorPipeline:
         self.spec = spec
         self.runners = runners
         self.planner = SparsePlanner(spec['backbone'])
+        self.beams = BeamSelection.from_dict(spec['beams'], source='exported detector') if spec.get('beams') else None
         self.times = StageTimes()
         self.overlap = overlap
         self.numpy_threads = numpy_threads
@@ -201,7 +203,10 @@ class DetectorPipeline:
         roi = spec.get('roi')
         given: dict[str, CameraInput] = {m: c for m, c in (cameras or {}).items() if c is not None}
         pending = images if images is not None else self.start_images({m: c.image for m, c in given.items()})
-        pts = dnp.in_range(np.asarray(points, dtype=np.float32), spec['point_range'])
+        pts = np.asarray(points, dtype=np.float32)
+        if self.beams is not None:  # the model's thinner LiDAR (BeamSubsample), before the range filter as there
+            pts = pts[self.beams.keep(pts)]
+        pts = dnp.in_range(pts, spec['point_range'])
         feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
                                  max_points=spec['max_points'], max_voxels=spec['max_voxels'])
         lap('voxelise')
@@ -360,8 +365,10 @@ class ExportedFrameDetector:
         return other
 
     def sensed_points(self, points: np.ndarray) -> np.ndarray:
-        """The points the model sees (the exported pipelines do not thin the LiDAR)."""
-        return points
+        """(N, C) points, LiDAR frame -> the (M <= N, C) points this model keeps as its LiDAR (the 16 beams of a
+        16-beam model; all of them otherwise)."""
+        beams = self.exported.beams
+        return points if beams is None else points[beams.keep(points)]
 
     def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
                  score_threshold: float = 0.0) -> DetPredictions:

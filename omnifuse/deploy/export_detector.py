@@ -46,7 +46,8 @@ class TorchStage:
 
 
 # inference steps the numpy side reproduces; the label filters do nothing at inference
-_EXPORTED_STEPS = ('ImageResize', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter', 'PackDetInputs')
+_EXPORTED_STEPS = ('BeamSubsample', 'ImageResize', 'PointRangeFilter', 'ObjectRangeFilter', 'ObjectNameFilter',
+                   'PackDetInputs')
 
 
 def _image_preprocess(model: Any, cfg: Any) -> dict[str, Any]:
@@ -68,11 +69,33 @@ def _image_preprocess(model: Any, cfg: Any) -> dict[str, Any]:
             'std': [float(v) for v in pre.std.flatten()], 'pad_divisor': int(pre.pad_divisor)}
 
 
+def _beam_selection(cfg: Any) -> dict[str, Any] | None:
+    """The beams the model's inference pipeline keeps (its `BeamSubsample` step), as `BeamSelection.as_dict`.
+
+    None when it keeps every point. The step and the range filter are per-point masks: their order is free.
+    """
+    from omnifuse.apis.detection import inference_pipeline
+    from omnifuse.datasets.beams import selection_from_degrees
+
+    steps = [s for s in inference_pipeline(cfg) if s.get('type') == 'BeamSubsample']
+    if not steps:
+        return None
+    if len(steps) > 1:
+        from omnifuse.errors import OmnifuseError
+
+        raise OmnifuseError('export: the inference pipeline has more than one BeamSubsample step')
+    step = steps[0]
+    selection = selection_from_degrees(step.get('elevations_deg'), int(step.get('keep_every', 4)),
+                                       int(step.get('offset', 0)))
+    return selection.as_dict() if selection.keep_every > 1 else None
+
+
 def detector_stages(model: Any, cfg: Any) -> tuple[dict[str, Any], dict[str, TorchStage]]:
     """The model's description for the numpy steps and its stage graphs as PyTorch runners."""
     check_exportable(model)
     spec = detector_spec(model)
     spec['image_preprocess'] = _image_preprocess(model, cfg)
+    spec['beams'] = _beam_selection(cfg)  # a thinner LiDAR made of the scan first (the 16-beam models)
     # the runtime applies it before the graphs, as apis.detection.Detector does before the model
     spec['input_adapter'] = InputAdapter.from_config(cfg.get('input_adapter')).as_dict()
     spec['box_fit'] = BoxFit.from_config(cfg.get('box_fit')).as_dict()  # after the graphs, likewise

@@ -173,12 +173,37 @@ def test_detect_runs_an_export_without_torch(exported: dict[str, Path], kitti_ro
 
 
 def test_export_refuses_a_step_without_numpy_twin(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    ckpt = REPO / 'omnifuse' / 'checkpoints' / 'fast_lidar16_sim.pth'  # its pipeline thins the LiDAR to 16 beams
-    assert main(['export', str(ckpt), '--out', str(tmp_path / 'det.onnx')]) == 2
-    assert "'BeamSubsample' has no numpy twin" in capsys.readouterr().err
+    config = tmp_path / 'shuffled.py'  # the shipped LiDAR-only model with a point shuffle in its test pipeline
+    config.write_text(f"_base_ = ['{REPO}/configs/logonet/fast_lidar_1xb2-8e_sim-vans.py']\n"
+                      "_steps = _base_.test_dataloader.dataset.pipeline\n"
+                      "test_dataloader = dict(dataset=dict(pipeline=[dict(type='PointShuffle'), *_steps]))\n")
+    ckpt = REPO / 'omnifuse' / 'checkpoints' / 'fast_lidar_sim.pth'
+    assert main(['export', str(config), str(ckpt), '--out', str(tmp_path / 'det.onnx')]) == 2
+    assert "'PointShuffle' has no numpy twin" in capsys.readouterr().err
     assert not (tmp_path / 'det.onnx').exists()
     assert main(['export', '--out', str(tmp_path / 'det.xml')]) == 2  # suffix and format disagree
     assert 'a onnx export is written to a .onnx file' in capsys.readouterr().err
+
+
+def test_a_16_beam_model_exports_with_its_beam_selection(kitti_root: Path, tmp_path: Path) -> None:
+    """A shipped 16-beam model (its pipeline keeps every 4th beam of the scan) exports; the runtime thins the scan
+    as the PyTorch pipeline does and the detections match on a real 64-beam KITTI scan (both backends)."""
+    from omnifuse.apis.detection import open_detector
+
+    ckpt = REPO / 'omnifuse' / 'checkpoints' / 'fast_lidar16_sim.pth'
+    assert main(['export', str(ckpt), '--format', 'openvino', '--out', str(tmp_path / 'det16.xml')]) == 0
+    assert main(['export', str(ckpt), '--out', str(tmp_path / 'det16.onnx')]) == 0
+    frame = KittiReader(kitti_root).read('000000')
+    torch_det = open_detector(None, str(ckpt))
+    want = torch_det(frame)
+    seen = torch_det.sensed_points(frame.points)
+    assert len(want.boxes) > 0 and len(seen) < 0.3 * len(frame.points)  # 16 of 64 beams
+    for name in ('det16.onnx', 'det16.xml'):
+        exported = ExportedFrameDetector(tmp_path / name)
+        assert exported.exported.spec['beams']['keep_every'] == 4
+        np.testing.assert_array_equal(exported.sensed_points(frame.points), seen)
+        got = exported(frame)
+        _assert_same((want.boxes, want.scores, want.labels), (got.boxes, got.scores, got.labels), name)
 
 
 def test_exported_detector_names_a_missing_stage_file(exported: dict[str, Path], tmp_path: Path) -> None:

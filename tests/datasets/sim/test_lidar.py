@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from omnifuse.datasets.beams import beam_index
 from omnifuse.datasets.sim import classes as C
 from omnifuse.datasets.sim.generate import generate_frame
 from omnifuse.datasets.sim.lidar import LidarModel, hdl64_elevations, render_lidar, see_through_glass
 from omnifuse.datasets.sim.raycast import HIT_GROUND
 from omnifuse.datasets.sim.world import EGO_LANE_Y, GROUND_Z, KIND_GLASS, make_scene, scene_from_boxes
-from omnifuse.datasets.transforms import BeamSubsample, beam_index
+from omnifuse.datasets.transforms import BeamSubsample
 from omnifuse.structures.geometry import points_in_boxes
 
 
