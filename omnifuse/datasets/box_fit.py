@@ -263,17 +263,17 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     limit = np.tile([fit.grow_length, fit.grow_length, fit.grow_width, fit.grow_width, fit.grow_height], F)
     grown = _group_grow(np.concatenate(faces), group, edge, fit.gap, limit).reshape(F, 5)
     max_l, max_w, max_h = fit.max_size
-    for (i, ground), (u1, u0, v1, v0, z1) in zip(fitted, grown * [1, -1, 1, -1, 1], strict=True):
-        bottom = boxes[i, 2] - boxes[i, 5] / 2
+    for (row, ground), (u1, u0, v1, v0, z1) in zip(fitted, grown * [1, -1, 1, -1, 1], strict=True):
+        bottom = boxes[row, 2] - boxes[row, 5] / 2
         z0 = min(bottom, ground)
         cu = (u1 + u0) / 2 if u1 - u0 <= max_l else 0.0
         cv = (v1 + v0) / 2 if v1 - v0 <= max_w else 0.0
         new_l, new_w, new_h = min(u1 - u0, max_l), min(v1 - v0, max_w), min(z1 - z0, max_h)
-        c, s = np.cos(boxes[i, 6]), np.sin(boxes[i, 6])
-        cx, cy = boxes[i, 0] + c * cu - s * cv, boxes[i, 1] + s * cu + c * cv
+        c, s = np.cos(boxes[row, 6]), np.sin(boxes[row, 6])
+        cx, cy = boxes[row, 0] + c * cu - s * cv, boxes[row, 1] + s * cu + c * cv
         if new_h >= fit.long_height and new_l < fit.long_length:
             away = np.sign(c * cx + s * cy) or 1.0  # +1: the heading points away from the sensor
             shift = (fit.long_length - new_l) / 2 * away
             cx, cy, new_l = cx + c * shift, cy + s * shift, fit.long_length
-        out[i, :6] = [cx, cy, z0 + new_h / 2, new_l, new_w, new_h]
+        out[row, :6] = [cx, cy, z0 + new_h / 2, new_l, new_w, new_h]
     return out
