@@ -170,9 +170,9 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 def _group_grow(values: np.ndarray, group: np.ndarray, edge: np.ndarray, gap: float, limit: np.ndarray
                 ) -> np.ndarray:
-    """`_grow` of G groups at once: (G,) edges, each moved up over the values of its group while consecutive
-    ones are < `gap` apart, by at most its `limit`. `values` (P,) ascending within each group, `group` (P,)
-    ascending in [0, G); `edge`, `limit` (G,)."""
+    """G faces grown at once: (G,) edges, each moved up over the values of its group beyond it while consecutive
+    ones (the edge first) are < `gap` apart, by at most its `limit`. `values` (P,) ascending within each group,
+    `group` (P,) ascending in [0, G); `edge`, `limit` (G,)."""
     beyond = values > edge[group]
     values, group = values[beyond], group[beyond]
     out = edge.copy()
@@ -226,7 +226,7 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     fitted: list[tuple[int, float]] = []  # (box, local ground) of the boxes with enough points
     faces: list[np.ndarray] = []  # per fitted box and face (front, back negated, left, right negated, top): values
     for i in todo:
-        x, y, z, length, width, height, _ = boxes[i]
+        _, _, z, length, width, height, _ = boxes[i]
         p = _near(buckets, boxes[i, :2], extents[i])
         u, v = _local(p[:, :2], boxes[i])
         bottom, top = z - height / 2, z + height / 2
