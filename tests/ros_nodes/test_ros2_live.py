@@ -239,7 +239,7 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
 
     log = tmp_path / 'launch.log'
     node = _launch(ros, log, 'use_sim_time:=true', f'params_file:={params_file}')
-    recorder = None
+    recorder = echo = None
     try:
         assert ros.wait_state('active'), log.read_text()[-3000:]
         recorded = tmp_path / 'recorded'
@@ -248,12 +248,20 @@ def test_bag_play_into_the_node_equals_omnifuse_replay(ros: Ros, tmp_path: Path,
         assert ros.wait_until(lambda: 'Subscribed to topic' in (tmp_path / 'record.log').read_text()
                               and (tmp_path / 'record.log').read_text().count('Subscribed to topic') >= 4,
                               timeout=60), (tmp_path / 'record.log').read_text()
+        echo = ros.start('ros2', 'topic', 'echo', '/perception/objects', '--field', 'header.stamp',
+                         log=tmp_path / 'echo.log')
         # Slow playback: the models (~0.5 s a frame here) keep up, so no frame is skipped; --delay lets
         # discovery finish before the first message.
         play = ros.ros2('bag', 'play', str(bag), '--clock', '--rate', '0.1', '--delay', '2', timeout=300)
         assert play.returncode == 0, play.stdout[-2000:] + play.stderr[-2000:]
-        time.sleep(5.0)  # the last frame's models, then the recorder's write
+        # the answer to the last LiDAR message (its models take longer on a busy CPU), then the recorder's write
+        last = f'sec: {lidar_stamps[-1] // 10**9}\nnanosec: {lidar_stamps[-1] % 10**9}\n'
+        assert ros.wait_until(lambda: last in (tmp_path / 'echo.log').read_text(), timeout=120), \
+            (tmp_path / 'echo.log').read_text()[-1000:]
+        time.sleep(2.0)
     finally:
+        if echo is not None:
+            ros.stop(echo)
         if recorder is not None:
             assert ros.stop(recorder) == 0
         _stop_clean(ros, node, log)
