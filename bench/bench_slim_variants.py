@@ -42,14 +42,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _export_variant(overrides: dict[str, Any], out: Path) -> None:
+def _export_variant(base: Any, overrides: dict[str, Any], out: Path) -> None:
+    """Export the config `base` (not changed) with `overrides` of its model, untrained weights, to `out`."""
+    import copy
+
     import torch
 
-    from omnifuse.apis.detection import load_detector
     from omnifuse.checkpoint import build_with_weights
     from omnifuse.deploy.export_detector import example_scan, export_detector
 
-    _, cfg, _ = load_detector(None, None)  # the shipped default's config
+    cfg = copy.deepcopy(base)
     cfg.merge_from_dict({'model': overrides})
     torch.manual_seed(0)
     model, _ = build_with_weights(cfg.model, checkpoint=None, device='cpu', source='variant')
@@ -69,15 +71,17 @@ def main() -> int:
     parser.add_argument('--json', help='write the medians [ms] here')
     args = parser.parse_args()
 
+    from omnifuse.apis.detection import load_detector
     from omnifuse.datasets.kitti import KittiReader
     from omnifuse.deploy.detector_runtime import ExportedFrameDetector
 
     frame = KittiReader(args.kitti_root).read('000000')
+    _, base, _ = load_detector(None, None)  # the shipped default's config
     detectors = {}
     with tempfile.TemporaryDirectory(prefix='omnifuse-slim-') as tmp:
         for i, (name, overrides) in enumerate(VARIANTS.items()):
             path = Path(tmp) / f'v{i}' / 'det.xml'
-            _export_variant(overrides, path)
+            _export_variant(base, overrides, path)
             detectors[name] = ExportedFrameDetector(path, num_threads=args.threads, precision=args.precision)
         from omnifuse.deploy.export_detector import export_detector_files
 

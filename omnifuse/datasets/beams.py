@@ -84,5 +84,5 @@ def selection_from_degrees(elevations_deg: Sequence[float] | None, keep_every: i
     else:
         elevations = np.radians(np.asarray(elevations_deg, dtype=np.float64))
     if elevations.ndim != 1:
-        raise ValueError(f'BeamSubsample: elevations_deg must list at least 2 beams, got {elevations_deg!r}')
+        raise ValueError(f'BeamSubsample: elevations_deg must be a list of angles, got {elevations_deg!r}')
     return BeamSelection(tuple(elevations.tolist()), int(keep_every), int(offset))

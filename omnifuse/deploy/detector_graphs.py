@@ -22,7 +22,7 @@ from omnifuse.deploy.sparse_graph import GatherBackbone
 from omnifuse.errors import OmnifuseError
 from omnifuse.ops.roi_grid import roi_grid_unit
 
-__all__ = ['FirstStageGraph', 'ImageGraph', 'RoIGraph', 'detector_spec', 'check_exportable']
+__all__ = ['FirstStageGraph', 'ImageGraph', 'RoIGraph', 'detector_spec', 'check_exportable', 'regression_at']
 
 
 def check_exportable(model: Any) -> None:
@@ -66,6 +66,22 @@ def detector_spec(model: Any) -> dict[str, Any]:
     return spec
 
 
+def regression_at(head: Any, bev: Tensor, iy: Tensor, ix: Tensor) -> Tensor:
+    """A `CentreHead`'s regression branch (3x3 conv, batch norm, ReLU, 1x1 conv) at the k cells (iy, ix) only:
+    (1, C, H, W) map -> (k, 8). The same arithmetic as the branch over the whole map, at the peaks that decoding
+    reads (k = pre_max of H·W cells: about a seventeenth of the branch's work on KITTI's grid)."""
+    conv, norm, _, out = head.reg
+    _, C, H, W = bev.shape
+    cells = F.pad(bev, (1, 1, 1, 1)).reshape(C, (H + 2) * (W + 2)).T  # (cells, C): rows gathered whole
+    taps = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], dtype=iy.dtype)
+    window = cells[(iy * (W + 2) + ix)[:, None] + taps[None, :]]  # (k, 9, C): the 3x3 around each cell
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, 9 * C)  # (out, 9·C), taps then C
+    hidden = window.reshape(-1, 9 * C) @ weight.T
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    hidden = torch.relu(hidden * scale + (norm.bias - norm.running_mean * scale))
+    return hidden @ out.weight.reshape(out.out_channels, -1).T + out.bias
+
+
 class FirstStageGraph(nn.Module):
     """Voxel features and index tables -> the dense head's top-k peaks as boxes, and the RoI head's inputs.
 
@@ -98,28 +114,13 @@ class FirstStageGraph(nn.Module):
         labels = idx // (H * W)
         cell = idx % (H * W)
         iy, ix = cell // W, cell % W
-        r = self._regression_at(bev, iy, ix)  # (k, 8)
+        r = regression_at(self.head, bev, iy, ix)  # (k, 8)
         x = (ix.to(r.dtype) + r[:, 0]) * sx + x0
         y = (iy.to(r.dtype) + r[:, 1]) * sy + y0
         dims = torch.exp(r[:, 3:6].clamp(max=5))
         yaw = torch.atan2(r[:, 6], r[:, 7])
         boxes = torch.cat([x[:, None], y[:, None], r[:, 2:3], dims, yaw[:, None]], 1)
         return (boxes, scores, labels, bev, *(levels[i] for i in self.level_index))
-
-    def _regression_at(self, bev: Tensor, iy: Tensor, ix: Tensor) -> Tensor:
-        """The head's regression branch (3x3 conv, batch norm, ReLU, 1x1 conv) at the k cells (iy, ix) only:
-        (1, C, H, W) map -> (k, 8). The same arithmetic as the branch over the whole map, at the peaks that
-        decoding reads (k = pre_max of H·W cells: about a seventeenth of the branch's work on KITTI's grid)."""
-        conv, norm, _, out = self.head.reg
-        _, C, H, W = bev.shape
-        cells = F.pad(bev, (1, 1, 1, 1)).reshape(C, (H + 2) * (W + 2)).T  # (cells, C): rows gathered whole
-        taps = torch.tensor([dy * (W + 2) + dx for dy in range(3) for dx in range(3)], dtype=iy.dtype)
-        window = cells[(iy * (W + 2) + ix)[:, None] + taps[None, :]]  # (k, 9, C): the 3x3 around each cell
-        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, 9 * C)  # (out, 9·C), taps then C
-        hidden = window.reshape(-1, 9 * C) @ weight.T
-        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-        hidden = torch.relu(hidden * scale + (norm.bias - norm.running_mean * scale))
-        return hidden @ out.weight.reshape(out.out_channels, -1).T + out.bias
 
 
 class ImageGraph(nn.Module):

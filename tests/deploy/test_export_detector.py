@@ -93,7 +93,7 @@ def test_gather_backbone_equals_spconv_on_random_weights() -> None:
 def test_first_stage_regresses_at_the_peaks_as_the_head_over_the_map() -> None:
     """The exported first stage computes the head's regression branch at the top-k cells only: the same values as
     the branch run over the whole BEV map (random weights and batch-norm statistics; border cells included)."""
-    from omnifuse.deploy.detector_graphs import FirstStageGraph
+    from omnifuse.deploy.detector_graphs import regression_at
 
     torch.manual_seed(0)
     head = CentreHead(in_channels=12, num_classes=3, point_range=[0, -8, -3, 16, 8, 1], head_channels=10).eval()
@@ -102,15 +102,12 @@ def test_first_stage_regresses_at_the_peaks_as_the_head_over_the_map() -> None:
     norm.running_var.uniform_(0.5, 2.0)
     norm.weight.data.uniform_(0.5, 1.5)
     norm.bias.data.uniform_(-0.2, 0.2)
-    stage = FirstStageGraph.__new__(FirstStageGraph)
-    torch.nn.Module.__init__(stage)
-    stage.head = head
     bev = torch.randn(1, 12, 9, 11)
     iy = torch.tensor([0, 0, 8, 8, 4, 3, 0])
     ix = torch.tensor([0, 10, 0, 10, 5, 7, 4])
     with torch.no_grad():
         want = head.reg(bev)[0][:, iy, ix].T
-        got = stage._regression_at(bev, iy, ix)
+        got = regression_at(head, bev, iy, ix)
     assert got.shape == (7, 8)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
