@@ -118,6 +118,9 @@ class GatherBackbone(nn.Module):
             sets[conv['out_set']] = x
         d, h, w_ = self.dense_shape
         padded = torch.cat([x, x.new_zeros((1, x.shape[1]))], 0)
+        if d == 1:  # a transpose straight into the neck's convolution: OpenVINO folds it into its layout
+            return (padded[bev_rows].reshape(1, h, w_, -1).permute(0, 3, 1, 2),
+                    *(sets[self.spec['levels'][name]] for name in self.level_names))
         dense = padded[bev_rows].reshape(d, h, w_, -1).permute(3, 0, 1, 2)  # (C, D', H', W')
         bev = dense.reshape(1, -1, h, w_)
         return (bev, *(sets[self.spec['levels'][name]] for name in self.level_names))
