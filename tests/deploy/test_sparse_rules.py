@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from omnifuse.deploy import detector_np as dnp
+from omnifuse.deploy.sparse_plan import SparsePlanner
 from omnifuse.deploy.sparse_rules import SiteGrid, conv_rules, kernel_offsets, strided_sites
 
 
@@ -37,6 +38,45 @@ def test_conv_rules_match_a_brute_force_lookup(subm: bool) -> None:
     np.testing.assert_array_equal(feats[rules], feats[np.where(rules < 0, sites.shape[0], rules)])
     grid.clear()
     assert (grid.cells == -1).all()
+
+
+def _second_like_spec(shape: list[int]) -> dict:
+    """A backbone description laid out as the shipped SECOND backbone's (subm, then per level a strided and a
+    submanifold convolution, the last one folding z)."""
+    convs = [dict(table='subm0', subm=True, kernel=[3, 3, 3], stride=[1, 1, 1], padding=[1, 1, 1], in_set=0,
+                  out_set=0)]
+    for s in (1, 2, 3):
+        convs += [dict(table=f'down{s}', subm=False, kernel=[3, 3, 3], stride=[2, 2, 2], padding=[1, 1, 1],
+                       in_set=s - 1, out_set=s),
+                  dict(table=f'subm{s}', subm=True, kernel=[3, 3, 3], stride=[1, 1, 1], padding=[1, 1, 1],
+                       in_set=s, out_set=s)]
+    convs.append(dict(table='down4', subm=False, kernel=[3, 1, 1], stride=[2, 1, 1], padding=[0, 0, 0], in_set=3,
+                      out_set=4))
+    return {'sparse_shape': shape, 'convs': convs, 'levels': {}, 'bev_set': 4}
+
+
+def test_planner_with_a_helper_thread_gives_the_same_plan() -> None:
+    """The site sets computed in a helper thread beside the table lookups: the same tables, sites and BEV rows
+    as in one thread, scan after scan (the lookup grids are reused)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    shape = [21, 160, 140]
+    alone, helped = SparsePlanner(_second_like_spec(shape)), SparsePlanner(_second_like_spec(shape))
+    with ThreadPoolExecutor(1) as helper:
+        for n in (4000, 9000, 2500):
+            zyx = _random_sites(rng, tuple(shape), n)
+            want, got = alone.plan(zyx), helped.plan(zyx, helper)
+            assert list(got.tables) == list(want.tables)
+            for name, table in want.tables.items():
+                np.testing.assert_array_equal(got.tables[name], table, err_msg=name)
+            assert sorted(got.sites) == sorted(want.sites) == [0, 1, 2, 3, 4]
+            for s, sites in want.sites.items():
+                np.testing.assert_array_equal(got.sites[s], sites)
+            np.testing.assert_array_equal(got.bev_rows, want.bev_rows)
+            assert (got.bev_rows >= 0).sum() == want.sites[4].shape[0] > 0
+    for planner in (alone, helped):
+        assert all((grid.cells == -1).all() for grid in planner.grids.values())
 
 
 def _trilinear_reference(geometry: dict, sites: np.ndarray, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
