@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +195,60 @@ def _group_grow(values: np.ndarray, group: np.ndarray, edge: np.ndarray, gap: fl
     return out
 
 
-def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarray, fit: BoxFit) -> np.ndarray:
+@dataclass(frozen=True)
+class _Scene:
+    """What every box's fitting reads: the boxes (K, 7), the bucketed points (`_bucket`) and per box its searched
+    extent (K, 2), the disc holding it (K,), its half diagonal (K,), its obstacle footprint's half sizes (K,) and
+    heading's cos / sin (K,)."""
+
+    boxes: np.ndarray
+    buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int]
+    extents: np.ndarray
+    reaches: np.ndarray
+    half_diag: np.ndarray
+    half_l: np.ndarray
+    half_w: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+
+
+def _box_faces(scene: _Scene, i: int, fit: BoxFit) -> tuple[float, list[np.ndarray]] | None:
+    """Box i's local ground and the values its five faces grow over (front, back negated, left, right negated,
+    top; each ascending), or None when fewer than `min_points` of its points are inside it."""
+    boxes = scene.boxes
+    _, _, z, length, width, height, _ = boxes[i]
+    p = _near(scene.buckets, boxes[i, :2], scene.extents[i])
+    u, v = _local(p[:, :2], boxes[i])
+    bottom, top = z - height / 2, z + height / 2
+    near = np.flatnonzero((np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin))
+    p, u, v = p[near], u[near], v[near]
+    zz = p[:, 2]
+    foot = (np.abs(u) <= length / 2) & (np.abs(v) <= width / 2)
+    ring = zz[~foot & (np.abs(zz - bottom) < fit.ground_band)]
+    ground = _percentile(ring, 10) if len(ring) >= 5 else bottom
+    # the object's points: above the ground, below the highest top allowed, in no other detected box
+    keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
+    p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
+    others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T)
+                            < scene.reaches[i] + scene.half_diag + 0.1)
+    others = others[others != i]
+    sel = np.ones(len(p), bool)
+    if len(others) and len(p):  # the footprints of the other boxes at any height (points_in_boxes' arithmetic)
+        d0 = p[:, 0, None] - boxes[others, 0]
+        d1 = p[:, 1, None] - boxes[others, 1]
+        c, s = scene.cos[others], scene.sin[others]
+        sel = ~((np.abs(d0 * c + d1 * s) <= scene.half_l[others])
+                & (np.abs(-d0 * s + d1 * c) <= scene.half_w[others])).any(1)
+    inside = sel & foot
+    if np.count_nonzero(inside) < fit.min_points:
+        return None
+    along = np.sort(u[sel & (np.abs(v) <= width / 2 + _SIDE_BAND)])
+    across = np.sort(v[sel & (np.abs(u) <= length / 2 + _SIDE_BAND)])
+    return ground, [along, -along[::-1], across, -across[::-1], np.sort(zz[inside])]
+
+
+def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarray, fit: BoxFit,
+                        helper: Executor | None = None) -> np.ndarray:
     """Fit the `chosen` boxes to the points around them (the rule of the module doc).
 
     Args:
@@ -202,6 +256,8 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         points: (N, >=3) points, x y z first.
         chosen: (K,) bool, the boxes to fit.
         fit: the settings.
+        helper: a worker thread that takes every other box (numpy releases the GIL in its loops; the result is
+            the same).
 
     Returns:
         (K, 7) float64 boxes, a new array: the chosen ones fitted, the others as given.
@@ -214,46 +270,26 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     if not len(todo) or not len(xyz):
         return out
     half_diag = 0.5 * np.hypot(boxes[:, 3], boxes[:, 4])
-    reaches = half_diag + fit.margin * np.sqrt(2.0)  # a disc around each box holding its searched neighbourhood
     # the axis-aligned extent of each box's searched neighbourhood (its footprint grown by the margin)
     c, s = np.abs(np.cos(boxes[:, 6])), np.abs(np.sin(boxes[:, 6]))
     hl, hw = boxes[:, 3] / 2 + fit.margin, boxes[:, 4] / 2 + fit.margin
     extents = np.stack([c * hl + s * hw, s * hl + c * hw], 1) + 1e-6
-    buckets = _bucket(xyz, boxes[todo, :2], extents[todo])
-    # the obstacles' footprints, 0.1 m wider, and their headings
-    half_l, half_w = (boxes[:, 3] + 0.2) / 2, (boxes[:, 4] + 0.2) / 2
-    cos_all, sin_all = np.cos(boxes[:, 6]), np.sin(boxes[:, 6])
-    fitted: list[tuple[int, float]] = []  # (box, local ground) of the boxes with enough points
-    faces: list[np.ndarray] = []  # per fitted box and face (front, back negated, left, right negated, top): values
-    for i in todo:
-        _, _, z, length, width, height, _ = boxes[i]
-        p = _near(buckets, boxes[i, :2], extents[i])
-        u, v = _local(p[:, :2], boxes[i])
-        bottom, top = z - height / 2, z + height / 2
-        near = np.flatnonzero((np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin))
-        p, u, v = p[near], u[near], v[near]
-        zz = p[:, 2]
-        foot = (np.abs(u) <= length / 2) & (np.abs(v) <= width / 2)
-        ring = zz[~foot & (np.abs(zz - bottom) < fit.ground_band)]
-        ground = _percentile(ring, 10) if len(ring) >= 5 else bottom
-        # the object's points: above the ground, below the highest top allowed, in no other detected box
-        keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
-        p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
-        others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T) < reaches[i] + half_diag + 0.1)
-        others = others[others != i]
-        sel = np.ones(len(p), bool)
-        if len(others) and len(p):  # the footprints of the other boxes at any height (points_in_boxes' arithmetic)
-            d0 = p[:, 0, None] - boxes[others, 0]
-            d1 = p[:, 1, None] - boxes[others, 1]
-            c, s = cos_all[others], sin_all[others]
-            sel = ~((np.abs(d0 * c + d1 * s) <= half_l[others]) & (np.abs(-d0 * s + d1 * c) <= half_w[others])).any(1)
-        inside = sel & foot
-        if np.count_nonzero(inside) < fit.min_points:
-            continue
-        along = np.sort(u[sel & (np.abs(v) <= width / 2 + _SIDE_BAND)])
-        across = np.sort(v[sel & (np.abs(u) <= length / 2 + _SIDE_BAND)])
-        fitted.append((int(i), ground))
-        faces += [along, -along[::-1], across, -across[::-1], np.sort(zz[inside])]  # each ascending
+    scene = _Scene(boxes=boxes, buckets=_bucket(xyz, boxes[todo, :2], extents[todo]), extents=extents,
+                   # a disc around each box holding its searched neighbourhood
+                   reaches=half_diag + fit.margin * np.sqrt(2.0), half_diag=half_diag,
+                   # the obstacles' footprints, 0.1 m wider, and their headings
+                   half_l=(boxes[:, 3] + 0.2) / 2, half_w=(boxes[:, 4] + 0.2) / 2,
+                   cos=np.cos(boxes[:, 6]), sin=np.sin(boxes[:, 6]))
+    rows = [int(i) for i in todo]
+    if helper is not None and len(rows) > 1:
+        theirs = helper.submit(lambda: [_box_faces(scene, i, fit) for i in rows[1::2]])
+        mine = [_box_faces(scene, i, fit) for i in rows[::2]]
+        results = [None] * len(rows)
+        results[::2], results[1::2] = mine, theirs.result()
+    else:
+        results = [_box_faces(scene, i, fit) for i in rows]
+    fitted = [(i, r[0]) for i, r in zip(rows, results, strict=True) if r is not None]  # (box, local ground)
+    faces = [f for r in results if r is not None for f in r[1]]  # per fitted box and face: its values
     if not fitted:
         return out
     F = len(fitted)

@@ -87,8 +87,9 @@ def regression_at(head: Any, bev: Tensor, iy: Tensor, ix: Tensor) -> Tensor:
 class FirstStageGraph(nn.Module):
     """Voxel features and index tables -> the dense head's top-k peaks as boxes, and the RoI head's inputs.
 
-    forward(features, *tables, bev_rows) -> (boxes (k, 7), scores (k,), labels (k,) int64, bev (1, C, H, W),
-    *levels): k = min(pre_max, classes·H·W) peaks before NMS (CentreHead.decode's first half), `bev` the
+    forward(columns, *tables, bev_rows) -> (boxes (k, 7), scores (k,), labels (k,) int64, bev (1, C, H, W),
+    *levels): `columns` the first convolution's gathered input (see `GatherBackbone`), k = min(pre_max,
+    classes·H·W) peaks before NMS (CentreHead.decode's first half), `bev` the
     neck's map and `levels` the features of the RoI head's pooled levels (site order of the tables).
     """
 

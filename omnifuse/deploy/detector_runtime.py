@@ -28,6 +28,7 @@ from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy import detector_np as dnp
 from omnifuse.deploy.sparse_plan import SparsePlanner
+from omnifuse.deploy.sparse_rules import gather_columns
 from omnifuse.deploy.voxels_np import mean_voxels
 from omnifuse.errors import FormatError
 from omnifuse.structures.det_sample import DetPredictions
@@ -216,8 +217,13 @@ class DetectorPipeline:
             self.times = StageTimes(times)
             return empty
         plan = self.planner.plan(zyx, self._numpy_pool())
+        backbone = spec['backbone']
+        if backbone.get('first_columns'):  # the first convolution's gather in numpy (exports from 2026-12-07 on)
+            inputs = {'columns': gather_columns(feats, plan.tables[backbone['convs'][0]['table']])}
+        else:
+            inputs = {'features': feats}
         lap('index tables')
-        first = self.runners['first'].run({'features': feats, **plan.tables, 'bev_rows': plan.bev_rows})
+        first = self.runners['first'].run({**inputs, **plan.tables, 'bev_rows': plan.bev_rows})
         lap('first stage graph')
         boxes, scores, labels = dnp.nms_proposals(first['boxes'], first['scores'], first['labels'],
                                                   spec['proposals'])

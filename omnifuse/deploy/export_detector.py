@@ -100,7 +100,8 @@ def detector_stages(model: Any, cfg: Any) -> tuple[dict[str, Any], dict[str, Tor
     spec['input_adapter'] = InputAdapter.from_config(cfg.get('input_adapter')).as_dict()
     spec['box_fit'] = BoxFit.from_config(cfg.get('box_fit')).as_dict()  # after the graphs, likewise
     first = FirstStageGraph(model)
-    stages = {'first': TorchStage(first, ['features', *first.backbone.table_names, 'bev_rows'],
+    voxels = 'columns' if first.backbone.first_columns else 'features'
+    stages = {'first': TorchStage(first, [voxels, *first.backbone.table_names, 'bev_rows'],
                                   ['boxes', 'scores', 'labels', 'bev', *(f'{n}_features' for n in first.level_names)])}
     for modality, encoder in (('camera', model.image_encoder), ('thermal', model.thermal_encoder)):
         if encoder is not None:

@@ -27,14 +27,15 @@ _OPS = ['Conv', 'ConvTranspose']
 
 
 class _Recorder:
-    """Wraps a stage runner and keeps the feeds of every call (calibration data)."""
+    """Wraps a stage runner (an `ExportedModel`) and keeps the feeds of every call that its graph takes
+    (calibration data)."""
 
     def __init__(self, runner: Any) -> None:
         self.runner = runner
         self.feeds: list[dict[str, np.ndarray]] = []
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.feeds.append({k: np.ascontiguousarray(v) for k, v in feeds.items()})
+        self.feeds.append({k: np.ascontiguousarray(feeds[k]) for k in self.runner.input_names})
         return self.runner.run(feeds)
 
 

@@ -80,21 +80,29 @@ class GatherBackbone(nn.Module):
     """The sparse backbone of a `SecondLidarEncoder` from index tables (eval mode: batch norm folded).
 
     forward(features, tables..., bev_rows):
-        features: (M0, C_in) float32 mean voxel features (site set 0).
+        features: with `first_columns` (the default), (M0', K·C_in) the first convolution's gathered input
+            (`omnifuse.deploy.sparse_rules.gather_columns` of the voxel features and its table, in numpy: a
+            gather of 4-channel rows costs OpenVINO 2.4-3 ms a KITTI scan and numpy 0.7); else (M0, C_in)
+            float32 mean voxel features (site set 0).
         tables: one (M_out, K) int32 table per name in `table_names`, entries -1 (or M_in) for "no input":
             both index the zero row appended to the features (int64 tables, as older exports take, work alike).
+            With `first_columns` the first convolution's table is not among them unless a later one reads it.
         bev_rows: (D'·H'·W',) int32 row of the last site set at each cell of the dense grid (-1 or M_last if
             empty).
     returns (bev, *levels): bev (1, C·D', H', W') and the features of each name in `level_names`.
     """
 
-    def __init__(self, encoder: Any) -> None:
+    def __init__(self, encoder: Any, *, first_columns: bool = True) -> None:
         super().__init__()
-        self.spec = backbone_spec(encoder)
+        self.spec = {**backbone_spec(encoder), 'first_columns': bool(first_columns)}
+        self.first_columns = bool(first_columns)
+        if first_columns and not self.spec['convs'][0]['subm']:  # a later layer would read the voxel features
+            raise ValueError('first_columns: the first convolution must be submanifold')
         weights = [_fold(conv, bn) for conv, bn in _convs(encoder)]
         self.weights = nn.ParameterList([nn.Parameter(w, requires_grad=False) for w, _ in weights])
         self.biases = nn.ParameterList([nn.Parameter(b, requires_grad=False) for _, b in weights])
-        self.table_names = list(dict.fromkeys(c['table'] for c in self.spec['convs']))
+        convs = self.spec['convs'][1:] if first_columns else self.spec['convs']
+        self.table_names = list(dict.fromkeys(c['table'] for c in convs))
         self.level_names = list(self.spec['levels'])
         d, h, w = self.spec['sparse_shape']
         for c in self.spec['convs']:
@@ -109,11 +117,14 @@ class GatherBackbone(nn.Module):
         bev_rows = rest[len(self.table_names)]
         sets = {0: features}
         x = features
-        for conv, w, b in zip(self.spec['convs'], self.weights, self.biases, strict=True):
-            x = sets[conv['in_set']]
-            padded = torch.cat([x, x.new_zeros((1, x.shape[1]))], 0)
-            rows = tables[conv['table']]
-            gathered = padded[rows].reshape(rows.shape[0], -1)  # (M_out, K·C_in)
+        for i, (conv, w, b) in enumerate(zip(self.spec['convs'], self.weights, self.biases, strict=True)):
+            if i == 0 and self.first_columns:
+                gathered = features
+            else:
+                x = sets[conv['in_set']]
+                padded = torch.cat([x, x.new_zeros((1, x.shape[1]))], 0)
+                rows = tables[conv['table']]
+                gathered = padded[rows].reshape(rows.shape[0], -1)  # (M_out, K·C_in)
             x = torch.relu(gathered @ w + b)
             sets[conv['out_set']] = x
         d, h, w_ = self.dense_shape

@@ -28,7 +28,8 @@ import numpy as np
 
 from omnifuse.errors import ShapeError
 
-__all__ = ['Triple', 'triple', 'conv_output_shape', 'kernel_offsets', 'SiteGrid', 'strided_sites', 'conv_rules']
+__all__ = ['Triple', 'triple', 'conv_output_shape', 'kernel_offsets', 'SiteGrid', 'strided_sites', 'conv_rules',
+           'gather_columns']
 
 Triple = tuple[int, int, int]
 
@@ -144,3 +145,11 @@ def conv_rules(grid: SiteGrid, out_zyx: np.ndarray, kernel: int | Sequence[int],
     s, p = np.array(triple(stride, 'stride')), np.array(triple(padding, 'padding'))
     base = grid.flat(out_zyx * s - p)  # (M_out,) the cell offset (0, 0, 0) reads
     return np.take(grid.cells, base[:, None] + grid.step(kernel_offsets(kernel))[None, :])
+
+
+def gather_columns(features: np.ndarray, rules: np.ndarray) -> np.ndarray:
+    """(M_out, K·C) the rows of (M_in, C) `features` that each output site reads at each offset (`rules`
+    (M_out, K) from `conv_rules`; -1 reads zeros): the input of a convolution's matrix product, as the graph
+    gathers it."""
+    padded = np.concatenate([features, np.zeros((1, features.shape[1]), features.dtype)])
+    return np.take(padded, rules, axis=0).reshape(rules.shape[0], -1)

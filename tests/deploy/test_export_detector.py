@@ -22,6 +22,7 @@ from omnifuse.deploy.detector_runtime import ExportedDetector, ExportedFrameDete
 from omnifuse.deploy.export_detector import compare_detections, example_scan, export_detector_files  # noqa: E402
 from omnifuse.deploy.sparse_graph import GatherBackbone  # noqa: E402
 from omnifuse.deploy.sparse_plan import SparsePlanner  # noqa: E402
+from omnifuse.deploy.sparse_rules import gather_columns  # noqa: E402
 from omnifuse.deploy.voxels_np import mean_voxels  # noqa: E402
 from omnifuse.detectors.centre_head import CentreHead  # noqa: E402
 from omnifuse.encoders.lidar import SecondLidarEncoder  # noqa: E402
@@ -53,9 +54,11 @@ def _site_key(zyx: np.ndarray) -> np.ndarray:
     return (zyx[:, 0] * 4096 + zyx[:, 1]) * 4096 + zyx[:, 2]
 
 
-def test_gather_backbone_equals_spconv_on_random_weights() -> None:
+@pytest.mark.parametrize('first_columns', [True, False])
+def test_gather_backbone_equals_spconv_on_random_weights(first_columns: bool) -> None:
     """Every level and the BEV map of the rewritten backbone equal spconv's (untrained random weights,
-    batch norm statistics randomised, so that folding is checked too)."""
+    batch norm statistics randomised, so that folding is checked too), with the first convolution's gather in
+    numpy (`gather_columns`, the exported form) or in the graph."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     # z cells as the shipped models (the last convolution is 2 x 1 x 1; spconv's own 1 x 1 x 1 path is off float64
@@ -71,11 +74,14 @@ def test_gather_backbone_equals_spconv_on_random_weights() -> None:
     enc.eval()
     pts = np.concatenate([rng.uniform([0, -20, -3, 0], [40, 20, 1, 1], (6000, 4)),
                           rng.normal([10, 0, -1, 0.5], [0.5, 0.5, 0.3, 0.1], (3000, 4))]).astype(np.float32)
-    graph = GatherBackbone(enc).eval()
+    graph = GatherBackbone(enc, first_columns=first_columns).eval()
     v = enc.voxelize
     feats, zyx = mean_voxels(pts, v.voxel_size, v.point_range, in_channels=4, max_points=v.max_points,
                              max_voxels=v.max_voxels[1])
     plan = SparsePlanner(graph.spec).plan(zyx)
+    if first_columns:
+        feats = gather_columns(feats, plan.tables['subm0'])
+        assert feats.shape == (zyx.shape[0], 27 * 4)
     with torch.no_grad():
         ref = enc([torch.from_numpy(pts)])
         out = graph(torch.from_numpy(feats), *(torch.from_numpy(plan.tables[n]) for n in graph.table_names),
