@@ -105,12 +105,13 @@ class BoxFit:
         return bool(self.classes)
 
     def __call__(self, boxes: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                 points: np.ndarray) -> np.ndarray:
+                 points: np.ndarray, helper: Executor | None = None) -> np.ndarray:
         """(K, 7) boxes (LiDAR frame of `points`), (K,) class indices into `class_names`, (N, >=3) points ->
-        the (K, 7) boxes with those of `classes` fitted (a new array; the others unchanged)."""
+        the (K, 7) boxes with those of `classes` fitted (a new array; the others unchanged). `helper`: a worker
+        thread that fits every other box."""
         names = np.asarray([class_names[int(i)] for i in labels], dtype=object)
         chosen = np.isin(names, self.classes) if len(names) else np.zeros(0, bool)
-        return fit_boxes_to_points(boxes, points, chosen, self)
+        return fit_boxes_to_points(boxes, points, chosen, self, helper)
 
 
 def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +213,10 @@ class _Scene:
     sin: np.ndarray
 
 
-def _box_faces(scene: _Scene, i: int, fit: BoxFit) -> tuple[float, list[np.ndarray]] | None:
+_Faces = tuple[float, list[np.ndarray]]  # a box's local ground and the values its five faces grow over
+
+
+def _box_faces(scene: _Scene, i: int, fit: BoxFit) -> _Faces | None:
     """Box i's local ground and the values its five faces grow over (front, back negated, left, right negated,
     top; each ascending), or None when fewer than `min_points` of its points are inside it."""
     boxes = scene.boxes
@@ -284,7 +288,7 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
     if helper is not None and len(rows) > 1:
         theirs = helper.submit(lambda: [_box_faces(scene, i, fit) for i in rows[1::2]])
         mine = [_box_faces(scene, i, fit) for i in rows[::2]]
-        results = [None] * len(rows)
+        results: list[_Faces | None] = [None] * len(rows)
         results[::2], results[1::2] = mine, theirs.result()
     else:
         results = [_box_faces(scene, i, fit) for i in rows]

@@ -153,9 +153,9 @@ class DetectorPipeline:
         self._worker: ThreadPoolExecutor | None = None
         self._helper: ThreadPoolExecutor | None = None
 
-    def _numpy_pool(self) -> ThreadPoolExecutor | None:
-        """The thread that computes the site sets beside the index tables and the RoI cell statistics beside the
-        other RoI inputs (`numpy_threads` >= 2), started on first use."""
+    def numpy_helper(self) -> ThreadPoolExecutor | None:
+        """The thread that computes the site sets beside the index tables, the RoI cell statistics beside the
+        other RoI inputs and half of the box fitting (`numpy_threads` >= 2), started on first use."""
         if self.numpy_threads < 2:
             return None
         if self._helper is None:
@@ -216,7 +216,7 @@ class DetectorPipeline:
                 pending.result()
             self.times = StageTimes(times)
             return empty
-        plan = self.planner.plan(zyx, self._numpy_pool())
+        plan = self.planner.plan(zyx, self.numpy_helper())
         backbone = spec['backbone']
         if backbone.get('first_columns'):  # the first convolution's gather in numpy (exports from 2026-12-07 on)
             inputs = {'columns': gather_columns(feats, plan.tables[backbone['convs'][0]['table']])}
@@ -257,7 +257,7 @@ class DetectorPipeline:
                 image_feeds[modality] = {'features': fmap, 'lidar2img': _image_matrix(spec, cam.lidar2img),
                                          'img_hw': hw, 'valid': np.array([True])}
         # the RoI cell statistics (raw points per cell) in the helper thread beside the voxel lookups
-        pool = self._numpy_pool()
+        pool = self.numpy_helper()
         cells = pool.submit(dnp.roi_cell_stats, pts, boxes, roi['grid_size']) if pool is not None else None
         grid = dnp.roi_grid_points(boxes, roi['grid_size'])
         flat = grid.reshape(-1, 3)
@@ -405,6 +405,6 @@ class ExportedFrameDetector:
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         if self.box_fit.active:  # after the graphs, on the sensor's own points; last in the per-step times
             start = time.perf_counter()
-            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points)
+            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points, self.exported.numpy_helper())
             self.exported.times = StageTimes({**self.exported.times.ms, 'box fit': (time.perf_counter() - start) * 1e3})
         return DetPredictions(boxes, scores[keep], labels[keep])
