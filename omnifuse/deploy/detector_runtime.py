@@ -28,7 +28,6 @@ from omnifuse.datasets.box_fit import BoxFit
 from omnifuse.datasets.input_adapt import InputAdapter
 from omnifuse.deploy import detector_np as dnp
 from omnifuse.deploy.sparse_plan import SparsePlanner
-from omnifuse.deploy.sparse_rules import gather_columns
 from omnifuse.deploy.voxels_np import mean_voxels
 from omnifuse.errors import FormatError
 from omnifuse.structures.det_sample import DetPredictions
@@ -216,12 +215,12 @@ class DetectorPipeline:
                 pending.result()
             self.times = StageTimes(times)
             return empty
-        plan = self.planner.plan(zyx, self.numpy_helper())
-        backbone = spec['backbone']
-        if backbone.get('first_columns'):  # the first convolution's gather in numpy (exports from 2026-12-07 on)
-            inputs = {'columns': gather_columns(feats, plan.tables[backbone['convs'][0]['table']])}
-        else:
-            inputs = {'features': feats}
+        # the first convolution's gather in numpy (exports from 2026-12-07 on; older ones take the features)
+        columns = bool(spec['backbone'].get('first_columns'))
+        plan = self.planner.plan(zyx, self.numpy_helper(), feats if columns else None)
+        inputs: dict[str, np.ndarray] = {'features': feats}
+        if plan.columns is not None:
+            inputs = {'columns': plan.columns}
         lap('index tables')
         first = self.runners['first'].run({**inputs, **plan.tables, 'bev_rows': plan.bev_rows})
         lap('first stage graph')

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from omnifuse.deploy.sparse_rules import SiteGrid, Triple, conv_output_shape, conv_rules, strided_sites, triple
+from omnifuse.deploy.sparse_rules import (
+    SiteGrid,
+    Triple,
+    conv_output_shape,
+    conv_rules,
+    gather_columns,
+    strided_sites,
+    triple,
+)
 
 __all__ = ['SparsePlan', 'SparsePlanner']
 
@@ -32,12 +40,15 @@ class SparsePlan:
         bev_rows: (D'·H'·W',) int32 row of the last site set at each dense cell (-1 where empty).
         sites: per site set, (M_s, 3) int64 (z, y, x) active sites (row order of its features).
         shapes: per site set, its grid (D, H, W).
+        columns: (M0', K·C) the first convolution's gathered input (`gather_columns`) when the voxel features
+            were given, else None.
     """
 
     tables: dict[str, np.ndarray]
     bev_rows: np.ndarray
     sites: dict[int, np.ndarray]
     shapes: dict[int, Triple]
+    columns: np.ndarray | None = None
 
 
 class SparsePlanner:
@@ -55,9 +66,11 @@ class SparsePlanner:
             margins[src] = max(margins.get(src, 0), *conv['kernel'], *conv['padding'])
         self.grids = {s: SiteGrid(self.shapes[s], margin) for s, margin in margins.items()}
 
-    def plan(self, zyx: np.ndarray, helper: Executor | None = None) -> SparsePlan:
+    def plan(self, zyx: np.ndarray, helper: Executor | None = None, features: np.ndarray | None = None
+             ) -> SparsePlan:
         """Tables for the (M0, 3) int64 (z, y, x) voxels of one scan; `helper` (one worker) computes the site
-        sets beside this thread's table lookups."""
+        sets beside this thread's table lookups, then the first convolution's columns of the (M0, C) voxel
+        `features` when they are given."""
         sites: dict[int, np.ndarray] = {0: np.ascontiguousarray(zyx, dtype=np.int64)}
         pending: dict[int, Future[np.ndarray]] = {}
         if helper is not None:
@@ -67,6 +80,7 @@ class SparsePlanner:
                     pending[dst] = helper.submit(self._next_sites, sites, pending, conv)
         tables: dict[str, np.ndarray] = {}
         filled: set[int] = set()
+        columns: np.ndarray | Future[np.ndarray] | None = None
         try:
             for conv in self.spec['convs']:
                 src, dst = conv['in_set'], conv['out_set']
@@ -79,6 +93,9 @@ class SparsePlanner:
                     self.grids[src].fill(sites[src])
                     filled.add(src)
                 tables[conv['table']] = conv_rules(self.grids[src], sites[dst], k, s, p)
+                if features is not None and columns is None:  # the first convolution's table is there
+                    columns = (helper.submit(gather_columns, features, tables[conv['table']]) if helper is not None
+                               else gather_columns(features, tables[conv['table']]))
         finally:
             for s in filled:
                 self.grids[s].clear()
@@ -87,7 +104,9 @@ class SparsePlanner:
         cells = np.full(D * H * W, -1, np.int32)
         z, y, x = sites[last].T
         cells[(z * H + y) * W + x] = np.arange(sites[last].shape[0], dtype=np.int32)
-        return SparsePlan(tables, cells, sites, dict(self.shapes))
+        if isinstance(columns, Future):
+            columns = columns.result()
+        return SparsePlan(tables, cells, sites, dict(self.shapes), columns)
 
     def _next_sites(self, sites: Mapping[int, np.ndarray], pending: Mapping[int, Future[np.ndarray]],
                     conv: Mapping[str, Any]) -> np.ndarray:

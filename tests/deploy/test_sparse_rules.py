@@ -56,8 +56,9 @@ def _second_like_spec(shape: list[int]) -> dict:
 
 
 def test_planner_with_a_helper_thread_gives_the_same_plan() -> None:
-    """The site sets computed in a helper thread beside the table lookups: the same tables, sites and BEV rows
-    as in one thread, scan after scan (the lookup grids are reused)."""
+    """The site sets (and the first convolution's columns) computed in a helper thread beside the table lookups:
+    the same tables, sites, columns and BEV rows as in one thread, scan after scan (the lookup grids are
+    reused)."""
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(3)
@@ -66,7 +67,14 @@ def test_planner_with_a_helper_thread_gives_the_same_plan() -> None:
     with ThreadPoolExecutor(1) as helper:
         for n in (4000, 9000, 2500):
             zyx = _random_sites(rng, tuple(shape), n)
-            want, got = alone.plan(zyx), helped.plan(zyx, helper)
+            feats = rng.normal(size=(n, 4)).astype(np.float32)
+            want, got = alone.plan(zyx, features=feats), helped.plan(zyx, helper, feats)
+            assert alone.plan(zyx).columns is None
+            np.testing.assert_array_equal(got.columns, want.columns)
+            # the first convolution's columns: row o holds the features of its 27 neighbours (zeros where none)
+            rules = want.tables['subm0']
+            expect = np.where((rules >= 0)[..., None], feats[rules], 0).reshape(n, 27 * 4)
+            np.testing.assert_array_equal(want.columns, expect)
             assert list(got.tables) == list(want.tables)
             for name, table in want.tables.items():
                 np.testing.assert_array_equal(got.tables[name], table, err_msg=name)
