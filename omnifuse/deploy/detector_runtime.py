@@ -185,6 +185,16 @@ class DetectorPipeline:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix='omnifuse-images')
         return self._worker.submit(self._image_features, given)
 
+    def images_now(self, images: Mapping[str, np.ndarray | None]) -> Future[ImageFeatures] | None:
+        """The image steps of these images (as `start_images`) run now in this thread, as a finished future;
+        None without a second stage or an image."""
+        given = {m: i for m, i in images.items() if i is not None and m in self.spec['image_modalities']}
+        if self.spec.get('roi') is None or not given:
+            return None
+        done: Future[ImageFeatures] = Future()
+        done.set_result(self._image_features(given))
+        return done
+
     def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None, *,
                  images: Future[ImageFeatures] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds.
@@ -386,13 +396,20 @@ class ExportedFrameDetector:
         use_thermal = use_camera if use_thermal is None else use_thermal
         wanted = {'camera': use_camera, 'thermal': use_thermal}
         # the image steps need the images only (levelling moves the camera matrices, not the pixels): they
-        # start before the levelling and run beside it and the LiDAR's numpy steps
-        pending = self.exported.start_images({m: c.image for m, c in frame_cameras(frame, self.main_camera).items()
-                                              if wanted.get(m)})
+        # start before the levelling and run beside it and the LiDAR's numpy steps (`overlap`), or run in this
+        # thread while the helper thread levels the scan
+        images = {m: c.image for m, c in frame_cameras(frame, self.main_camera).items() if wanted.get(m)}
+        pending = self.exported.start_images(images)
+        helper = self.exported.numpy_helper() if self.adapter.active and pending is None else None
+        levelled = helper.submit(self.adapter.adapt_frame, frame) if helper is not None else None
+        if levelled is not None:
+            pending = self.exported.images_now(images)
         T = None
         sensor_points = frame.points
         start = time.perf_counter()
-        if self.adapter.active:
+        if levelled is not None:
+            frame, T = levelled.result()
+        elif self.adapter.active:
             frame, T = self.adapter.adapt_frame(frame)
         levelling = (time.perf_counter() - start) * 1e3
         cameras = frame_cameras(frame, self.main_camera)
