@@ -57,6 +57,22 @@ class CameraInput:
     lidar2img: np.ndarray
 
 
+@dataclass(frozen=True)
+class ScanVoxels:
+    """One scan as the first stage reads it (`DetectorPipeline.voxelise`).
+
+    Attributes:
+        points: (N, C) float32 points in the model's range (and of its beams), LiDAR frame.
+        features: (M, C_in) float32 mean voxel features; zyx: (M, 3) int64 their voxels (z, y, x).
+        ms: how long making them took [ms].
+    """
+
+    points: np.ndarray
+    features: np.ndarray
+    zyx: np.ndarray
+    ms: float
+
+
 @dataclass
 class StageTimes:
     """Milliseconds per step of the last frame (the numpy steps and each graph)."""
@@ -195,12 +211,32 @@ class DetectorPipeline:
         done.set_result(self._image_features(given))
         return done
 
+    def voxelise(self, points: np.ndarray) -> ScanVoxels:
+        """(N, C) points, LiDAR frame -> the model's beams and range, and their voxels."""
+        start = time.perf_counter()
+        spec = self.spec
+        pts = np.asarray(points, dtype=np.float32)
+        if self.beams is not None:  # the model's thinner LiDAR (BeamSubsample), before the range filter as there
+            pts = pts[self.beams.keep(pts)]
+        pts = dnp.in_range(pts, spec['point_range'])
+        feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
+                                 max_points=spec['max_points'], max_voxels=spec['max_voxels'])
+        return ScanVoxels(pts, feats, zyx, (time.perf_counter() - start) * 1e3)
+
     def __call__(self, points: np.ndarray, cameras: Mapping[str, CameraInput | None] | None = None, *,
                  images: Future[ImageFeatures] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Detections of one scan (see the class docstring); `times` then holds each step's milliseconds.
-        `images`: the `start_images` of these cameras' images (None: started here)."""
+        `images`: the `start_images` of these cameras' images (None: started here, before the voxels)."""
+        if images is None:
+            images = self.start_images({m: c.image for m, c in (cameras or {}).items() if c is not None})
+        return self.detect(self.voxelise(points), cameras, images=images)
+
+    def detect(self, voxels: ScanVoxels, cameras: Mapping[str, CameraInput | None] | None = None, *,
+               images: Future[ImageFeatures] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detections of one voxelised scan (as `__call__`); `images`: the `start_images` or `images_now` of
+        these cameras' images (None: run here)."""
         spec = self.spec
-        times: dict[str, float] = {}
+        times: dict[str, float] = {'voxelise': voxels.ms}
         clock = time.perf_counter()
 
         def lap(name: str) -> None:
@@ -212,14 +248,8 @@ class DetectorPipeline:
         empty = (np.zeros((0, 7)), np.zeros(0, np.float32), np.zeros(0, np.int64))
         roi = spec.get('roi')
         given: dict[str, CameraInput] = {m: c for m, c in (cameras or {}).items() if c is not None}
-        pending = images if images is not None else self.start_images({m: c.image for m, c in given.items()})
-        pts = np.asarray(points, dtype=np.float32)
-        if self.beams is not None:  # the model's thinner LiDAR (BeamSubsample), before the range filter as there
-            pts = pts[self.beams.keep(pts)]
-        pts = dnp.in_range(pts, spec['point_range'])
-        feats, zyx = mean_voxels(pts, spec['voxel_size'], spec['point_range'], in_channels=spec['in_channels'],
-                                 max_points=spec['max_points'], max_voxels=spec['max_voxels'])
-        lap('voxelise')
+        pending = images
+        pts, feats, zyx = voxels.points, voxels.features, voxels.zyx
         if feats.shape[0] == 0:  # no point in range: no detection (the PyTorch model's rule)
             if pending is not None:
                 pending.result()
@@ -386,6 +416,16 @@ class ExportedFrameDetector:
         beams = self.exported.beams
         return points if beams is None else points[beams.keep(points)]
 
+    def _lidar(self, frame: Any) -> tuple[Any, np.ndarray | None, float, ScanVoxels]:
+        """The frame levelled by the input adapter (when active), its transform (None: not levelled), how long
+        that took [ms], and its voxels."""
+        T = None
+        start = time.perf_counter()
+        if self.adapter.active:
+            frame, T = self.adapter.adapt_frame(frame)
+        levelling = (time.perf_counter() - start) * 1e3
+        return frame, T, levelling, self.exported.voxelise(frame.points)
+
     def __call__(self, frame: Any, *, use_camera: bool = True, use_thermal: bool | None = None,
                  score_threshold: float = 0.0) -> DetPredictions:
         """Detections of one `SensorFrame` with score >= `score_threshold` (numpy `DetPredictions`, boxes in the
@@ -395,28 +435,28 @@ class ExportedFrameDetector:
             raise FormatError(f'frame {frame.frame_id}: no LiDAR points')
         use_thermal = use_camera if use_thermal is None else use_thermal
         wanted = {'camera': use_camera, 'thermal': use_thermal}
-        # the image steps need the images only (levelling moves the camera matrices, not the pixels): they
-        # start before the levelling and run beside it and the LiDAR's numpy steps (`overlap`), or run in this
-        # thread while the helper thread levels the scan
+        # the image steps need the images only (levelling moves the camera matrices, not the pixels): they start
+        # first and run in a worker beside the levelling and the LiDAR's numpy steps (`overlap`), or run in this
+        # thread while the helper thread levels and voxelises the scan
         images = {m: c.image for m, c in frame_cameras(frame, self.main_camera).items() if wanted.get(m)}
         pending = self.exported.start_images(images)
-        helper = self.exported.numpy_helper() if self.adapter.active and pending is None else None
-        levelled = helper.submit(self.adapter.adapt_frame, frame) if helper is not None else None
-        if levelled is not None:
-            pending = self.exported.images_now(images)
-        T = None
         sensor_points = frame.points
-        start = time.perf_counter()
-        if levelled is not None:
-            frame, T = levelled.result()
-        elif self.adapter.active:
-            frame, T = self.adapter.adapt_frame(frame)
-        levelling = (time.perf_counter() - start) * 1e3
+        helper = self.exported.numpy_helper() if pending is None else None
+        if helper is not None:
+            lidar = helper.submit(self._lidar, frame)
+            pending = self.exported.images_now(images)
+            start = time.perf_counter()
+            frame, T, levelling, voxels = lidar.result()
+            waited = {'LiDAR wait': (time.perf_counter() - start) * 1e3}
+        else:
+            frame, T, levelling, voxels = self._lidar(frame)
+            waited = {}
         cameras = frame_cameras(frame, self.main_camera)
         cameras = {m: c for m, c in cameras.items() if wanted.get(m)}
-        boxes, scores, labels = self.exported(np.asarray(frame.points, np.float32), cameras, images=pending)
-        if T is not None:  # the input adapter's step (ground levelling), first in the per-step times
-            self.exported.times = StageTimes({'input adapter': levelling, **self.exported.times.ms})
+        boxes, scores, labels = self.exported.detect(voxels, cameras, images=pending)
+        # the input adapter's step (ground levelling) first in the per-step times
+        self.exported.times = StageTimes({**({'input adapter': levelling} if T is not None else {}), **waited,
+                                          **self.exported.times.ms})
         keep = scores >= score_threshold
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         if self.box_fit.active:  # after the graphs, on the sensor's own points; last in the per-step times
