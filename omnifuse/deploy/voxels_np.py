@@ -26,6 +26,15 @@ def grid_shape_np(point_range: Sequence[float], voxel_size: Sequence[float]) -> 
     return n[2], n[1], n[0]
 
 
+def _stable_order(key: np.ndarray, size: int) -> np.ndarray:
+    """np.argsort(key, kind='stable') of (N,) keys in [0, size): for size <= 2^32 two stable passes over 16-bit
+    digits, which numpy sorts by radix (linear time; half the time of its merge sort on a KITTI scan)."""
+    if size > 1 << 32:
+        return np.argsort(key, kind='stable')
+    low = np.argsort((key & 0xFFFF).astype(np.uint16), kind='stable')
+    return low[np.argsort((key[low] >> 16).astype(np.uint16), kind='stable')]
+
+
 def mean_voxels(points: np.ndarray, voxel_size: Sequence[float], point_range: Sequence[float], *,
                 in_channels: int, max_points: int, max_voxels: int) -> tuple[np.ndarray, np.ndarray]:
     """Voxelise one point cloud and average the kept points of each voxel.
@@ -48,15 +57,15 @@ def mean_voxels(points: np.ndarray, voxel_size: Sequence[float], point_range: Se
     pts = np.asarray(points[:, :in_channels], dtype=np.float32)
     lo = np.asarray(point_range[:3], dtype=np.float32)  # float32 arithmetic, as the PyTorch voxeliser
     vs = np.asarray(voxel_size, dtype=np.float32)
-    idx = np.floor((pts[:, :3] - lo) / vs).astype(np.int64)  # (N, 3) x y z
-    ok = ((idx[:, 0] >= 0) & (idx[:, 0] < W) & (idx[:, 1] >= 0) & (idx[:, 1] < H) & (idx[:, 2] >= 0)
-          & (idx[:, 2] < D))
+    # column by column: the (N, 3) form of the same arithmetic runs strided and takes 8x longer
+    x, y, z = (np.floor((pts[:, c] - lo[c]) / vs[c]).astype(np.int64) for c in range(3))
+    ok = (x >= 0) & (x < W) & (y >= 0) & (y < H) & (z >= 0) & (z < D)
     if not ok.all():  # the detector's points are range-filtered already: nothing to drop
-        pts, idx = pts[ok], idx[ok]
+        pts, x, y, z = pts[ok], x[ok], y[ok], z[ok]
     if pts.shape[0] == 0:
         return np.zeros((0, in_channels), np.float32), np.zeros((0, 3), np.int64)
-    key = (idx[:, 2] * H + idx[:, 1]) * W + idx[:, 0]
-    order = np.argsort(key, kind='stable')  # one sort: equal keys keep input order
+    key = (z * H + y) * W + x
+    order = _stable_order(key, D * H * W)  # equal keys keep input order
     sorted_key = key[order]
     start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])  # first row of each voxel
     size = np.diff(np.r_[start, sorted_key.size])
