@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from omnifuse.deploy.voxels_np import stable_argsort
 from omnifuse.structures.geometry import nms_bev
 
 __all__ = ['in_range', 'nms_proposals', 'roi_grid_unit_np', 'roi_grid_points', 'trilinear_rows',
@@ -85,11 +86,15 @@ def roi_grid_points(rois: np.ndarray, grid_size: int) -> np.ndarray:
     return np.stack([gx, gy, gz], -1).astype(F32)
 
 
-def _site_keys(zyx: np.ndarray, shape: Sequence[float]) -> np.ndarray:
+def _cell_keys(z: np.ndarray, y: np.ndarray, x: np.ndarray, shape: Sequence[float]) -> np.ndarray:
+    """(z * H + y) * W + x of integer cell indices (any shape), -1 off the (D, H, W) grid."""
     D, H, W = (int(v) for v in shape)
-    ok = ((zyx[..., 0] >= 0) & (zyx[..., 0] < D) & (zyx[..., 1] >= 0) & (zyx[..., 1] < H)
-          & (zyx[..., 2] >= 0) & (zyx[..., 2] < W))
-    return np.where(ok, (zyx[..., 0] * H + zyx[..., 1]) * W + zyx[..., 2], -1)
+    ok = (z >= 0) & (z < D) & (y >= 0) & (y < H) & (x >= 0) & (x < W)
+    return np.where(ok, (z * H + y) * W + x, -1)
+
+
+def _site_keys(zyx: np.ndarray, shape: Sequence[float]) -> np.ndarray:
+    return _cell_keys(zyx[..., 0], zyx[..., 1], zyx[..., 2], shape)
 
 
 def _lookup(sites: np.ndarray, shape: Sequence[float], zyx: np.ndarray) -> np.ndarray:
@@ -155,14 +160,16 @@ def voxel_centroids(geometry: Mapping[str, Sequence[float]], sites: np.ndarray, 
     if points.shape[0] == 0 or sites.shape[0] == 0:
         return centres
     pts = points if points.dtype == F32 else points.astype(F32)
-    # only points near the sites can fall in them (a cheap box test before rounding and lookups)
+    # only points near the sites can fall in them (a cheap box test before rounding and lookups); column by
+    # column, as the (N, 3) form of the same arithmetic runs strided and several times slower
     lo, hi = centres.min(0) - spacing, centres.max(0) + spacing
-    xyz = pts[_in_box(pts, lo, hi), :3]
-    idx = np.round((xyz - origin) / spacing).astype(np.int64)[:, ::-1]
-    rows = _lookup(sites, geometry['shape'], idx)
+    near = _in_box(pts, lo, hi)
+    xyz = [pts[near, d] for d in range(3)]
+    x, y, z = (np.round((v - origin[d]) / spacing[d]).astype(np.int64) for d, v in enumerate(xyz))
+    rows = _lookup_keys(sites, geometry['shape'], _cell_keys(z, y, x, geometry['shape']))
     hit = rows >= 0
     n = np.bincount(rows[hit], minlength=sites.shape[0])
-    sums = np.stack([np.bincount(rows[hit], weights=xyz[hit, d], minlength=sites.shape[0]) for d in range(3)], 1)
+    sums = np.stack([np.bincount(rows[hit], weights=v[hit], minlength=sites.shape[0]) for v in xyz], 1)
     out = centres.copy()
     found = n > 0
     out[found] = (sums[found] / n[found, None]).astype(F32)
@@ -192,14 +199,17 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
     reach = np.hypot(rois[:, 3], rois[:, 4]) / 2 + F32(1e-3)
     pts = points if points.dtype == F32 else points.astype(F32)
     lo, hi = (rois[:, :2] - reach[:, None]).min(0), (rois[:, :2] + reach[:, None]).max(0)
-    xyz = pts[_in_box(pts, lo, hi), :3]
+    # column by column (the (N, 3) forms of the same arithmetic run strided, several times slower)
+    near = _in_box(pts, lo, hi)
+    x, y, z = (pts[near, k] for k in range(3))
     # candidate (point, RoI) pairs from 1 m BEV buckets: per RoI, each bucket row of its reach is one
     # contiguous run of the bucket-sorted points (all RoIs at once)
     W = int((hi[0] - lo[0]) // 1.0) + 1
     H = int((hi[1] - lo[1]) // 1.0) + 1
-    cxy = np.floor((xyz[:, :2] - lo) / F32(1.0)).astype(np.int64)
-    order = np.argsort(cxy[:, 1] * W + cxy[:, 0], kind='stable')
-    sorted_keys = (cxy[:, 1] * W + cxy[:, 0])[order]
+    bucket = (np.floor((y - lo[1]) / F32(1.0)).astype(np.int64) * W
+              + np.floor((x - lo[0]) / F32(1.0)).astype(np.int64))
+    order = stable_argsort(bucket, W * H)
+    sorted_keys = bucket[order]
     rlo = np.floor((rois[:, :2] - reach[:, None] - lo) / F32(1.0)).astype(np.int64).clip(min=0)
     rhi = np.minimum(np.floor((rois[:, :2] + reach[:, None] - lo) / F32(1.0)).astype(np.int64), [W - 1, H - 1])
     K = int((rhi[:, 1] - rlo[:, 1]).max()) + 1
@@ -211,18 +221,18 @@ def roi_cell_stats(points: np.ndarray, rois: np.ndarray, grid_size: int) -> tupl
     seg = np.repeat(np.arange(n.size), n)
     point_of = order[np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + np.repeat(start.ravel(), n)]
     roi_of = seg // K
-    box = rois[roi_of]
-    d = xyz[point_of] - box[:, :3]
-    c, s = np.cos(box[:, 6]), np.sin(box[:, 6])
-    local = np.stack([d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c, d[:, 2]], 1) / box[:, 3:6] + F32(0.5)
-    inside = ((local[:, 0] >= 0) & (local[:, 0] < 1) & (local[:, 1] >= 0) & (local[:, 1] < 1) & (local[:, 2] >= 0)
-              & (local[:, 2] < 1))
-    local, roi_of = local[inside].astype(F32), roi_of[inside]
-    cell3 = np.clip(np.floor(local * F32(G)).astype(np.int64), 0, G - 1)
-    key = roi_of * G3 + (cell3[:, 0] * G + cell3[:, 1]) * G + cell3[:, 2]
-    offset = local * F32(G) - cell3.astype(F32) - F32(0.5)
+    # each pair in its RoI's box frame, in box units from the corner (cos / sin once per RoI)
+    dx, dy = x[point_of] - rois[roi_of, 0], y[point_of] - rois[roi_of, 1]
+    c, s = np.cos(rois[:, 6])[roi_of], np.sin(rois[:, 6])[roi_of]
+    local = [(dx * c + dy * s) / rois[roi_of, 3] + F32(0.5), (-dx * s + dy * c) / rois[roi_of, 4] + F32(0.5),
+             (z[point_of] - rois[roi_of, 2]) / rois[roi_of, 5] + F32(0.5)]
+    inside = (local[0] >= 0) & (local[0] < 1) & (local[1] >= 0) & (local[1] < 1) & (local[2] >= 0) & (local[2] < 1)
+    local, roi_of = [v[inside] for v in local], roi_of[inside]
+    cell = [np.clip(np.floor(v * F32(G)).astype(np.int64), 0, G - 1) for v in local]
+    key = roi_of * G3 + (cell[0] * G + cell[1]) * G + cell[2]
     n_cell = np.bincount(key, minlength=R * G3).astype(F32)
-    sums = np.stack([np.bincount(key, weights=offset[:, k], minlength=R * G3) for k in range(3)], 1).astype(F32)
+    sums = np.stack([np.bincount(key, weights=v * F32(G) - k.astype(F32) - F32(0.5), minlength=R * G3)
+                     for v, k in zip(local, cell, strict=True)], 1).astype(F32)
     count[:] = n_cell.reshape(R, G3)
     centroid[:] = (sums / np.maximum(n_cell, 1)[:, None]).reshape(R, G3, 3)
     return count, centroid
