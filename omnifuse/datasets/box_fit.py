@@ -114,17 +114,18 @@ class BoxFit:
         return fit_boxes_to_points(boxes, points, chosen, self, helper)
 
 
-def _local(xy: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _local(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points' (u, v): along the box heading and to its left, from its centre."""
     c, s = np.cos(box[6]), np.sin(box[6])
-    dx, dy = xy[:, 0] - box[0], xy[:, 1] - box[1]
+    dx, dy = x - box[0], y - box[1]
     return c * dx + s * dy, c * dy - s * dx
 
 
 def _bucket(xyz: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The points (N, 3) in any of the rectangles (`centres` (B, 2), half extents `half` (B, 2), axis-aligned),
-    sorted into `_CELL` BEV cells: (those points as float64 (M, 3) in cell order, cell start offsets (cells + 1,),
-    grid origin (2,), cells a row)."""
+    sorted into `_CELL` BEV cells: (those points as float64 (3, M) x / y / z rows in cell order, cell start
+    offsets (cells + 1,), grid origin (2,), cells a row). Rows, not (M, 3): every box's arithmetic then runs on
+    contiguous columns (about 2x faster than strided ones)."""
     lo = np.floor((centres - half).min(0) / _CELL) * _CELL
     hi = (centres + half).max(0)
     rows, cols = (np.floor((hi - lo) / _CELL).astype(int) + 1).tolist()
@@ -143,20 +144,21 @@ def _bucket(xyz: np.ndarray, centres: np.ndarray, half: np.ndarray) -> tuple[np.
     # 16-bit keys sort by radix (linear time)
     order = np.argsort(cell.astype(np.uint16) if rows * cols <= 65536 else cell, kind='stable')
     starts = np.concatenate([[0], np.cumsum(np.bincount(cell, minlength=rows * cols))])
-    return xyz[idx[order]].astype(np.float64), starts, lo.astype(np.float64), cols
+    kept = idx[order]
+    return (np.stack([xyz[kept, d].astype(np.float64) for d in range(3)]), starts, lo.astype(np.float64), cols)
 
 
 def _near(buckets: tuple[np.ndarray, np.ndarray, np.ndarray, int], centre: np.ndarray, half: np.ndarray
           ) -> np.ndarray:
-    """The points (P, 3) of the cells that the rectangle of half extents `half` (2,) around `centre` (x, y)
+    """The points (3, P) of the cells that the rectangle of half extents `half` (2,) around `centre` (x, y)
     touches (those cells were wanted by `_bucket`): one slice of the bucketed points per row of cells."""
     points, starts, lo, cols = buckets
     rows = (len(starts) - 1) // cols
     i0, j0 = np.floor((centre - half - lo) / _CELL).astype(int)
     i1, j1 = np.floor((centre + half - lo) / _CELL).astype(int)
     i0, j0, i1, j1 = max(i0, 0), max(j0, 0), min(i1, rows - 1), min(j1, cols - 1)
-    parts = [points[starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
-    return np.concatenate(parts) if parts else np.zeros((0, 3))
+    parts = [points[:, starts[i * cols + j0]:starts[i * cols + j1 + 1]] for i in range(i0, i1 + 1)]
+    return np.concatenate(parts, 1) if parts else np.zeros((3, 0))
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -222,24 +224,24 @@ def _box_faces(scene: _Scene, i: int, fit: BoxFit) -> _Faces | None:
     boxes = scene.boxes
     _, _, z, length, width, height, _ = boxes[i]
     p = _near(scene.buckets, boxes[i, :2], scene.extents[i])
-    u, v = _local(p[:, :2], boxes[i])
+    u, v = _local(p[0], p[1], boxes[i])
     bottom, top = z - height / 2, z + height / 2
     near = np.flatnonzero((np.abs(u) <= length / 2 + fit.margin) & (np.abs(v) <= width / 2 + fit.margin))
-    p, u, v = p[near], u[near], v[near]
-    zz = p[:, 2]
+    p, u, v = p[:, near], u[near], v[near]
+    zz = p[2]
     foot = (np.abs(u) <= length / 2) & (np.abs(v) <= width / 2)
     ring = zz[~foot & (np.abs(zz - bottom) < fit.ground_band)]
     ground = _percentile(ring, 10) if len(ring) >= 5 else bottom
     # the object's points: above the ground, below the highest top allowed, in no other detected box
     keep = np.flatnonzero((zz > ground + fit.clearance) & (zz < top + fit.grow_height))
-    p, u, v, zz, foot = p[keep], u[keep], v[keep], zz[keep], foot[keep]
+    p, u, v, zz, foot = p[:, keep], u[keep], v[keep], zz[keep], foot[keep]
     others = np.flatnonzero(np.hypot(*(boxes[:, :2] - boxes[i, :2]).T)
                             < scene.reaches[i] + scene.half_diag + 0.1)
     others = others[others != i]
-    sel = np.ones(len(p), bool)
-    if len(others) and len(p):  # the footprints of the other boxes at any height (points_in_boxes' arithmetic)
-        d0 = p[:, 0, None] - boxes[others, 0]
-        d1 = p[:, 1, None] - boxes[others, 1]
+    sel = np.ones(p.shape[1], bool)
+    if len(others) and p.shape[1]:  # the footprints of the other boxes at any height (points_in_boxes' arithmetic)
+        d0 = p[0, :, None] - boxes[others, 0]
+        d1 = p[1, :, None] - boxes[others, 1]
         c, s = scene.cos[others], scene.sin[others]
         sel = ~((np.abs(d0 * c + d1 * s) <= scene.half_l[others])
                 & (np.abs(-d0 * s + d1 * c) <= scene.half_w[others])).any(1)
