@@ -3,10 +3,11 @@
 Usage: python bench/bench_deploy_detector.py [--runs 15] [--threads 2] [--busy 0] [--out DIR] [--sequential]
 KITTI 000000 (the real 115k-point scan and its image) through `detector(frame)`: every step from the raw points
 and image to the final boxes (the PyTorch path: its test pipeline, data preprocessor and model; the exported
-path: its numpy steps and graphs). The shipped default detector is exported to .onnx and OpenVINO .xml in DIR
-(a temporary folder by default). Backends run interleaved round by round after 3 warm-up rounds, so that a change
-of machine load hits each alike; prints the median and 10-90 % range, the exported path's per-step medians, each
-backend's peak memory (max RSS of a fresh process running the same frame 5 times) and the load average.
+path: its numpy steps and graphs, on ONNX Runtime, OpenVINO and OpenVINO in bfloat16). The shipped default
+detector is exported to .onnx and OpenVINO .xml in DIR (a temporary folder by default). Backends run
+interleaved round by round after 3 warm-up rounds, so that a change of machine load hits each alike; prints
+the median and 10-90 % range, the exported path's per-step medians, each backend's peak memory (max RSS of a
+fresh process running the same frame 5 times) and the load average.
 With --sequential each exported backend is timed a second time with the other setting of `overlap` (the image
 steps in a worker thread beside the LiDAR's numpy steps, or in line; the default depends on the backend),
 interleaved with the rest.
@@ -44,7 +45,7 @@ if sys.argv[1] == 'torch':
     det = Detector(model, cfg)
 else:
     from omnifuse.deploy.detector_runtime import ExportedFrameDetector
-    det = ExportedFrameDetector(sys.argv[1], num_threads=int(sys.argv[3]))
+    det = ExportedFrameDetector(sys.argv[1], num_threads=int(sys.argv[3]), precision=sys.argv[4])
 for _ in range(5):
     det(frame)
 # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec
@@ -52,8 +53,8 @@ print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 '''
 
 
-def _peak_mb(which: str, threads: int) -> float:
-    done = subprocess.run([sys.executable, '-c', _PEAK, which, str(SHARED / 'kitti'), str(threads)],
+def _peak_mb(which: str, threads: int, precision: str = 'f32') -> float:
+    done = subprocess.run([sys.executable, '-c', _PEAK, which, str(SHARED / 'kitti'), str(threads), precision],
                           capture_output=True, text=True, cwd=REPO, check=True)
     return float(done.stdout.split()[-1])
 
@@ -88,6 +89,8 @@ def main() -> None:
     detectors = {'torch': Detector(model, cfg)}
     for backend, path in files.items():
         detectors[backend] = ExportedFrameDetector(path, num_threads=args.threads)
+        if backend == 'openvino':  # bfloat16 arithmetic (this CPU has AVX512-BF16): the fastest path
+            detectors['openvino bf16'] = ExportedFrameDetector(path, num_threads=args.threads, precision='bf16')
         if args.sequential:
             other = not detectors[backend].exported.overlap
             detectors[f'{backend} overlap={other}'] = ExportedFrameDetector(path, num_threads=args.threads,
@@ -111,6 +114,7 @@ def main() -> None:
         load_after = os.getloadavg()[0]
     peaks = {'torch': _peak_mb('torch', args.threads)}
     peaks.update({b: _peak_mb(str(p), args.threads) for b, p in files.items()})
+    peaks['openvino bf16'] = _peak_mb(str(files['openvino']), args.threads, 'bf16')
     peaks.update({name: peaks[name.split()[0]] for name in detectors if name not in peaks})
     result = {'threads': args.threads, 'busy': args.busy, 'load': [load_before, load_after], 'runs': args.runs,
               'median_ms': {k: statistics.median(v) for k, v in times.items()},
@@ -122,7 +126,7 @@ def main() -> None:
     base = result['median_ms']['torch']
     for name, ms in result['median_ms'].items():
         lo, hi = result['p10_p90_ms'][name]
-        print(f'  {name:<12s} {ms:8.1f} ms  (10-90 %: {lo:.1f}-{hi:.1f}; {base / ms:.2f}x torch)  '
+        print(f'  {name:<14s} {ms:8.1f} ms  (10-90 %: {lo:.1f}-{hi:.1f}; {base / ms:.2f}x torch)  '
               f'peak RSS {peaks[name]:.0f} MB')
     for name, d in result['steps_ms'].items():
         print(f'  {name} steps: ' + ', '.join(f'{s} {v:.1f}' for s, v in d.items()))
