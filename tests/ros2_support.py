@@ -100,6 +100,11 @@ class Ros:
 
     def start(self, *args: str, log: Path) -> subprocess.Popen:
         """Start a long-running command in its own process group, output to `log`."""
+        # A shell's background job (`make test &`, nohup) starts with SIGINT ignored, and an ignored signal stays
+        # ignored across exec: the node would never see the Ctrl-C that stops it. With Python's handler here the
+        # children start with the default action.
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         handle = log.open('w')
         return subprocess.Popen(list(args), cwd=self.cwd, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
                                 start_new_session=True)

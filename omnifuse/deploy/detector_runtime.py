@@ -388,7 +388,9 @@ class ExportedFrameDetector:
             exported model carries (`box_fit` of its config; none in files exported before it existed).
         overlap: the image steps in a worker thread, started before the levelling (see `ExportedDetector`;
             None: by backend).
-        numpy_threads: threads of the numpy steps (see `ExportedDetector`; None: by `num_threads`).
+        numpy_threads: threads of the numpy steps (see `ExportedDetector`; None: by `num_threads`). With two and
+            `overlap` off, the helper thread levels and voxelises the scan while this thread runs the image steps
+            (docs/deploy.md "Fourth pass").
     """
 
     def __init__(self, path: str | Path, *, backend: str | None = None, num_threads: int | None = None,
