@@ -357,14 +357,18 @@ def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Pat
 
 
 def test_numpy_steps_with_a_helper_thread_change_nothing(exported: dict[str, Path], kitti_root: Path) -> None:
-    """The RoI cell statistics in a helper thread (the default with two graph threads) give the one-thread
-    detections bit for bit."""
+    """The numpy steps in a helper thread (the default with two graph threads: the levelling and voxels beside the
+    image steps, the site sets, the first convolution's columns, the RoI cell statistics, half the box fitting) give
+    the one-thread detections bit for bit."""
     frame = KittiReader(kitti_root, require_labels=False).read('000000')
     for backend, path in exported.items():
         assert ExportedFrameDetector(path, num_threads=2).exported.numpy_threads == 2
         assert ExportedFrameDetector(path, num_threads=1).exported.numpy_threads == 1
-        helped = ExportedFrameDetector(path, num_threads=1, numpy_threads=2)(frame).numpy()
-        alone = ExportedFrameDetector(path, num_threads=1, numpy_threads=1)(frame).numpy()
-        assert len(alone[0]) > 0, backend
-        for a, b in zip(helped, alone, strict=True):
-            np.testing.assert_array_equal(a, b, err_msg=backend)
+        for overlap in (False, True):  # the LiDAR steps in the helper, or the image steps in the image worker
+            helper = ExportedFrameDetector(path, num_threads=1, numpy_threads=2, overlap=overlap)
+            helped = helper(frame).numpy()
+            assert ('LiDAR wait' in helper.exported.times.ms) != overlap, (backend, overlap)
+            alone = ExportedFrameDetector(path, num_threads=1, numpy_threads=1, overlap=overlap)(frame).numpy()
+            assert len(alone[0]) > 0, backend
+            for a, b in zip(helped, alone, strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=f'{backend}, overlap {overlap}')
