@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,13 +104,12 @@ class BoxFit:
         return bool(self.classes)
 
     def __call__(self, boxes: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                 points: np.ndarray, helper: Executor | None = None) -> np.ndarray:
+                 points: np.ndarray) -> np.ndarray:
         """(K, 7) boxes (LiDAR frame of `points`), (K,) class indices into `class_names`, (N, >=3) points ->
-        the (K, 7) boxes with those of `classes` fitted (a new array; the others unchanged). `helper`: a worker
-        thread that fits every other box."""
+        the (K, 7) boxes with those of `classes` fitted (a new array; the others unchanged)."""
         names = np.asarray([class_names[int(i)] for i in labels], dtype=object)
         chosen = np.isin(names, self.classes) if len(names) else np.zeros(0, bool)
-        return fit_boxes_to_points(boxes, points, chosen, self, helper)
+        return fit_boxes_to_points(boxes, points, chosen, self)
 
 
 def _local(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,8 +251,7 @@ def _box_faces(scene: _Scene, i: int, fit: BoxFit) -> _Faces | None:
     return ground, [along, -along[::-1], across, -across[::-1], np.sort(zz[inside])]
 
 
-def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarray, fit: BoxFit,
-                        helper: Executor | None = None) -> np.ndarray:
+def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarray, fit: BoxFit) -> np.ndarray:
     """Fit the `chosen` boxes to the points around them (the rule of the module doc).
 
     Args:
@@ -262,8 +259,6 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
         points: (N, >=3) points, x y z first.
         chosen: (K,) bool, the boxes to fit.
         fit: the settings.
-        helper: a worker thread that takes every other box (numpy releases the GIL in its loops; the result is
-            the same).
 
     Returns:
         (K, 7) float64 boxes, a new array: the chosen ones fitted, the others as given.
@@ -287,13 +282,7 @@ def fit_boxes_to_points(boxes: np.ndarray, points: np.ndarray, chosen: np.ndarra
                    half_l=(boxes[:, 3] + 0.2) / 2, half_w=(boxes[:, 4] + 0.2) / 2,
                    cos=np.cos(boxes[:, 6]), sin=np.sin(boxes[:, 6]))
     rows = [int(i) for i in todo]
-    if helper is not None and len(rows) > 1:
-        theirs = helper.submit(lambda: [_box_faces(scene, i, fit) for i in rows[1::2]])
-        mine = [_box_faces(scene, i, fit) for i in rows[::2]]
-        results: list[_Faces | None] = [None] * len(rows)
-        results[::2], results[1::2] = mine, theirs.result()
-    else:
-        results = [_box_faces(scene, i, fit) for i in rows]
+    results = [_box_faces(scene, i, fit) for i in rows]
     fitted = [(i, r[0]) for i, r in zip(rows, results, strict=True) if r is not None]  # (box, local ground)
     faces = [f for r in results if r is not None for f in r[1]]  # per fitted box and face: its values
     if not fitted:

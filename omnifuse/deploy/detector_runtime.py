@@ -170,7 +170,7 @@ class DetectorPipeline:
 
     def numpy_helper(self) -> ThreadPoolExecutor | None:
         """The thread that computes the site sets beside the index tables, the RoI cell statistics beside the
-        other RoI inputs and half of the box fitting (`numpy_threads` >= 2), started on first use."""
+        other RoI inputs (`numpy_threads` >= 2), started on first use."""
         if self.numpy_threads < 2:
             return None
         if self._helper is None:
@@ -463,6 +463,6 @@ class ExportedFrameDetector:
         boxes = boxes[keep] if T is None else self.adapter.boxes_to_sensor(boxes[keep], T)
         if self.box_fit.active:  # after the graphs, on the sensor's own points; last in the per-step times
             start = time.perf_counter()
-            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points, self.exported.numpy_helper())
+            boxes = self.box_fit(boxes, labels[keep], self.class_names, sensor_points)
             self.exported.times = StageTimes({**self.exported.times.ms, 'box fit': (time.perf_counter() - start) * 1e3})
         return DetPredictions(boxes, scores[keep], labels[keep])

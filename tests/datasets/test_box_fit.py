@@ -176,23 +176,6 @@ def test_faces_of_all_boxes_grow_as_one_by_one() -> None:
     assert (got[:3] == edge[:3]).all() and (got > edge).sum() > groups // 2  # most groups moved
 
 
-def test_a_helper_thread_fits_the_same_boxes() -> None:
-    """Every other box fitted in a helper thread: the same boxes as one thread (three vans side by side, one of
-    them too sparse to fit, and a box on nothing)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    vans = [_surface(15.0, 20.0, y, y + 1.9, GROUND, GROUND + 2.1, step=0.05 if y < 8 else 0.9)
-            for y in (3.0, -2.0, 8.0)]
-    points = _scan(*vans, _ground(10, 25, -5, 12))
-    boxes = np.array([[17.0, 3.85 + dy, GROUND + 0.9, 4.0, 1.7, 1.6, 0.0] for dy in (0.0, -5.0, 5.0, 20.0)])
-    chosen = np.ones(len(boxes), bool)
-    want = fit_boxes_to_points(boxes, points, chosen, CAR_FIT)
-    with ThreadPoolExecutor(1) as helper:
-        got = fit_boxes_to_points(boxes, points, chosen, CAR_FIT, helper)
-    np.testing.assert_array_equal(got, want)
-    assert (want[:2, 3] > 4.5).all() and np.array_equal(want[2:], boxes[2:])  # two fitted, two left as they were
-
-
 def test_box_fit_from_config() -> None:
     assert BoxFit.from_config(None) == BoxFit() and not BoxFit().active
     fit = BoxFit.from_config({'classes': ['Car', 'Cyclist'], 'gap': 0.3})

@@ -358,7 +358,7 @@ def test_image_steps_in_the_worker_thread_change_nothing(exported: dict[str, Pat
 
 def test_numpy_steps_with_a_helper_thread_change_nothing(exported: dict[str, Path], kitti_root: Path) -> None:
     """The numpy steps in a helper thread (the default with two graph threads: the levelling and voxels beside the
-    image steps, the site sets, the first convolution's columns, the RoI cell statistics, half the box fitting) give
+    image steps, the site sets, the first convolution's columns, the RoI cell statistics) give
     the one-thread detections bit for bit."""
     frame = KittiReader(kitti_root, require_labels=False).read('000000')
     for backend, path in exported.items():

@@ -41,9 +41,9 @@ def test_conv_rules_match_a_brute_force_lookup(subm: bool) -> None:
     assert (grid.cells == -1).all()
 
 
-@pytest.mark.parametrize('size', [3000, 65536, 11_264_000, 1 << 40])
+@pytest.mark.parametrize('size', [3000, 65536, 11_264_000])
 def test_stable_order_is_numpys_stable_argsort(size: int) -> None:
-    """The voxeliser's sort (two 16-bit radix passes below 2^32 keys): numpy's stable argsort, ties in input
+    """The voxeliser's sort (one or two 16-bit radix passes): numpy's stable argsort, ties in input
     order (many ties: keys drawn from few values, or spread over the whole range)."""
     rng = np.random.default_rng(5)
     for keys in (rng.integers(0, min(size, 300), 40_000), rng.integers(0, size, 40_000)):
