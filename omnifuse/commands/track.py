@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from omnifuse.structures.calibration import Calibration
 
 PATH = ('track',)
 HELP = ('track 3D detections over sequences (AB3DMOT detection files or KITTI object results) '
@@ -24,6 +30,16 @@ calibration (--calib DIR, optional): DIR/<seq>.txt, KITTI calib files (object ke
   tracking keys R_rect/Tr_velo_cam). Used to track in the true LiDAR frame and to project coasting tracks
   into the image. Without it the camera axes stand in for the LiDAR axes (boxes written back are exact) and
   a coasting track keeps its last image box.
+
+ego motion (--oxts DIR or --poses DIR, optional; either needs --calib): with it the tracker runs in the world
+  (a parked car stands still while the vehicle drives), without it in the LiDAR frame of each frame.
+  --oxts DIR:  DIR/<seq>.txt, KITTI oxts (GPS/IMU) records, one line per frame (KITTI tracking's
+               training/oxts; 30 numbers: lat lon alt roll pitch yaw ...); turned into LiDAR poses as the
+               KITTI raw devkit does (convertOxtsToPose) with the calib file's Tr_imu_to_velo (Tr_imu_velo).
+  --poses DIR: DIR/<seq>.txt, one pose per line, 12 numbers: the top three rows (row-major) of the LiDAR's
+               pose in a world fixed for the sequence (world_T_lidar; KITTI odometry's format, as LiDAR
+               odometry tools such as KISS-ICP write it).
+  Either must hold a line for every tracked frame (frame k on line k).
 
 output (--out DIR): DIR/<seq>.txt per sequence, KITTI tracking results, one track per line:
   frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z ry score
@@ -55,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='comma-separated sequence numbers to track, e.g. 1,6,8 (default: every sequence found)')
     parser.add_argument('--calib', default=None, metavar='DIR',
                         help='folder of KITTI calib files <seq>.txt (optional, see below)')
+    ego = parser.add_mutually_exclusive_group()
+    ego.add_argument('--oxts', default=None, metavar='DIR',
+                     help='folder of KITTI oxts files <seq>.txt: ego motion from GPS/IMU (needs --calib; below)')
+    ego.add_argument('--poses', default=None, metavar='DIR',
+                     help='folder of KITTI-format LiDAR pose files <seq>.txt (needs --calib; below)')
     parser.add_argument('--config', default=None, metavar='FILE',
                         help='YAML or JSON file of tracker parameters (TrackerConfig.from_dict)')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', dest='overrides',
@@ -102,6 +123,13 @@ def run(args: argparse.Namespace) -> int:
     calib_dir = Path(args.calib) if args.calib else None
     if calib_dir is not None and not calib_dir.is_dir():
         raise NotADirectoryError(20, 'not a folder of calibration files', str(calib_dir))
+    ego_option, ego_dir = ('--oxts', args.oxts) if args.oxts else ('--poses', args.poses)
+    if ego_dir is not None:
+        if calib_dir is None:
+            raise FormatError(f'{ego_option} needs --calib: ego poses are poses of the LiDAR, and without the '
+                              'calibration the LiDAR frame is not known')
+        if not Path(ego_dir).is_dir():
+            raise NotADirectoryError(20, f'{ego_option}: not a folder', str(ego_dir))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -111,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         rows = read_detection_sequence(sources[seq])
         if classes is not None:
             rows = rows.select(np.isin(rows.labels.name, sorted(classes)))
-        T, camera = NOMINAL_T_RECT_LIDAR, None
+        T, camera, calib = NOMINAL_T_RECT_LIDAR, None, None
         if calib_dir is not None:
             calib_path = calib_dir / f'{seq:04d}.txt'
             if not calib_path.is_file():
@@ -119,9 +147,13 @@ def run(args: argparse.Namespace) -> int:
             calib = Calibration.from_kitti_file(calib_path)
             T = calib.T_rect_lidar
             camera = calib.cameras.get('image_2')
-        result, seconds = track_sequence(tracker, rows, T, camera=camera, score_column=args.score_column)
-        total_time += seconds
         n_frames = int(rows.frame.max()) + 1 if len(rows) else 0
+        poses = None
+        if ego_dir is not None and calib is not None:
+            poses = _sequence_poses(ego_option, Path(ego_dir), seq, calib, n_frames)
+        result, seconds = track_sequence(tracker, rows, T, camera=camera, score_column=args.score_column,
+                                         poses=poses)
+        total_time += seconds
         write_kitti_tracking(out_dir / f'{seq:04d}.txt', result, with_score=True, decimals=SCORE_DECIMALS)
         total_frames += n_frames
         total_tracks += len(np.unique(result.track_id))
@@ -129,3 +161,25 @@ def run(args: argparse.Namespace) -> int:
     print(f'{len(seqs)} sequence(s), {total_frames} frames, {total_tracks} tracks -> {out_dir}')
     print(f'tracking speed: {fps:.1f} frames/s (tracker only, {total_time:.2f} s)')
     return 0
+
+
+def _sequence_poses(option: str, folder: Path, seq: int, calib: Calibration, n_frames: int) -> np.ndarray:
+    """(n_frames, 4, 4) world_T_lidar of one sequence from its oxts or pose file."""
+    from omnifuse.errors import FormatError
+    from omnifuse.structures.ego_poses import lidar_poses_from_oxts, read_oxts, read_pose_file
+
+    path = folder / f'{seq:04d}.txt'
+    if not path.is_file():
+        raise FileNotFoundError(2, f'{option}: the file of sequence {seq:04d} is missing', str(path))
+    if option == '--oxts':
+        T_lidar_imu = calib.kitti.get('Tr_imu_to_velo')
+        if T_lidar_imu is None:
+            raise FormatError(f'calibration of sequence {seq:04d}: no Tr_imu_to_velo (Tr_imu_velo), which --oxts '
+                              'needs to turn GPS/IMU poses into LiDAR poses')
+        poses = lidar_poses_from_oxts(read_oxts(path), T_lidar_imu)
+    else:
+        poses = read_pose_file(path)
+    if len(poses) < n_frames:
+        raise FormatError(f'{path}: {len(poses)} poses, but sequence {seq:04d} has detections up to frame '
+                          f'{n_frames - 1} ({n_frames} frames)')
+    return poses[:n_frames]

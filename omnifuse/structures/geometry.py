@@ -25,9 +25,9 @@ import numpy as np
 
 from omnifuse.errors import ShapeError
 
-__all__ = ['box_corners', 'bev_corners', 'wrap_angle', 'check_boxes', 'polygon_intersection_area',
-           'box_intersection_bev', 'box_iou_bev', 'box_iou_3d', 'box_iou_bev_aligned', 'box_iou_3d_aligned',
-           'iou_2d', 'points_in_boxes', 'nms_bev']
+__all__ = ['box_corners', 'bev_corners', 'wrap_angle', 'rotation_from_euler', 'check_boxes',
+           'polygon_intersection_area', 'box_intersection_bev', 'box_iou_bev', 'box_iou_3d', 'box_iou_bev_aligned',
+           'box_iou_3d_aligned', 'iou_2d', 'points_in_boxes', 'nms_bev']
 
 _BEV_SIGNS = np.array([[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5], [-0.5, 0.5]])
 
@@ -45,6 +45,15 @@ def check_boxes(boxes: np.ndarray, name: str = 'boxes') -> np.ndarray:
 def wrap_angle(angle: np.ndarray | float) -> np.ndarray:
     """Wrap angles [rad] to [-pi, pi)."""
     return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
+
+
+def rotation_from_euler(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """(3, 3) rotation Rz(yaw) . Ry(pitch) . Rx(roll) [rad] (KITTI's oxts convention, and the simulator's rig)."""
+    cr, sr, cp, sp, cy, sy = np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
+    Rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
+    Ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
+    Rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
+    return Rz @ Ry @ Rx
 
 
 def bev_corners(boxes: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnifuse.errors import FormatError
+from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures.boxes3d import Boxes3D, clip_image_boxes
 from omnifuse.structures.calibration import CameraModel
 from omnifuse.structures.frame import ObjectLabels
@@ -134,7 +134,8 @@ def tracks_to_rows(tracks: Tracks, frame: int, T_rect_lidar: np.ndarray, *,
 
 def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lidar: np.ndarray, *,
                    camera: CameraModel | None = None, score_column: str = 'exact_mean',
-                   frame_period_ns: int = 100_000_000, n_frames: int | None = None) -> tuple[KittiTrackRows, float]:
+                   frame_period_ns: int = 100_000_000, n_frames: int | None = None,
+                   poses: np.ndarray | None = None) -> tuple[KittiTrackRows, float]:
     """Track one sequence of detection rows (frames 0 .. the last one with a detection) from a reset tracker.
 
     Args:
@@ -146,6 +147,8 @@ def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lid
             or 'confidence' (each row the track's confidence at that frame, `Tracks.scores`).
         frame_period_ns: time between frames (KITTI: 10 Hz).
         n_frames: frames to run (default: up to the last one with a detection).
+        poses: (>= n_frames, 4, 4) world_T_lidar of the frames (ego motion: the tracker then runs in the
+            world), or None (it runs in the LiDAR frame).
 
     Returns:
         (the result rows in frame order, seconds spent inside `tracker.update`). Write them with
@@ -158,6 +161,8 @@ def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lid
     column = ExactMeanScores() if score_column == 'exact_mean' else None
     if n_frames is None:
         n_frames = int(rows.frame.max()) + 1 if len(rows) else 0
+    if poses is not None and (np.ndim(poses) != 3 or len(poses) < n_frames):
+        raise ShapeError(f'track_sequence: poses must be ({n_frames}, 4, 4) or longer, got shape {np.shape(poses)}')
     bounds = np.searchsorted(rows.frame, np.arange(n_frames + 1))
     parts: list[KittiTrackRows] = []
     last_bbox: dict[int, np.ndarray] = {}
@@ -166,7 +171,8 @@ def track_sequence(tracker: MultiObjectTracker, rows: KittiTrackRows, T_rect_lid
         frame_rows = rows.select(np.arange(bounds[frame], bounds[frame + 1]))
         dets = rows_to_detections(frame_rows, T_rect_lidar) if len(frame_rows) else ObjectLabels.empty()
         start = time.perf_counter()
-        tracks = tracker.update(dets, stamp_ns=frame * frame_period_ns)
+        tracks = tracker.update(dets, stamp_ns=frame * frame_period_ns,
+                                pose=None if poses is None else poses[frame])
         seconds += time.perf_counter() - start
         out = tracks_to_rows(tracks, frame, T_rect_lidar, camera=camera, last_bbox=last_bbox)
         if column is not None and len(out):

@@ -20,9 +20,10 @@ import numpy as np
 
 from omnifuse.datasets.sim.world import EGO_BOX, GROUND_Z
 from omnifuse.structures import Calibration, CameraModel, UltrasonicSensor
+from omnifuse.structures.geometry import rotation_from_euler
 
 __all__ = ['default_calibration', 'KITTI_P2', 'KITTI_R0_RECT', 'KITTI_TR_VELO_TO_CAM', 'IMAGE_SIZE',
-           'THERMAL_SIZE', 'ultrasonic_sensors', 'rotation_from_euler']
+           'THERMAL_SIZE', 'ultrasonic_sensors']
 
 IMAGE_SIZE = (1242, 375)    # width, height
 THERMAL_SIZE = (640, 512)
@@ -36,16 +37,6 @@ KITTI_R0_RECT = np.array([[0.9999239, 0.00983776, -0.007445048],
 KITTI_TR_VELO_TO_CAM = np.array([[0.007533745, -0.9999714, -0.000616602, -0.004069766],
                                  [0.01480249, 0.0007280733, -0.9998902, -0.07631618],
                                  [0.9998621, 0.00752379, 0.01480755, -0.2717806]])
-
-
-def rotation_from_euler(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """(3, 3) rotation Rz(yaw) . Ry(pitch) . Rx(roll) [rad]."""
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch), math.cos(yaw),
-                              math.sin(yaw))
-    Rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
-    Ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
-    Rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
-    return Rz @ Ry @ Rx
 
 
 def _thermal_camera() -> CameraModel:
