@@ -8,8 +8,9 @@ Torch is not imported here (an exported detector runs without it); cv2 and the d
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ def _image_size(frame: Any, camera: str, image_size: tuple[int, int] | None) -> 
 def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: str, kitti: bool,
                   out: Path | None = None, png: Path | None = None, score_threshold: float,
                   use_camera: bool = True, use_thermal: bool = True, image_size: tuple[int, int] | None = None,
-                  track: bool = False, note: Callable[[str], None] | None = None) -> FolderDetections:
+                  track: bool = False, poses: Mapping[str, np.ndarray] | None = None,
+                  note: Callable[[str], None] | None = None) -> FolderDetections:
     """Detect on `frames` of `reader` in the given order and write the results.
 
     Inputs: `reader` (a `KittiReader` or `WaymoReader`: `read(frame_id)` -> SensorFrame), `frames` (frame ids,
@@ -70,7 +72,8 @@ def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: 
     .jsonl file to write), `png` (folder for `<id>.png` pictures, and with `track` `tracks_<seq:04d>.png`
     strips), `image_size` ((W, H) assumed for frames with no image and no image size in their calib; None:
     KITTI's, and `note` is called once with a message saying so), `track` (KITTI layout only: run the 3D
-    tracker and write `<out>/tracking/<seq:04d>.txt`).
+    tracker and write `<out>/tracking/<seq:04d>.txt`), `poses` (frame id -> (4, 4) world_T_lidar, the ego
+    motion for the tracker; it takes the place of the frames' own `meta['world_T_lidar']`).
 
     Outputs: the files above, and the counts in a `FolderDetections`. Raises `OmnifuseError` when a frame's
     calib lacks `camera` while KITTI label files are to be written.
@@ -138,6 +141,8 @@ def detect_frames(reader: Any, frames: Iterable[str], detector: Any, *, camera: 
             size, _ = _image_size(frame, camera, image_size)
             dets = ObjectLabels(pred.boxes3d(), names, np.zeros(n), np.zeros(n, np.int64), np.zeros(n),
                                 np.full((n, 4), np.nan), np.asarray(scores, np.float64))
+            if poses is not None:
+                frame = dataclasses.replace(frame, meta={**frame.meta, 'world_T_lidar': poses[frame_id]})
             place, tracks = sequencer(frame, dets, image_size=size)
             if png and pictures is not None:
                 write_strip(pictures.start(place.sequence))

@@ -12,6 +12,7 @@ sequence, `<out>/tracking/<seq:04d>.txt` (`frame id type trunc occ alpha x1 y1 x
 ready for `omnifuse eval tracking --pred <out>/tracking`). With `--png-dir` the pictures then show the tracks
 (colour and '#id' per track, velocity arrows, trails) instead of the detections, and
 `<png-dir>/tracks_<seq:04d>.png` is a strip of bird's-eye views over the sequence.
+`--oxts FILE` / `--poses FILE` give the tracker the ego motion of a plain KITTI folder (line N for frame N).
 
 Without `--config`/`--checkpoint` the shipped default model is used (the fast LiDAR + camera model);
 a checkpoint exported by `omnifuse train` carries its config, so `--checkpoint` alone is enough.
@@ -23,6 +24,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from omnifuse.commands.vocabulary import add_backend, add_drop, add_png_dir, add_precision, add_split
 from omnifuse.datasets.box_fit import BoxFit
@@ -85,6 +88,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='KITTI layout: also track the objects over the frames (in frame-id order; the tracker is '
                         'reset per simulated sequence) and write KITTI tracking results <out>/tracking/<seq>.txt; '
                         '--png-dir then draws track ids, velocity arrows and trails')
+    ego = parser.add_mutually_exclusive_group()
+    ego.add_argument('--oxts', default=None, metavar='FILE',
+                     help='with --track on a KITTI folder: KITTI oxts (GPS/IMU) records, line N for frame N (30 '
+                     'numbers: lat lon alt roll pitch yaw ...), made LiDAR poses with the calib\'s Tr_imu_to_velo: '
+                     'the tracker then runs in the world (see omnifuse track --help)')
+    ego.add_argument('--poses', default=None, metavar='FILE',
+                     help='with --track on a KITTI folder: LiDAR poses in KITTI odometry format, line N for frame N '
+                     '(12 numbers, the top rows of world_T_lidar, as KISS-ICP writes them)')
+
+
+def _frame_poses(args: argparse.Namespace, reader: Any, frames: list[str]) -> dict[str, np.ndarray]:
+    """frame id -> (4, 4) world_T_lidar from --oxts / --poses (line N for frame N)."""
+    from omnifuse.errors import OmnifuseError
+    from omnifuse.structures.ego_poses import lidar_poses_from_oxts, read_oxts, read_pose_file
+
+    option, path = ('--oxts', args.oxts) if args.oxts else ('--poses', args.poses)
+    bad = [f for f in frames if not f.isdigit()]
+    if bad:
+        raise OmnifuseError(f'{option}: line N holds the pose of frame N, but frame id {bad[0]!r} is not a number')
+    if args.oxts:
+        calib = reader.read_calib(frames[0])
+        T_lidar_imu = calib.kitti.get('Tr_imu_to_velo')
+        if T_lidar_imu is None:
+            raise OmnifuseError(f'--oxts: the calibration of frame {frames[0]} has no Tr_imu_to_velo, which turns '
+                                'GPS/IMU poses into LiDAR poses')
+        poses = lidar_poses_from_oxts(read_oxts(path), T_lidar_imu)
+    else:
+        poses = read_pose_file(path)
+    short = [f for f in frames if int(f) >= len(poses)]
+    if short:
+        raise OmnifuseError(f'{path}: {len(poses)} poses (frames 0-{len(poses) - 1}), but frame {short[0]} is to be '
+                            'tracked')
+    return {f: poses[int(f)] for f in frames}
 
 
 def _adapter_override(args: argparse.Namespace, model_adapter: InputAdapter) -> InputAdapter:
@@ -169,9 +205,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.kitti_root:
             raise OmnifuseError('--track works on --kitti-root folders (KITTI layout or the simulator\'s)')
         frames = sorted(frames)
+    elif args.oxts or args.poses:
+        raise OmnifuseError(f'{"--oxts" if args.oxts else "--poses"} gives the ego motion to the tracker: use it with '
+                            '--track')
     unknown = [f for f in frames if f not in reader]
     if unknown:
         raise OmnifuseError(f'frame(s) {unknown[:5]} not in {args.kitti_root or args.waymo_root}')
+    poses = _frame_poses(args, reader, frames) if args.oxts or args.poses else None
     detector = _load(args, backend, camera)
     out = Path(args.out) if args.out else None
     png = Path(args.png_dir) if args.png_dir else None
@@ -183,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     done = detect_frames(reader, tqdm(frames, desc='detect', unit='frame'), detector, camera=camera,
                          kitti=bool(args.kitti_root), out=out, png=png, score_threshold=args.score_thr,
                          use_camera='camera' not in args.drop, use_thermal='thermal' not in args.drop,
-                         image_size=image_size, track=args.track,
+                         image_size=image_size, track=args.track, poses=poses,
                          note=note)
     tracked = ''
     if done.sequences is not None:

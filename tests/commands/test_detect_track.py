@@ -86,3 +86,37 @@ def test_detect_track_pictures_show_ids_and_a_strip_per_sequence(tracked: Path) 
 def test_detect_track_is_refused_on_waymo(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(['detect', '--waymo-root', str(tmp_path), '--track', '--checkpoint', 'none'])
     assert code != 0
+
+
+def test_detect_track_takes_the_ego_motion_from_a_pose_file(tracked: Path, tmp_path: Path,
+                                                            capsys) -> None:  # type: ignore[no-untyped-def]
+    from omnifuse.datasets.kitti import read_frame_meta
+    from omnifuse.structures.ego_poses import format_pose_file
+
+    sim = tracked / 'sim'
+    meta = [np.array(read_frame_meta(sim / 'training' / 'meta' / f'{k:06d}.json')['world_T_lidar']) for k in range(4)]
+    right, wrong = tmp_path / 'right.txt', tmp_path / 'wrong.txt'
+    right.write_text(format_pose_file(np.array(meta)))
+    jumps = np.array(meta)
+    jumps[:, 0, 3] += 30.0 * np.arange(4)   # a vehicle that jumps 30 m a frame: nothing can match
+    wrong.write_text(format_pose_file(jumps))
+    out = {}
+    for name, path in (('right', right), ('wrong', wrong)):
+        assert main(['detect', '--kitti-root', str(sim), '--track', '--poses', str(path),
+                     '--out', str(tmp_path / name)]) == 0
+        out[name] = read_kitti_tracking(tmp_path / name / 'tracking' / '0000.txt', require_score=True)
+    # the file's poses are the simulator's own: the same tracks as with the poses of its meta files
+    assert (tracked / 'pred' / 'tracking' / '0000.txt').read_text() == \
+        (tmp_path / 'right' / 'tracking' / '0000.txt').read_text()
+    # poses that contradict the scans break the tracks (new ids in every frame; what is left of the old ones
+    # coasts): the file's poses reach the tracker
+    kept = {n: len(set(r.at_frame(1).track_id.tolist()) & set(r.at_frame(2).track_id.tolist()))
+            for n, r in out.items()}
+    assert kept['right'] >= 10 and 3 * kept['wrong'] <= kept['right'], kept
+    capsys.readouterr()
+    (tmp_path / 'short.txt').write_text(format_pose_file(np.array(meta[:2])))
+    assert main(['detect', '--kitti-root', str(sim), '--track', '--poses', str(tmp_path / 'short.txt'),
+                 '--out', str(tmp_path / 'o')]) != 0
+    assert 'short.txt: 2 poses (frames 0-1), but frame 000002 is to be tracked' in capsys.readouterr().err
+    assert main(['detect', '--kitti-root', str(sim), '--poses', str(right), '--out', str(tmp_path / 'o')]) != 0
+    assert '--poses gives the ego motion to the tracker: use it with --track' in capsys.readouterr().err
