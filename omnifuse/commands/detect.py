@@ -101,21 +101,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _frame_poses(args: argparse.Namespace, reader: Any, frames: list[str]) -> dict[str, np.ndarray]:
     """frame id -> (4, 4) world_T_lidar from --oxts / --poses (line N for frame N)."""
     from omnifuse.errors import OmnifuseError
-    from omnifuse.structures.ego_poses import lidar_poses_from_oxts, read_oxts, read_pose_file
+    from omnifuse.structures.ego_poses import read_lidar_poses
 
     option, path = ('--oxts', args.oxts) if args.oxts else ('--poses', args.poses)
     bad = [f for f in frames if not f.isdigit()]
     if bad:
         raise OmnifuseError(f'{option}: line N holds the pose of frame N, but frame id {bad[0]!r} is not a number')
-    if args.oxts:
-        calib = reader.read_calib(frames[0])
-        T_lidar_imu = calib.kitti.get('Tr_imu_to_velo')
-        if T_lidar_imu is None:
-            raise OmnifuseError(f'--oxts: the calibration of frame {frames[0]} has no Tr_imu_to_velo, which turns '
-                                'GPS/IMU poses into LiDAR poses')
-        poses = lidar_poses_from_oxts(read_oxts(path), T_lidar_imu)
-    else:
-        poses = read_pose_file(path)
+    T_lidar_imu = reader.read_calib(frames[0]).kitti.get('Tr_imu_to_velo') if args.oxts else None
+    poses = read_lidar_poses(path, option[2:], T_lidar_imu, calib_name=f'the calibration of frame {frames[0]}')
     short = [f for f in frames if int(f) >= len(poses)]
     if short:
         raise OmnifuseError(f'{path}: {len(poses)} poses (frames 0-{len(poses) - 1}), but frame {short[0]} is to be '

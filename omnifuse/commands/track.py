@@ -166,19 +166,13 @@ def run(args: argparse.Namespace) -> int:
 def _sequence_poses(option: str, folder: Path, seq: int, calib: Calibration, n_frames: int) -> np.ndarray:
     """(n_frames, 4, 4) world_T_lidar of one sequence from its oxts or pose file."""
     from omnifuse.errors import FormatError
-    from omnifuse.structures.ego_poses import lidar_poses_from_oxts, read_oxts, read_pose_file
+    from omnifuse.structures.ego_poses import read_lidar_poses
 
     path = folder / f'{seq:04d}.txt'
     if not path.is_file():
         raise FileNotFoundError(2, f'{option}: the file of sequence {seq:04d} is missing', str(path))
-    if option == '--oxts':
-        T_lidar_imu = calib.kitti.get('Tr_imu_to_velo')
-        if T_lidar_imu is None:
-            raise FormatError(f'calibration of sequence {seq:04d}: no Tr_imu_to_velo (Tr_imu_velo), which --oxts '
-                              'needs to turn GPS/IMU poses into LiDAR poses')
-        poses = lidar_poses_from_oxts(read_oxts(path), T_lidar_imu)
-    else:
-        poses = read_pose_file(path)
+    poses = read_lidar_poses(path, option[2:], calib.kitti.get('Tr_imu_to_velo'),
+                             calib_name=f'the calibration of sequence {seq:04d}')
     if len(poses) < n_frames:
         raise FormatError(f'{path}: {len(poses)} poses, but sequence {seq:04d} has detections up to frame '
                           f'{n_frames - 1} ({n_frames} frames)')

@@ -25,7 +25,7 @@ from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures.geometry import rotation_from_euler
 
 __all__ = ['EARTH_RADIUS', 'OXTS_COLUMNS', 'parse_oxts', 'read_oxts', 'imu_poses_from_oxts',
-           'lidar_poses_from_oxts', 'parse_pose_file', 'read_pose_file', 'format_pose_file']
+           'lidar_poses_from_oxts', 'parse_pose_file', 'read_pose_file', 'format_pose_file', 'read_lidar_poses']
 
 EARTH_RADIUS = 6378137.0   # [m], the devkit's
 OXTS_COLUMNS = 30
@@ -127,3 +127,23 @@ def format_pose_file(poses: np.ndarray) -> str:
     if poses.ndim != 3 or poses.shape[1:] != (4, 4):
         raise ShapeError(f'format_pose_file: expected (F, 4, 4) poses, got shape {poses.shape}')
     return ''.join(' '.join(f'{v:.9e}' for v in p[:3].reshape(-1)) + '\n' for p in poses)
+
+
+def read_lidar_poses(path: str | Path, kind: str, T_lidar_imu: np.ndarray | None = None, *,
+                     calib_name: str = 'the calibration') -> np.ndarray:
+    """(F, 4, 4) world_T_lidar from one file: KITTI oxts records (`kind` 'oxts') or a KITTI pose file ('poses').
+
+    Args:
+        path: the file.
+        kind: 'oxts' or 'poses'.
+        T_lidar_imu: (3, 4) or (4, 4) IMU -> LiDAR (`Tr_imu_to_velo`); needed for 'oxts'.
+        calib_name: what the calibration is called in the error when `T_lidar_imu` is missing.
+    """
+    if kind == 'poses':
+        return read_pose_file(path)
+    if kind != 'oxts':
+        raise ValueError(f"read_lidar_poses: kind must be 'oxts' or 'poses', got {kind!r}")
+    if T_lidar_imu is None:
+        raise FormatError(f'{calib_name} has no Tr_imu_to_velo (Tr_imu_velo), which turns the GPS/IMU poses of '
+                          f'{path} into LiDAR poses')
+    return lidar_poses_from_oxts(read_oxts(path), T_lidar_imu)
