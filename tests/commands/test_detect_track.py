@@ -120,3 +120,7 @@ def test_detect_track_takes_the_ego_motion_from_a_pose_file(tracked: Path, tmp_p
     assert 'short.txt: 2 poses (frames 0-1), but frame 000002 is to be tracked' in capsys.readouterr().err
     assert main(['detect', '--kitti-root', str(sim), '--poses', str(right), '--out', str(tmp_path / 'o')]) != 0
     assert '--poses gives the ego motion to the tracker: use it with --track' in capsys.readouterr().err
+    (tmp_path / 'oxts.txt').write_text('0 ' * 30 + '\n')   # the simulator's calib has no IMU
+    assert main(['detect', '--kitti-root', str(sim), '--track', '--oxts', str(tmp_path / 'oxts.txt'),
+                 '--out', str(tmp_path / 'o')]) != 0
+    assert 'the calibration of frame 000000 has no Tr_imu_to_velo' in capsys.readouterr().err
