@@ -23,6 +23,7 @@ import numpy as np
 
 from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures.geometry import rotation_from_euler
+from omnifuse.structures.text_file import read_text_file
 
 __all__ = ['EARTH_RADIUS', 'OXTS_COLUMNS', 'parse_oxts', 'read_oxts', 'imu_poses_from_oxts',
            'lidar_poses_from_oxts', 'parse_pose_file', 'read_pose_file', 'format_pose_file', 'read_lidar_poses']
@@ -51,14 +52,6 @@ def _numbers(text: str, columns: int, what: str, source: str) -> np.ndarray:
     return arr
 
 
-def _read(path: str | Path, what: str) -> tuple[str, str]:
-    path = Path(path)
-    try:
-        return path.read_text(encoding='utf-8'), str(path)
-    except UnicodeDecodeError:
-        raise FormatError(f'{path}: not a text file ({what})') from None
-
-
 def parse_oxts(text: str, *, source: str = '<oxts>') -> np.ndarray:
     """(F, 30) oxts records, one per non-blank line."""
     return _numbers(text, OXTS_COLUMNS, 'oxts', source)
@@ -66,8 +59,7 @@ def parse_oxts(text: str, *, source: str = '<oxts>') -> np.ndarray:
 
 def read_oxts(path: str | Path) -> np.ndarray:
     """Read one oxts file of a sequence (see `parse_oxts`)."""
-    text, source = _read(path, 'KITTI oxts')
-    return parse_oxts(text, source=source)
+    return parse_oxts(read_text_file(path, 'KITTI oxts files'), source=str(path))
 
 
 def imu_poses_from_oxts(oxts: np.ndarray) -> np.ndarray:
@@ -117,8 +109,7 @@ def parse_pose_file(text: str, *, source: str = '<poses>') -> np.ndarray:
 
 def read_pose_file(path: str | Path) -> np.ndarray:
     """Read one KITTI pose file (see `parse_pose_file`)."""
-    text, source = _read(path, 'KITTI pose files')
-    return parse_pose_file(text, source=source)
+    return parse_pose_file(read_text_file(path, 'KITTI pose files'), source=str(path))
 
 
 def format_pose_file(poses: np.ndarray) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from omnifuse.errors import FormatError, ShapeError
+from omnifuse.structures.text_file import read_text_file
 
 __all__ = ['KittiLabels', 'parse_kitti_label', 'read_kitti_label', 'format_kitti_label', 'write_kitti_label',
            'LABEL_FIELDS', 'parse_label_fields', 'labels_from_rows', 'format_label_fields']
@@ -218,12 +219,7 @@ def parse_kitti_label(text: str, *, source: str = '<text>', require_score: bool 
 
 def read_kitti_label(path: str | Path, *, require_score: bool = False) -> KittiLabels:
     """Read one KITTI label/result file (see `parse_kitti_label`)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding='utf-8')
-    except UnicodeDecodeError:
-        raise FormatError(f'{path}: not a text file (KITTI labels are UTF-8/ASCII text)') from None
-    return parse_kitti_label(text, source=str(path), require_score=require_score)
+    return parse_kitti_label(read_text_file(path, 'KITTI labels'), source=str(path), require_score=require_score)
 
 
 def format_kitti_label(labels: KittiLabels, *, with_score: bool | None = None, decimals: int = 4) -> str:

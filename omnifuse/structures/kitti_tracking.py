@@ -30,6 +30,7 @@ import numpy as np
 
 from omnifuse.errors import FormatError, ShapeError
 from omnifuse.structures.kitti_labels import KittiLabels, format_label_fields, labels_from_rows, parse_label_fields
+from omnifuse.structures.text_file import read_text_file
 
 __all__ = ['KittiTrackRows', 'AB3DMOT_CLASS_IDS', 'parse_kitti_tracking', 'read_kitti_tracking',
            'format_kitti_tracking', 'write_kitti_tracking', 'parse_ab3dmot_detections',
@@ -142,17 +143,10 @@ def parse_kitti_tracking(text: str, *, source: str = '<text>', require_score: bo
     return KittiTrackRows(np.asarray(frames, np.int64), np.asarray(ids, np.int64), labels_from_rows(names, rows))
 
 
-def _read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding='utf-8')
-    except UnicodeDecodeError:
-        raise FormatError(f'{path}: not a text file ({what} are UTF-8/ASCII text)') from None
-
-
 def read_kitti_tracking(path: str | Path, *, require_score: bool = False) -> KittiTrackRows:
     """Read one KITTI tracking label/result file (see `parse_kitti_tracking`)."""
     path = Path(path)
-    return parse_kitti_tracking(_read_text(path, 'KITTI tracking files'), source=str(path),
+    return parse_kitti_tracking(read_text_file(path, 'KITTI tracking files'), source=str(path),
                                 require_score=require_score)
 
 
@@ -238,7 +232,7 @@ def parse_ab3dmot_detections(text: str, *, source: str = '<text>') -> KittiTrack
 def read_ab3dmot_detections(path: str | Path) -> KittiTrackRows:
     """Read one AB3DMOT detection file (see `parse_ab3dmot_detections`)."""
     path = Path(path)
-    return parse_ab3dmot_detections(_read_text(path, 'AB3DMOT detection files'), source=str(path))
+    return parse_ab3dmot_detections(read_text_file(path, 'AB3DMOT detection files'), source=str(path))
 
 
 def format_ab3dmot_detections(rows: KittiTrackRows, *, decimals: int = 4) -> str:
