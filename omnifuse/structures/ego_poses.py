@@ -34,10 +34,11 @@ OXTS_COLUMNS = 30
 
 def _numbers(text: str, columns: int, what: str, source: str) -> np.ndarray:
     rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, line in enumerate(text.rstrip().splitlines(), 1):
         tokens = line.split()
+        if not tokens:   # line k is frame k: a gap would shift every later frame
+            raise FormatError(f'{source}:{lineno}: blank {what} line (line k is frame k; only trailing blank '
+                              'lines are allowed)')
         if len(tokens) != columns:
             raise FormatError(f'{source}:{lineno}: {what} line has {len(tokens)} numbers, expected {columns}')
         try:
@@ -53,7 +54,7 @@ def _numbers(text: str, columns: int, what: str, source: str) -> np.ndarray:
 
 
 def parse_oxts(text: str, *, source: str = '<oxts>') -> np.ndarray:
-    """(F, 30) oxts records, one per non-blank line."""
+    """(F, 30) oxts records, one per line (trailing blank lines ignored)."""
     return _numbers(text, OXTS_COLUMNS, 'oxts', source)
 
 

@@ -76,6 +76,7 @@ def test_pose_files_round_trip_and_oxts_files_read(tmp_path: Path) -> None:
     ('1 2 3\n', '<poses>:1: pose line has 3 numbers, expected 12'),
     ('1 ' * 12 + '\n' + 'x ' * 12 + '\n', '<poses>:2: pose line has a field that is not a number'),
     (' '.join(['nan'] * 12) + '\n', 'pose row 1 has a field that is not finite'),
+    ('1 ' * 12 + '\n\n' + '1 ' * 12 + '\n', '<poses>:2: blank pose line'),
 ])
 def test_pose_file_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(FormatError, match=message):
